@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { XError } from './errors.js';
+
+type Issue = z.core.$ZodIssue;
+
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null)
+    return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+function dotted(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '<root>' : path.map(String).join('.');
+}
+
+function describeIssue(issue: Issue): string {
+  const got = `, got ${show((issue as { input?: unknown }).input)}`;
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${issue.expected}${got}`;
+    case 'too_small': {
+      const min = Number(issue.minimum);
+      if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
+        const what = issue.origin === 'int' ? 'integer' : 'number';
+        if (min === 0 && !issue.inclusive) return `expected positive ${what}${got}`;
+        return `expected ${what} ${issue.inclusive ? '>=' : '>'} ${min}${got}`;
+      }
+      return `expected at least ${min} ${issue.origin === 'string' ? 'characters' : 'items'}${got}`;
+    }
+    case 'too_big': {
+      const max = Number(issue.maximum);
+      if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
+        return `expected number ${issue.inclusive ? '<=' : '<'} ${max}${got}`;
+      }
+      return `expected at most ${max} ${issue.origin === 'string' ? 'characters' : 'items'}${got}`;
+    }
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}${got}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    case 'invalid_format':
+      return `expected ${issue.format}${got}`;
+    case 'not_multiple_of':
+      return `expected a multiple of ${String(issue.divisor)}${got}`;
+    case 'custom':
+    case 'invalid_element':
+    case 'invalid_key':
+    case 'invalid_union':
+      return issue.message;
+  }
+}
+
+/**
+ * Turns zod issues into one readable line each: `a.b.c: expected positive integer, got -3`.
+ * Unknown keys are named by their full dotted path.
+ */
+export function formatIssues(issues: readonly Issue[]): string[] {
+  return issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `${dotted([...issue.path, k])}: unknown key`).join('; ');
+    }
+    const int =
+      issue.code === 'invalid_type' && issue.expected === 'int' ? 'expected integer' : undefined;
+    return `${dotted(issue.path)}: ${int === undefined ? describeIssue(issue) : int + describeIssue(issue).replace(/^expected int/, '')}`;
+  });
+}
+
+/**
+ * Validates `value` with a zod schema once, at the boundary. On failure throws
+ * `INVALID_CONFIG` whose message lists every problem with its dotted key path, prefixed by
+ * `source` (e.g. the config file).
+ *
+ * @example
+ * const cfg = parseConfig(TrainSchema, raw, 'run.yaml');
+ */
+export function parseConfig<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  source?: string,
+): z.output<T> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const lines = formatIssues(result.error.issues);
+  const where = source === undefined ? 'invalid config' : `invalid config in ${source}`;
+  throw new XError('INVALID_CONFIG', `${where}: ${lines.join('; ')}`, {
+    cause: result.error,
+    details: { issues: lines, source },
+  });
+}
+
+/**
+ * Parses YAML text safely (no custom tags, no code execution, duplicate keys rejected).
+ * Errors name the source, line and column.
+ */
+export function parseYaml(text: string, source = '<yaml>'): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, customTags: [] });
+  const err = doc.errors[0];
+  if (err !== undefined) {
+    const pos =
+      err instanceof YAMLParseError && err.linePos
+        ? `:${err.linePos[0].line}:${err.linePos[0].col}`
+        : '';
+    throw new XError(
+      'INVALID_CONFIG',
+      `${source}${pos}: ${err.message.split('\n')[0] ?? err.message}`,
+      { cause: err },
+    );
+  }
+  return doc.toJS({ maxAliasCount: 100 }) as unknown;
+}
+
+/** Reads and parses a YAML file; see {@link parseYaml}. A missing file is `INVALID_INPUT`. */
+export function loadYamlFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new XError(
+      'INVALID_INPUT',
+      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return parseYaml(text, path);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+}
+
+/** Deep merge of plain objects; arrays and scalars in `override` replace those in `base`. */
+export function deepMerge<T>(base: T, override: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(override))
+    return (override === undefined ? base : override) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(override)) out[k] = k in out ? deepMerge(out[k], v) : v;
+  return out as T;
+}
+
+/**
+ * Applies `--set a.b.c=value` overrides to a config object (returns a new object). Values are
+ * parsed as YAML scalars, so `3` is a number, `true` a boolean, `[1, 2]` a list and `"3"` a
+ * string. Unknown keys are caught later by the strict schema.
+ */
+export function applyOverrides(config: unknown, sets: readonly string[]): unknown {
+  let out = structuredClone(config);
+  for (const raw of sets) {
+    const eq = raw.indexOf('=');
+    if (eq <= 0) throw new XError('INVALID_CONFIG', `--set ${raw}: expected dotted.key=value`);
+    const key = raw.slice(0, eq).trim();
+    const text = raw.slice(eq + 1);
+    const parts = key.split('.');
+    if (parts.some((p) => p === ''))
+      throw new XError('INVALID_CONFIG', `--set ${raw}: empty segment in key '${key}'`);
+    const value = text.trim() === '' ? '' : parseYaml(text, `--set ${key}`);
+    let patch: unknown = value;
+    for (let i = parts.length - 1; i >= 0; i--) patch = { [parts[i] as string]: patch };
+    out = deepMerge(out, patch);
+  }
+  return out;
+}
+
+/** Where a resolved config came from. */
+export interface ResolveConfigOptions<T extends z.ZodType> {
+  schema: T;
+  /** Embedded defaults. */
+  defaults: unknown;
+  /** A YAML file merged over the defaults. */
+  file?: string;
+  /** `dotted.key=value` overrides applied last. */
+  sets?: readonly string[];
+}
+
+/**
+ * Resolves a config from defaults, an optional YAML file and `--set` overrides, validated once.
+ *
+ * @example
+ * const cfg = resolveConfig({ schema, defaults, file: 'run.yaml', sets: ['train.lr=3e-4'] });
+ */
+export function resolveConfig<T extends z.ZodType>(options: ResolveConfigOptions<T>): z.output<T> {
+  let raw = structuredClone(options.defaults);
+  if (options.file !== undefined) raw = deepMerge(raw, loadYamlFile(options.file));
+  raw = applyOverrides(raw, options.sets ?? []);
+  const source = [options.file, (options.sets?.length ?? 0) > 0 ? '--set' : undefined]
+    .filter(Boolean)
+    .join(' + ');
+  return parseConfig(options.schema, raw, source === '' ? undefined : source);
+}

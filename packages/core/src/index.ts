@@ -1,0 +1,39 @@
+export { ErrorCodes, ExitCodes, XError, exitCodeFor, isXError, toXError } from './errors.js';
+export type { ErrorCode, XErrorOptions } from './errors.js';
+export {
+  DTYPES,
+  assertStateMatches,
+  cloneState,
+  dtypeByteSize,
+  isTensorData,
+  joinPath,
+  shapeSize,
+  statesEqual,
+  tensorData,
+  walkState,
+} from './state.js';
+export type {
+  AnyTypedArray,
+  DType,
+  MatchOptions,
+  State,
+  StateLeaf,
+  StateObject,
+  TensorData,
+  TypedArrayFor,
+} from './state.js';
+export { ValueComponent, captureState } from './component.js';
+export type { Component, ComponentMap } from './component.js';
+export { stateDigest } from './digest.js';
+export { Rng, RngStreams } from './rng.js';
+export type { RngState, RngStreamsState, StreamPart } from './rng.js';
+export {
+  applyOverrides,
+  deepMerge,
+  formatIssues,
+  loadYamlFile,
+  parseConfig,
+  parseYaml,
+  resolveConfig,
+} from './config.js';
+export type { ResolveConfigOptions } from './config.js';

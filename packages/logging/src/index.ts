@@ -1,1 +1,9 @@
-export {};
+export type {
+  CloseInfo,
+  EpisodeRecord,
+  MetricRow,
+  NoticeRecord,
+  PictureRecord,
+  RunInfo,
+  Sink,
+} from './types.js';

@@ -1,0 +1,80 @@
+import type { State } from '@x/core';
+
+/** Facts about the run that every sink may need when it starts. */
+export interface RunInfo {
+  /** The run directory (`<run-dir>` of the contract). */
+  runDir: string;
+  /** A short name of the pipeline (`ired`, `timestepper`, …). */
+  pipeline: string;
+  /** The resolved config of the run (written to W&B's config, TensorBoard text, …). */
+  config: Record<string, unknown>;
+  /** The run's total steps when known (for progress bars and ETA). */
+  totalSteps?: number;
+  /** The step the run starts at (0, or the resumed checkpoint's step). */
+  startStep: number;
+  /** True when the run resumes from a checkpoint. */
+  resumed: boolean;
+}
+
+/** One committed row of scalar metrics: all values logged for one step, keyed `category/name`. */
+export interface MetricRow {
+  step: number;
+  /** Wall-clock time of the commit, Unix seconds. */
+  time: number;
+  values: Record<string, number>;
+}
+
+/** An episode or sample summary (one per sampled environment, solved puzzle, …). */
+export interface EpisodeRecord {
+  step: number;
+  time: number;
+  category: string;
+  data: Record<string, unknown>;
+}
+
+/** A picture (SVG text) produced at a step. */
+export interface PictureRecord {
+  step: number;
+  time: number;
+  /** `category/name`, also the file stem under `svg/`. */
+  name: string;
+  svg: string;
+  /** Where the svg sink wrote it, when it did. */
+  path?: string;
+}
+
+/** A warning or notice shown to the user (dropped steps, failing sinks, retries, spooling). */
+export interface NoticeRecord {
+  time: number;
+  level: 'info' | 'warn' | 'error';
+  source: string;
+  message: string;
+}
+
+/** How the run ended, passed to {@link Sink.close}. */
+export interface CloseInfo {
+  exitCode: number;
+  /** True when the process is being preempted (SIGTERM): the run may resume later. */
+  preempting: boolean;
+}
+
+/**
+ * A destination of logged data. The logger calls these methods on its own cadence for the sink
+ * and isolates failures: a sink that throws is reported and, after repeated failures, disabled.
+ * Methods may return a promise; the logger never lets a slow sink block `log()`.
+ */
+export interface Sink {
+  /** Stable name used in config and messages (`console`, `jsonl`, `tensorboard`, `svg`, `wandb`). */
+  readonly name: string;
+  start?(run: RunInfo): void | Promise<void>;
+  writeRows?(rows: readonly MetricRow[]): void | Promise<void>;
+  writeEpisodes?(episodes: readonly EpisodeRecord[]): void | Promise<void>;
+  writePicture?(picture: PictureRecord): void | Promise<void>;
+  writeNotice?(notice: NoticeRecord): void | Promise<void>;
+  /** Makes everything written so far durable or delivered (bounded wait). */
+  flush?(): Promise<void>;
+  close?(info: CloseInfo): Promise<void>;
+  /** Resume state of the sink (e.g. the W&B run id), checkpointed with the logger. */
+  getState?(): State;
+  setState?(state: State): void;
+}

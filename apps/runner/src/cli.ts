@@ -74,7 +74,11 @@ function listing(commands: readonly Command[], prefix: string[]): string {
  * Runs the CLI over `argv` (without node and script) and returns the exit code. Errors become
  * one-paragraph messages; stack traces only with `--debug`.
  */
-export async function runCli(commands: readonly Command[], argv: string[], io: CliIO = defaultIO): Promise<number> {
+export async function runCli(
+  commands: readonly Command[],
+  argv: string[],
+  io: CliIO = defaultIO,
+): Promise<number> {
   const debug = argv.includes('--debug');
   const quiet = argv.includes('--quiet');
   const wantsHelp = argv.includes('--help') || argv.includes('-h');
@@ -119,15 +123,30 @@ export async function runCli(commands: readonly Command[], argv: string[], io: C
         strict: true,
       });
     } catch (err) {
-      throw new XError('INVALID_INPUT', `${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}\nUsage: runner ${cmd.path.join(' ')} ${cmd.usage}`, { cause: err });
+      throw new XError(
+        'INVALID_INPUT',
+        `${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}\nUsage: runner ${cmd.path.join(' ')} ${cmd.usage}`,
+        { cause: err },
+      );
     }
     const { min, max } = cmd.positionals ?? { min: 0, max: 0 };
     const n = parsed.positionals.length;
     if (n < min || n > max) {
-      const what = n < min ? 'missing argument' : `unexpected argument '${parsed.positionals[max] ?? ''}'`;
-      throw new XError('INVALID_INPUT', `${what}\nUsage: runner ${cmd.path.join(' ')} ${cmd.usage}`);
+      const what =
+        n < min ? 'missing argument' : `unexpected argument '${parsed.positionals[max] ?? ''}'`;
+      throw new XError(
+        'INVALID_INPUT',
+        `${what}\nUsage: runner ${cmd.path.join(' ')} ${cmd.usage}`,
+      );
     }
-    const code = await cmd.run({ values: parsed.values, positionals: parsed.positionals, out, debug, quiet, cwd: io.cwd });
+    const code = await cmd.run({
+      values: parsed.values,
+      positionals: parsed.positionals,
+      out,
+      debug,
+      quiet,
+      cwd: io.cwd,
+    });
     return code ?? 0;
   } catch (err) {
     const x = toXError(err);

@@ -61,13 +61,19 @@ export function backendFlag(values: CommandContext['values']): BackendRequest {
   const raw = (values['backend'] as string | undefined) ?? process.env['X_BACKEND'] ?? 'auto';
   if (!(BACKENDS as readonly string[]).includes(raw)) {
     const src = values['backend'] === undefined ? 'X_BACKEND' : '--backend';
-    throw new XError('INVALID_INPUT', `${src}: expected one of ${BACKENDS.join(', ')}, got '${raw}'`);
+    throw new XError(
+      'INVALID_INPUT',
+      `${src}: expected one of ${BACKENDS.join(', ')}, got '${raw}'`,
+    );
   }
   return raw as BackendRequest;
 }
 
 function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /**
@@ -99,10 +105,17 @@ export function resolveTrainSetup<S extends z.ZodType>(
   if (resumeDir !== undefined) {
     runDir = resolve(ctx.cwd, resumeDir);
     const file = join(runDir, 'config.yaml');
-    if (!existsSync(file)) throw new XError('INVALID_INPUT', `--resume ${resumeDir}: no config.yaml in ${runDir}; not a run directory`);
+    if (!existsSync(file))
+      throw new XError(
+        'INVALID_INPUT',
+        `--resume ${resumeDir}: no config.yaml in ${runDir}; not a run directory`,
+      );
     for (const f of ['config', 'set', 'seed', 'out'] as const) {
       if (v[f] !== undefined) {
-        throw new XError('INVALID_INPUT', `--${f} cannot be combined with --resume: a resumed run keeps its config (${file}); only --steps, --save-every, --backend and --quiet may change`);
+        throw new XError(
+          'INVALID_INPUT',
+          `--${f} cannot be combined with --resume: a resumed run keeps its config (${file}); only --steps, --save-every, --backend and --quiet may change`,
+        );
       }
     }
     raw = deepMerge(parseYaml(readFileSync(file, 'utf8'), file), flagsPatch);
@@ -113,14 +126,22 @@ export function resolveTrainSetup<S extends z.ZodType>(
     if (cfgFile !== undefined) raw = deepMerge(raw, loadYamlFile(resolve(ctx.cwd, cfgFile)));
     raw = applyOverrides(raw, (v['set'] as string[] | undefined) ?? []);
     raw = deepMerge(raw, flagsPatch);
-    source = [cfgFile, v['set'] === undefined ? undefined : '--set'].filter(Boolean).join(' + ') || 'defaults';
-    runDir = resolve(ctx.cwd, (v['out'] as string | undefined) ?? join('runs', `${pipeline}-${timestamp()}`));
+    source =
+      [cfgFile, v['set'] === undefined ? undefined : '--set'].filter(Boolean).join(' + ') ||
+      'defaults';
+    runDir = resolve(
+      ctx.cwd,
+      (v['out'] as string | undefined) ?? join('runs', `${pipeline}-${timestamp()}`),
+    );
   }
   const config = parseConfig(schema, raw, source);
   mkdirSync(runDir, { recursive: true });
   if (resumeDir === undefined) {
     if (existsSync(join(runDir, 'checkpoints'))) {
-      throw new XError('INVALID_INPUT', `--out ${runDir} already holds a run; use --resume ${runDir} to continue it or choose another --out`);
+      throw new XError(
+        'INVALID_INPUT',
+        `--out ${runDir} already holds a run; use --resume ${runDir} to continue it or choose another --out`,
+      );
     }
   }
   writeConfig(runDir, pipeline, config);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument, YAMLParseError } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { XError } from './errors.js';
 
@@ -18,7 +18,41 @@ function dotted(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '<root>' : path.map(String).join('.');
 }
 
-function describeIssue(issue: Issue): string {
+interface ZodInternals {
+  _zod?: { def?: Record<string, unknown> };
+}
+
+function leafSchemaAt(schema: unknown, path: readonly PropertyKey[]): unknown {
+  let node = schema as ZodInternals | undefined;
+  const unwrap = () => {
+    for (let i = 0; i < 10 && node?._zod?.def?.['innerType'] !== undefined; i++) {
+      node = node._zod.def['innerType'] as ZodInternals;
+    }
+  };
+  unwrap();
+  for (const key of path) {
+    const def = node?._zod?.def;
+    if (def === undefined) return undefined;
+    if (def['type'] === 'object')
+      node = (def['shape'] as Record<string, ZodInternals>)[String(key)];
+    else if (def['type'] === 'array') node = def['element'] as ZodInternals;
+    else if (def['type'] === 'record') node = def['valueType'] as ZodInternals;
+    else return undefined;
+    unwrap();
+  }
+  return node;
+}
+
+function isIntSchema(schema: unknown): boolean {
+  const checks = (schema as ZodInternals | undefined)?._zod?.def?.['checks'];
+  if (!Array.isArray(checks)) return false;
+  return checks.some((c: ZodInternals) => {
+    const format = c._zod?.def?.['format'];
+    return typeof format === 'string' && format.includes('int');
+  });
+}
+
+function describeIssue(issue: Issue, integer: boolean): string {
   const got = `, got ${show((issue as { input?: unknown }).input)}`;
   switch (issue.code) {
     case 'invalid_type':
@@ -26,7 +60,7 @@ function describeIssue(issue: Issue): string {
     case 'too_small': {
       const min = Number(issue.minimum);
       if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
-        const what = issue.origin === 'int' ? 'integer' : 'number';
+        const what = integer ? 'integer' : 'number';
         if (min === 0 && !issue.inclusive) return `expected positive ${what}${got}`;
         return `expected ${what} ${issue.inclusive ? '>=' : '>'} ${min}${got}`;
       }
@@ -35,7 +69,7 @@ function describeIssue(issue: Issue): string {
     case 'too_big': {
       const max = Number(issue.maximum);
       if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
-        return `expected number ${issue.inclusive ? '<=' : '<'} ${max}${got}`;
+        return `expected ${integer ? 'integer' : 'number'} ${issue.inclusive ? '<=' : '<'} ${max}${got}`;
       }
       return `expected at most ${max} ${issue.origin === 'string' ? 'characters' : 'items'}${got}`;
     }
@@ -59,14 +93,13 @@ function describeIssue(issue: Issue): string {
  * Turns zod issues into one readable line each: `a.b.c: expected positive integer, got -3`.
  * Unknown keys are named by their full dotted path.
  */
-export function formatIssues(issues: readonly Issue[]): string[] {
+export function formatIssues(issues: readonly Issue[], schema?: unknown): string[] {
   return issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((k) => `${dotted([...issue.path, k])}: unknown key`).join('; ');
     }
-    const int =
-      issue.code === 'invalid_type' && issue.expected === 'int' ? 'expected integer' : undefined;
-    return `${dotted(issue.path)}: ${int === undefined ? describeIssue(issue) : int + describeIssue(issue).replace(/^expected int/, '')}`;
+    const integer = schema !== undefined && isIntSchema(leafSchemaAt(schema, issue.path));
+    return `${dotted(issue.path)}: ${describeIssue(issue, integer)}`;
   });
 }
 
@@ -85,7 +118,7 @@ export function parseConfig<T extends z.ZodType>(
 ): z.output<T> {
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
-  const lines = formatIssues(result.error.issues);
+  const lines = formatIssues(result.error.issues, schema);
   const where = source === undefined ? 'invalid config' : `invalid config in ${source}`;
   throw new XError('INVALID_CONFIG', `${where}: ${lines.join('; ')}`, {
     cause: result.error,
@@ -98,18 +131,13 @@ export function parseConfig<T extends z.ZodType>(
  * Errors name the source, line and column.
  */
 export function parseYaml(text: string, source = '<yaml>'): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, customTags: [] });
-  const err = doc.errors[0];
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, customTags: [] });
+  const err = doc.errors[0] ?? doc.warnings[0];
   if (err !== undefined) {
-    const pos =
-      err instanceof YAMLParseError && err.linePos
-        ? `:${err.linePos[0].line}:${err.linePos[0].col}`
-        : '';
-    throw new XError(
-      'INVALID_CONFIG',
-      `${source}${pos}: ${err.message.split('\n')[0] ?? err.message}`,
-      { cause: err },
-    );
+    const pos = err.linePos ? `:${err.linePos[0].line}:${err.linePos[0].col}` : '';
+    const first = err.message.split('\n')[0] ?? err.message;
+    const text = first.replace(/ at line \d+, column \d+:?$/, '');
+    throw new XError('INVALID_CONFIG', `${source}${pos}: ${text}`, { cause: err });
   }
   return doc.toJS({ maxAliasCount: 100 }) as unknown;
 }

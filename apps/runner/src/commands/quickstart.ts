@@ -9,8 +9,14 @@ export const quickstartCommand: Command = {
   usage: '[--out <dir>] [--backend <b>] [--quiet]',
   options: { out: { type: 'string' }, backend: { type: 'string' }, quiet: { type: 'boolean' } },
   async run(ctx) {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const outRoot = resolve(ctx.cwd, (ctx.values['out'] as string | undefined) ?? join('runs', `quickstart-${stamp}`));
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    const outRoot = resolve(
+      ctx.cwd,
+      (ctx.values['out'] as string | undefined) ?? join('runs', `quickstart-${stamp}`),
+    );
     const backend = backendFlag(ctx.values);
     const lines: string[] = [];
     for (const step of quickstartSteps) {

@@ -1,0 +1,145 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { XError } from '@x/core';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { runCli, type CliIO } from './cli.js';
+import type { Command } from './command.js';
+import { resolveTrainSetup, runFieldsSchema, trainFlags } from './runSetup.js';
+import { runRunner } from './testkit.js';
+
+function io(cwd = tmpdir()): CliIO & { out: string; err: string } {
+  const r = {
+    out: '',
+    err: '',
+    cwd,
+    stdout: (t: string) => void (r.out += t),
+    stderr: (t: string) => void (r.err += t),
+  };
+  return r;
+}
+
+const schema = z.strictObject({
+  ...runFieldsSchema,
+  model: z.strictObject({ width: z.number().int().positive() }),
+});
+const defaults = { seed: 0, steps: 10, saveEvery: 5, model: { width: 8 } };
+let lastConfig: unknown;
+const fake: Command[] = [
+  {
+    path: ['toy', 'train'],
+    summary: 'train a toy',
+    usage: '[flags]',
+    options: trainFlags,
+    run(ctx) {
+      const setup = resolveTrainSetup(ctx, 'toy', schema, defaults);
+      lastConfig = { ...setup, config: setup.config };
+      return Promise.resolve(0);
+    },
+  },
+  {
+    path: ['boom'],
+    summary: 'fails',
+    usage: '',
+    options: {},
+    run: () => Promise.reject(new Error('kaput')),
+  },
+  {
+    path: ['check'],
+    summary: 'check',
+    usage: '',
+    options: {},
+    run: () => Promise.reject(new XError('INTEGRITY', 'mismatch at 3')),
+  },
+];
+
+describe('runner CLI', () => {
+  it('lists commands and shows per-command help', async () => {
+    const a = io();
+    expect(await runCli(fake, ['--help'], a)).toBe(0);
+    expect(a.out).toContain('runner toy train');
+    const b = io();
+    expect(await runCli(fake, ['toy', 'train', '--help'], b)).toBe(0);
+    expect(b.out).toContain('--save-every <save-every>');
+  });
+
+  it('maps errors to the contract exit codes without stack traces', async () => {
+    const a = io();
+    expect(await runCli(fake, ['nope'], a)).toBe(2);
+    expect(a.err).toContain("unknown command 'nope'");
+    const b = io();
+    expect(await runCli(fake, ['toy', 'train', '--stepz', '3'], b)).toBe(2);
+    expect(b.err).toContain("Unknown option '--stepz'");
+    const c = io();
+    expect(await runCli(fake, ['boom'], c)).toBe(3);
+    expect(c.err).not.toContain('    at ');
+    const d = io();
+    expect(await runCli(fake, ['boom', '--debug'], d)).toBe(3);
+    expect(d.err).toContain('    at ');
+    expect(await runCli(fake, ['check'], io())).toBe(1);
+  });
+
+  it('resolves defaults, --config, --set and flags, and writes config.yaml', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+    writeFileSync(join(dir, 'c.yaml'), 'model:\n  width: 16\n');
+    const a = io(dir);
+    const code = await runCli(
+      fake,
+      ['toy', 'train', '--config', 'c.yaml', '--set', 'steps=20', '--seed', '7', '--out', 'r1'],
+      a,
+    );
+    expect(a.err).toBe('');
+    expect(code).toBe(0);
+    expect((lastConfig as { config: unknown }).config).toEqual({
+      seed: 7,
+      steps: 20,
+      saveEvery: 5,
+      model: { width: 16 },
+    });
+    expect(readFileSync(join(dir, 'r1', 'config.yaml'), 'utf8')).toContain('width: 16');
+  });
+
+  it('rejects bad config with the key path and exit code 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+    const a = io(dir);
+    expect(await runCli(fake, ['toy', 'train', '--set', 'model.width=-3', '--out', 'r'], a)).toBe(
+      2,
+    );
+    expect(a.err).toContain('model.width: expected positive integer, got -3');
+    const b = io(dir);
+    expect(await runCli(fake, ['toy', 'train', '--set', 'model.depth=3', '--out', 'r'], b)).toBe(2);
+    expect(b.err).toContain('model.depth: unknown key');
+    const c = io(dir);
+    expect(await runCli(fake, ['toy', 'train', '--config', 'missing.yaml'], c)).toBe(2);
+    expect(c.err).toContain('missing.yaml');
+    const d = io(dir);
+    expect(await runCli(fake, ['toy', 'train', '--backend', 'gpu'], d)).toBe(2);
+    expect(d.err).toContain("--backend: expected one of auto, tensorflow, wasm, cpu, got 'gpu'");
+  });
+
+  it('keeps a resumed run on its own config', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+    expect(
+      await runCli(fake, ['toy', 'train', '--out', 'r', '--set', 'model.width=4'], io(dir)),
+    ).toBe(0);
+    const a = io(dir);
+    expect(await runCli(fake, ['toy', 'train', '--resume', 'r', '--steps', '30'], a)).toBe(0);
+    expect(lastConfig).toMatchObject({ resume: true, config: { steps: 30, model: { width: 4 } } });
+    const b = io(dir);
+    expect(await runCli(fake, ['toy', 'train', '--resume', 'r', '--set', 'model.width=5'], b)).toBe(
+      2,
+    );
+    expect(b.err).toContain('--set cannot be combined with --resume');
+  });
+
+  it('runs as a real process with contract exit codes', () => {
+    const help = runRunner(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('runner doctor');
+    const bad = runRunner(['doctor', '--bogus']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Unknown option '--bogus'");
+    expect(bad.stderr).not.toContain('    at ');
+  });
+});

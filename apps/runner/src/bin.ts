@@ -2,5 +2,26 @@
 import { runCli } from './cli.js';
 import { commands } from './commands/index.js';
 
-const code = await runCli(commands, process.argv.slice(2));
-process.exitCode = code;
+const controller = new AbortController();
+const exitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (controller.signal.aborted) process.exit(exitCodes[sig]);
+    process.stderr.write(
+      `runner: ${sig} received; stopping at the next step boundary (again to exit now)\n`,
+    );
+    controller.abort(sig);
+  });
+}
+
+const code = await runCli(commands, process.argv.slice(2), {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  cwd: process.env['INIT_CWD'] ?? process.cwd(),
+  signal: controller.signal,
+});
+const preempted = controller.signal.reason as keyof typeof exitCodes | undefined;
+const final = code === 0 && preempted !== undefined ? exitCodes[preempted] : code;
+await new Promise((r) => process.stdout.write('', r));
+await new Promise((r) => process.stderr.write('', r));
+process.exit(final);

@@ -13,6 +13,7 @@ export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   cwd: string;
+  signal?: AbortSignal;
 }
 
 const defaultIO: CliIO = {
@@ -146,6 +147,7 @@ export async function runCli(
       debug,
       quiet,
       cwd: io.cwd,
+      signal: io.signal ?? new AbortController().signal,
     });
     return code ?? 0;
   } catch (err) {

@@ -25,6 +25,11 @@ export interface CommandContext {
   quiet: boolean;
   /** The working directory the runner was started in (relative paths resolve against it). */
   cwd: string;
+  /**
+   * Aborted on the first SIGTERM/SIGINT. Long commands check it at step boundaries, write a final
+   * checkpoint, close the logger with `preempting: true` and return; a second signal exits at once.
+   */
+  signal: AbortSignal;
 }
 
 /** One runner command, e.g. `runner ired train`. */

@@ -14,6 +14,13 @@ export interface RunInfo {
   startStep: number;
   /** True when the run resumes from a checkpoint. */
   resumed: boolean;
+  /**
+   * Shows a notice to the user through the logger (the console view's warnings, …): retries,
+   * spooling, dropped data. Set by the logger; sinks call it from anywhere, any time.
+   */
+  notify?: (level: NoticeRecord['level'], message: string) => void;
+  /** This sink's own config section, when the logging config has one (e.g. `wandb`). */
+  sinkConfig?: unknown;
 }
 
 /** One committed row of scalar metrics: all values logged for one step, keyed `category/name`. */
@@ -41,6 +48,21 @@ export interface PictureRecord {
   svg: string;
   /** Where the svg sink wrote it, when it did. */
   path?: string;
+}
+
+/** A histogram of values at a step (uniform buckets; `bucketLimits` are the right edges). */
+export interface HistogramRecord {
+  step: number;
+  time: number;
+  /** `category/name`. */
+  name: string;
+  min: number;
+  max: number;
+  num: number;
+  sum: number;
+  sumSquares: number;
+  bucketLimits: number[];
+  bucketCounts: number[];
 }
 
 /** A warning or notice shown to the user (dropped steps, failing sinks, retries, spooling). */
@@ -71,6 +93,7 @@ export interface Sink {
   writeEpisodes?(episodes: readonly EpisodeRecord[]): void | Promise<void>;
   writePicture?(picture: PictureRecord): void | Promise<void>;
   writeNotice?(notice: NoticeRecord): void | Promise<void>;
+  writeHistograms?(histograms: readonly HistogramRecord[]): void | Promise<void>;
   /** Makes everything written so far durable or delivered (bounded wait). */
   flush?(): Promise<void>;
   close?(info: CloseInfo): Promise<void>;

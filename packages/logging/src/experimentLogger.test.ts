@@ -1,0 +1,124 @@
+import { isXError } from '@x/core';
+import { describeComponentContract } from '@x/core/testing';
+import { describe, expect, it } from 'vitest';
+import { parseLoggingConfig } from './config.js';
+import { ExperimentLogger, type LoggerState } from './experimentLogger.js';
+import type { MetricRow, NoticeRecord, Sink } from './types.js';
+
+const run = { runDir: '/nonexistent', pipeline: 'test', config: {}, startStep: 0, resumed: false };
+
+class MemorySink implements Sink {
+  rows: MetricRow[] = [];
+  calls: number[] = [];
+  notices: NoticeRecord[] = [];
+  state = { id: 'abc' };
+  constructor(readonly name = 'mem') {}
+  writeRows(rows: readonly MetricRow[]): void {
+    this.calls.push(rows.length);
+    this.rows.push(...rows);
+  }
+  writeNotice(n: NoticeRecord): void {
+    this.notices.push(n);
+  }
+  getState() {
+    return { ...this.state };
+  }
+  setState(s: unknown) {
+    this.state = { ...(s as { id: string }) };
+  }
+}
+
+function make(lowerStep: 'error' | 'warn' | 'drop' = 'warn', sinks: Sink[] = [new MemorySink()]) {
+  const notices: NoticeRecord[] = [];
+  const logger = new ExperimentLogger({
+    run,
+    sinks,
+    config: parseLoggingConfig({ lowerStep }),
+    onNotice: (n) => notices.push(n),
+  });
+  return { logger, notices, sink: sinks[0] as MemorySink };
+}
+
+describe('ExperimentLogger', () => {
+  it('merges values of the same step into one row and commits on a higher step', async () => {
+    const { logger, sink } = make();
+    logger.log({ loss: 1 }, { step: 1 });
+    logger.log({ acc: 0.5 }, { step: 1, category: 'eval' });
+    logger.log({ loss: 2 }, { step: 1 });
+    expect(sink.rows).toEqual([]);
+    logger.log({ loss: 3 }, { step: 2 });
+    await logger.flush();
+    expect(sink.rows).toHaveLength(1);
+    expect(sink.rows[0]!.step).toBe(1);
+    expect(sink.rows[0]!.values).toEqual({ 'train/loss': 2, 'eval/acc': 0.5 });
+    await logger.close({ exitCode: 0, preempting: false });
+    expect(sink.rows.map((r) => r.step)).toEqual([1, 2]);
+  });
+
+  it('log() never calls a sink synchronously', () => {
+    const { logger, sink } = make();
+    for (let s = 0; s < 5; s++) logger.log({ x: s }, { step: s });
+    expect(sink.calls).toEqual([]);
+  });
+
+  it('warns about a lower step, never silently', async () => {
+    const { logger, sink, notices } = make('warn');
+    logger.log({ a: 1 }, { step: 5 });
+    logger.log({ a: 2 }, { step: 3 });
+    expect(logger.stats.lowerStepCount).toBe(1);
+    expect(notices.some((n) => n.level === 'warn' && /step 3 after step 5/.test(n.message))).toBe(
+      true,
+    );
+    await logger.close();
+    expect(sink.rows.map((r) => r.values['train/a'])).toEqual([1]);
+    expect(sink.notices.length).toBeGreaterThan(0);
+  });
+
+  it('throws on a lower step with lowerStep: error', () => {
+    const { logger } = make('error');
+    logger.log({ a: 1 }, { step: 5 });
+    let err: unknown;
+    try {
+      logger.log({ a: 2 }, { step: 4 });
+    } catch (e) {
+      err = e;
+    }
+    expect(isXError(err, 'INVALID_INPUT')).toBe(true);
+    expect((err as Error).message).toContain('step 4 after step 5');
+  });
+
+  it('drops lower steps with lowerStep: drop, reporting once and at close', async () => {
+    const { logger, notices } = make('drop');
+    logger.log({ a: 1 }, { step: 5 });
+    logger.log({ a: 2 }, { step: 4 });
+    logger.log({ a: 2 }, { step: 3 });
+    expect(notices.filter((n) => /lower step/.test(n.message))).toHaveLength(1);
+    await logger.close();
+    expect(notices.some((n) => /2 log\(\) call\(s\) at a lower step/.test(n.message))).toBe(true);
+  });
+
+  it('treats a step equal to a committed step as lower', () => {
+    const { logger } = make();
+    logger.log({ a: 1 }, { step: 1 });
+    logger.log({ a: 1 }, { step: 2 });
+    logger.log({ b: 1 }, { step: 1 });
+    expect(logger.stats.lowerStepCount).toBe(1);
+  });
+
+  it('reports non-numeric values once and skips them', async () => {
+    const { logger, sink, notices } = make();
+    logger.log({ a: 'x', b: true, c: { dataSync: () => new Float32Array([2.5]) } }, { step: 0 });
+    logger.log({ a: 'y' }, { step: 1 });
+    await logger.close();
+    expect(sink.rows[0]!.values).toEqual({ 'train/b': 1, 'train/c': 2.5 });
+    expect(notices.filter((n) => n.message.includes("'train/a'"))).toHaveLength(1);
+  });
+});
+
+describeComponentContract<LoggerState>('ExperimentLogger', {
+  create: () => new ExperimentLogger({ run, sinks: [new MemorySink()] }),
+  mutate: (c) => {
+    const l = c as ExperimentLogger;
+    l.log({ x: 1 }, { step: l.step + 1 });
+  },
+});

@@ -1,0 +1,197 @@
+import type { Cadence } from './config.js';
+import type {
+  CloseInfo,
+  EpisodeRecord,
+  HistogramRecord,
+  MetricRow,
+  NoticeRecord,
+  PictureRecord,
+  RunInfo,
+  Sink,
+} from './types.js';
+
+/** What a runner reports back to its logger. */
+export interface RunnerHost {
+  now(): number;
+  failed(runner: SinkRunner, method: string, err: unknown): void;
+  disabled(runner: SinkRunner, err: unknown): void;
+  overflow(runner: SinkRunner, dropped: number): void;
+}
+
+const MAX_BUFFERED = 100_000;
+
+/**
+ * Drives one sink: buffers what the logger commits, hands it to the sink on the sink's cadence
+ * (at most one call chain in flight; later data coalesces), and isolates the sink's failures.
+ */
+export class SinkRunner {
+  readonly sink: Sink;
+  readonly every: Cadence;
+  disabled = false;
+  failuresInRow = 0;
+  readonly #host: RunnerHost;
+  readonly #disableAfter: number;
+  #rows: MetricRow[] = [];
+  #episodes: EpisodeRecord[] = [];
+  #histograms: HistogramRecord[] = [];
+  #pictures: PictureRecord[] = [];
+  #notices: NoticeRecord[] = [];
+  #lastStep: number | undefined;
+  #lastTime: number;
+  #busy = false;
+  #tail: Promise<void> = Promise.resolve();
+  #dropped = 0;
+
+  constructor(sink: Sink, every: Cadence, host: RunnerHost, disableAfter: number) {
+    this.sink = sink;
+    this.every = every;
+    this.#host = host;
+    this.#disableAfter = disableAfter;
+    this.#lastTime = host.now();
+  }
+
+  get name(): string {
+    return this.sink.name;
+  }
+
+  /** True when data is waiting to be handed to the sink. */
+  get pending(): boolean {
+    return (
+      this.#rows.length +
+        this.#episodes.length +
+        this.#histograms.length +
+        this.#pictures.length +
+        this.#notices.length >
+      0
+    );
+  }
+
+  start(run: RunInfo): void {
+    this.#enqueue(async () => {
+      if (this.sink.start) await this.#call('start', () => this.sink.start?.(run));
+    });
+  }
+
+  addRow(row: MetricRow): void {
+    if (this.disabled || !this.sink.writeRows) return;
+    this.#push(this.#rows, row);
+    if (this.#due(row.step)) this.deliver();
+  }
+
+  addEpisode(ep: EpisodeRecord): void {
+    if (this.disabled || !this.sink.writeEpisodes) return;
+    this.#push(this.#episodes, ep);
+  }
+
+  addHistogram(h: HistogramRecord): void {
+    if (this.disabled || !this.sink.writeHistograms) return;
+    this.#push(this.#histograms, h);
+  }
+
+  addPicture(p: PictureRecord): void {
+    if (this.disabled || !this.sink.writePicture) return;
+    this.#push(this.#pictures, p);
+    this.deliver();
+  }
+
+  addNotice(n: NoticeRecord): void {
+    if (this.disabled || !this.sink.writeNotice) return;
+    this.#push(this.#notices, n);
+    this.deliver();
+  }
+
+  /** Delivers buffered data when the sink's time cadence is due (called by the logger's timer). */
+  tick(): void {
+    const s = this.every.seconds;
+    if (s !== undefined && this.pending && this.#host.now() - this.#lastTime >= s * 1000) {
+      this.deliver();
+    }
+  }
+
+  #push<T>(buf: T[], item: T): void {
+    buf.push(item);
+    if (buf.length > MAX_BUFFERED) {
+      buf.splice(0, buf.length - MAX_BUFFERED);
+      this.#dropped++;
+      this.#host.overflow(this, this.#dropped);
+    }
+  }
+
+  #due(step: number): boolean {
+    const { steps, seconds } = this.every;
+    if (steps === undefined && seconds === undefined) return true;
+    if (this.#lastStep === undefined) return true;
+    if (steps !== undefined && step - this.#lastStep >= steps) return true;
+    return seconds !== undefined && this.#host.now() - this.#lastTime >= seconds * 1000;
+  }
+
+  /** Hands everything buffered to the sink now (off the caller's stack). */
+  deliver(): void {
+    if (this.disabled || this.#busy || !this.pending) return;
+    const rows = this.#rows;
+    const episodes = this.#episodes;
+    const histograms = this.#histograms;
+    const pictures = this.#pictures;
+    const notices = this.#notices;
+    this.#rows = [];
+    this.#episodes = [];
+    this.#histograms = [];
+    this.#pictures = [];
+    this.#notices = [];
+    const last = rows[rows.length - 1];
+    if (last !== undefined) this.#lastStep = last.step;
+    this.#lastTime = this.#host.now();
+    this.#busy = true;
+    this.#enqueue(async () => {
+      const s = this.sink;
+      if (notices.length > 0) {
+        for (const n of notices) await this.#call('writeNotice', () => s.writeNotice?.(n));
+      }
+      if (rows.length > 0) await this.#call('writeRows', () => s.writeRows?.(rows));
+      if (histograms.length > 0) {
+        await this.#call('writeHistograms', () => s.writeHistograms?.(histograms));
+      }
+      if (episodes.length > 0) await this.#call('writeEpisodes', () => s.writeEpisodes?.(episodes));
+      for (const p of pictures) await this.#call('writePicture', () => s.writePicture?.(p));
+      this.#busy = false;
+      if (this.pending && (this.#due(this.#lastStep ?? 0) || notices.length > 0)) this.deliver();
+    });
+  }
+
+  /** Delivers everything and waits for the sink to make it durable (`Sink.flush`). */
+  async flush(): Promise<void> {
+    await this.#tail;
+    this.deliver();
+    await this.#tail;
+    if (!this.disabled && this.sink.flush) await this.#call('flush', () => this.sink.flush?.());
+  }
+
+  async close(info: CloseInfo): Promise<void> {
+    await this.flush();
+    if (this.sink.close) await this.#call('close', () => this.sink.close?.(info));
+  }
+
+  #enqueue(task: () => Promise<void>): void {
+    this.#tail = this.#tail.then(task, task);
+  }
+
+  async #call(method: string, fn: () => unknown): Promise<void> {
+    if (this.disabled && method !== 'close') return;
+    try {
+      await fn();
+      this.failuresInRow = 0;
+    } catch (err) {
+      this.failuresInRow++;
+      this.#host.failed(this, method, err);
+      if (!this.disabled && this.failuresInRow >= this.#disableAfter) {
+        this.disabled = true;
+        this.#rows = [];
+        this.#episodes = [];
+        this.#histograms = [];
+        this.#pictures = [];
+        this.#notices = [];
+        this.#host.disabled(this, err);
+      }
+    }
+  }
+}

@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { XError, parseConfig } from '@x/core';
+import { z } from 'zod';
+import { netrcPassword } from './netrc.js';
+
+/** The default W&B API host. */
+export const DEFAULT_BASE_URL = 'https://api.wandb.ai';
+
+/**
+ * The `logging.wandb` config section (strict). Every field is optional; the standard `WANDB_*`
+ * environment variables override it.
+ */
+export const wandbConfigSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  mode: z.enum(['online', 'offline', 'disabled']).optional(),
+  project: z.string().min(1).optional(),
+  entity: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+  runId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+  group: z.string().min(1).optional(),
+  jobType: z.string().min(1).optional(),
+  notes: z.string().optional(),
+  tags: z.array(z.string().min(1)).optional(),
+  baseUrl: z.url().optional(),
+  /** How often the background flusher sends queued data (ms). */
+  flushIntervalMs: z.number().int().positive().default(5000),
+  /** An empty file_stream request is sent after this long without one (ms). */
+  heartbeatMs: z.number().int().positive().default(30_000),
+  /** Bytes of queued lines kept in memory; past it lines are read back from the disk spool. */
+  maxMemoryBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(8 * 1024 * 1024),
+  /** How long `close()` waits for the server before leaving the rest to `runner wandb sync`. */
+  closeTimeoutMs: z.number().int().nonnegative().default(30_000),
+  requestTimeoutMs: z.number().int().positive().default(180_000),
+  graphqlTimeoutMs: z.number().int().positive().default(30_000),
+  retry: z
+    .strictObject({
+      minMs: z.number().nonnegative().default(2000),
+      maxMs: z.number().nonnegative().default(60_000),
+      maxAttempts: z.number().int().positive().default(10_085),
+      graphqlMaxAttempts: z.number().int().positive().default(20),
+    })
+    .prefault({}),
+  /** Upload pictures (SVG wrapped in HTML) as run media. */
+  pictures: z.boolean().default(true),
+});
+
+/** The validated `logging.wandb` config. */
+export type WandbConfig = z.output<typeof wandbConfigSchema>;
+
+/** The API key, kept out of every string form (`String`, JSON, `util.inspect`). */
+export class ApiKey {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  /** The key itself; only the transport calls this. */
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[wandb api key]';
+  }
+  toJSON(): string {
+    return '[wandb api key]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[wandb api key]';
+  }
+}
+
+/** Everything the sink needs, resolved from config, environment and `~/.netrc`. */
+export interface WandbSettings extends Omit<WandbConfig, 'mode' | 'baseUrl' | 'enabled'> {
+  mode: 'online' | 'offline' | 'disabled';
+  baseUrl: string;
+  apiKey: ApiKey | undefined;
+  /** Where the key came from (`WANDB_API_KEY`, `netrc`), for messages. */
+  apiKeySource: string | undefined;
+  /** The directory of W&B files (`<run-dir>/wandb` unless `WANDB_DIR` says otherwise). */
+  dir: string | undefined;
+}
+
+/** Inputs of {@link resolveWandbSettings}. */
+export interface ResolveWandbOptions {
+  config?: unknown;
+  env?: Record<string, string | undefined>;
+  /** Home directory for `~/.netrc` (default `os.homedir()`; `NETRC` env names the file). */
+  home?: string;
+}
+
+function modeFrom(raw: string, where: string): WandbSettings['mode'] {
+  switch (raw.trim().toLowerCase()) {
+    case 'online':
+    case 'run':
+    case 'shared':
+      return 'online';
+    case 'offline':
+    case 'dryrun':
+      return 'offline';
+    case 'disabled':
+      return 'disabled';
+    default:
+      throw new XError(
+        'INVALID_CONFIG',
+        `${where}: expected online, offline or disabled, got '${raw}'`,
+      );
+  }
+}
+
+function readNetrcKey(env: Record<string, string | undefined>, home: string, host: string) {
+  const file = env['NETRC'] ?? join(home, '.netrc');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return netrcPassword(text, host);
+}
+
+/**
+ * Resolves the W&B settings. Precedence: environment (`WANDB_MODE`, `WANDB_PROJECT`, …) over
+ * the `logging.wandb` config over defaults. The key comes from `WANDB_API_KEY`, else from the
+ * `~/.netrc` entry of the `WANDB_BASE_URL` host.
+ */
+export function resolveWandbSettings(opts: ResolveWandbOptions = {}): WandbSettings {
+  const env = opts.env ?? process.env;
+  const cfg = parseConfig(wandbConfigSchema, opts.config ?? {}, 'logging.wandb');
+  const e = (k: string): string | undefined => {
+    const v = env[k];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  let mode: WandbSettings['mode'] = cfg.enabled ? 'online' : 'disabled';
+  if (cfg.mode !== undefined) mode = cfg.mode;
+  if (e('WANDB_DISABLED') === 'true') mode = 'disabled';
+  const envMode = e('WANDB_MODE');
+  if (envMode !== undefined) mode = modeFrom(envMode, 'WANDB_MODE');
+  const baseUrl = (e('WANDB_BASE_URL') ?? cfg.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+  let host: string;
+  try {
+    host = new URL(baseUrl).host;
+  } catch {
+    throw new XError('INVALID_CONFIG', `WANDB_BASE_URL: not a URL: '${baseUrl}'`);
+  }
+  let apiKey: ApiKey | undefined;
+  let apiKeySource: string | undefined;
+  const envKey = e('WANDB_API_KEY');
+  if (envKey !== undefined) {
+    apiKey = new ApiKey(envKey.trim());
+    apiKeySource = 'WANDB_API_KEY';
+  } else if (mode !== 'disabled') {
+    const k = readNetrcKey(env, opts.home ?? homedir(), host);
+    if (k !== undefined) {
+      apiKey = new ApiKey(k);
+      apiKeySource = `~/.netrc (machine ${host})`;
+    }
+  }
+  const tags = e('WANDB_TAGS')
+    ?.split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  const { enabled: _enabled, mode: _mode, baseUrl: _baseUrl, ...rest } = cfg;
+  return {
+    ...rest,
+    mode,
+    baseUrl,
+    apiKey,
+    apiKeySource,
+    dir: e('WANDB_DIR'),
+    project: e('WANDB_PROJECT') ?? cfg.project,
+    entity: e('WANDB_ENTITY') ?? cfg.entity,
+    runId: e('WANDB_RUN_ID') ?? cfg.runId,
+    name: e('WANDB_NAME') ?? cfg.name,
+    group: e('WANDB_RUN_GROUP') ?? cfg.group,
+    jobType: e('WANDB_JOB_TYPE') ?? cfg.jobType,
+    notes: e('WANDB_NOTES') ?? cfg.notes,
+    tags: tags ?? cfg.tags,
+  };
+}

@@ -1,0 +1,118 @@
+import { integrate } from './integrate.js';
+import type { NBodyState } from './nbody.js';
+import type { ProblemName } from './problems.js';
+import { aarsethRule, adaptiveRule, fixedRule, symmetricRule, type StepRule } from './stepRules.js';
+
+/** One point of a method's sweep (the contract's benchmark JSON). */
+export interface BenchPoint {
+  param: number;
+  forceEvals: number;
+  maxRelEnergyError: number;
+  finalRelEnergyError: number;
+  wallSeconds: number;
+  /** Extra: false when the force-evaluation budget ran out before tEnd. */
+  completed: boolean;
+  steps: number;
+}
+
+/** A method's sweep. */
+export interface BenchMethod {
+  name: string;
+  points: BenchPoint[];
+}
+
+/** The `runner timestepper bench --out` document. */
+export interface BenchReport {
+  problem: string;
+  tEnd: number;
+  methods: BenchMethod[];
+}
+
+/** A method to sweep: its name, parameter values, and the rule for a parameter value. */
+export interface MethodSweep {
+  name: string;
+  params: number[];
+  rule: (param: number) => StepRule;
+}
+
+function logspace(hi: number, lo: number, n: number): number[] {
+  if (n === 1) return [hi];
+  return Array.from({ length: n }, (_, i) =>
+    Number((hi * (lo / hi) ** (i / (n - 1))).toPrecision(4)),
+  );
+}
+
+/** Default parameter ranges per problem (fixed: total steps to tEnd; others: η). */
+const RANGES: Record<
+  ProblemName,
+  { fixedSteps: [number, number]; eta: [number, number]; aarseth: [number, number] }
+> = {
+  kepler: { fixedSteps: [3e4, 3e6], eta: [0.1, 0.003], aarseth: [0.1, 1e-4] },
+  figure8: { fixedSteps: [300, 3e4], eta: [0.3, 0.01], aarseth: [0.3, 1e-3] },
+  pythagorean: { fixedSteps: [1e4, 1e6], eta: [0.1, 0.001], aarseth: [0.1, 1e-4] },
+  plummer: { fixedSteps: [1e3, 3e4], eta: [0.3, 0.01], aarseth: [0.3, 1e-3] },
+};
+
+/** The four analytic methods with default sweeps for a problem (`points` values each). */
+export function defaultSweeps(problem: ProblemName, tEnd: number, points = 6): MethodSweep[] {
+  const r = RANGES[problem];
+  return [
+    {
+      name: 'fixed',
+      params: logspace(tEnd / r.fixedSteps[0], tEnd / r.fixedSteps[1], points),
+      rule: fixedRule,
+    },
+    { name: 'adaptive', params: logspace(r.eta[0], r.eta[1], points), rule: adaptiveRule },
+    {
+      name: 'symmetric',
+      params: logspace(r.eta[0], r.eta[1], points),
+      rule: (p) => symmetricRule(p),
+    },
+    { name: 'aarseth', params: logspace(r.aarseth[0], r.aarseth[1], points), rule: aarsethRule },
+  ];
+}
+
+/** Sweeps every method over its parameters and returns the benchmark document. */
+export function runComparison(
+  problem: string,
+  initial: NBodyState,
+  tEnd: number,
+  sweeps: readonly MethodSweep[],
+  options: { maxForceEvals?: number; onPoint?: (method: string, p: BenchPoint) => void } = {},
+): BenchReport {
+  const methods = sweeps.map((m) => ({
+    name: m.name,
+    points: m.params.map((param) => {
+      const r = integrate(initial, m.rule(param), {
+        tEnd,
+        maxForceEvals: options.maxForceEvals ?? 2e7,
+      });
+      const p: BenchPoint = {
+        param,
+        forceEvals: r.forceEvals,
+        maxRelEnergyError: r.maxRelEnergyError,
+        finalRelEnergyError: r.finalRelEnergyError,
+        wallSeconds: r.wallSeconds,
+        completed: r.completed,
+        steps: r.steps,
+      };
+      options.onPoint?.(m.name, p);
+      return p;
+    }),
+  }));
+  return { problem, tEnd, methods };
+}
+
+/** The cheapest completed point of a method whose max relative energy error is at most `tol`. */
+export function cheapestWithin(method: BenchMethod, tol: number): BenchPoint | undefined {
+  let best: BenchPoint | undefined;
+  for (const p of method.points) {
+    if (
+      p.completed &&
+      p.maxRelEnergyError <= tol &&
+      (best === undefined || p.forceEvals < best.forceEvals)
+    )
+      best = p;
+  }
+  return best;
+}

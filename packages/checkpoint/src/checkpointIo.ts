@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { XError, stateDigest, type State, type TensorData } from '@x/core';
+import type { FileLike, FsOps } from './fsOps.js';
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_FORMAT_VERSION,
+  CHECKPOINT_LIBRARY_VERSION,
+  FILES,
+  encodeMetrics,
+  parseManifest,
+  type Manifest,
+} from './manifest.js';
+import {
+  entryToTensorData,
+  parseSafetensorsHeader,
+  planSafetensors,
+  readHeaderLength,
+  tensorBytes,
+} from './safetensors.js';
+import { STATE_JSON_VERSION, joinState, splitState } from './stateTree.js';
+
+const CHUNK = 32 << 20;
+
+/** A state captured for saving. */
+export interface CapturedCheckpoint {
+  step: number;
+  state: Record<string, State>;
+  metrics: Record<string, number>;
+  metadata: Record<string, unknown>;
+  versions: Record<string, string>;
+}
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
+async function writeHashed(
+  file: FileLike,
+  bytes: Uint8Array,
+  position: number,
+  hash: ReturnType<typeof createHash>,
+): Promise<void> {
+  for (let off = 0; off < bytes.length; off += CHUNK) {
+    const chunk = bytes.subarray(off, Math.min(bytes.length, off + CHUNK));
+    hash.update(chunk);
+    await file.write(chunk, position + off);
+    await yieldToLoop();
+  }
+}
+
+async function writeFile(
+  fs: FsOps,
+  path: string,
+  fill: (f: FileLike) => Promise<void>,
+): Promise<void> {
+  const f = await fs.open(path, 'wx');
+  try {
+    await fill(f);
+    await f.sync();
+  } finally {
+    await f.close();
+  }
+}
+
+/** Bytes a checkpoint of this state will take on disk (estimate for the free-space check). */
+export function estimateCheckpointBytes(state: State): number {
+  const { tensors } = splitState(state);
+  let n = 64 << 10;
+  for (const t of tensors.values()) n += t.data.byteLength + 128;
+  return n;
+}
+
+/**
+ * Writes `state.safetensors`, `state.json` and, last, `manifest.json` into `dir` (which must
+ * exist and be empty), fsyncing every file. Returns the manifest.
+ */
+export async function writeCheckpointFiles(
+  fs: FsOps,
+  dir: string,
+  c: CapturedCheckpoint,
+): Promise<Manifest> {
+  const { tree, tensors } = splitState(c.state);
+  const layout = planSafetensors(tensors, { format: 'x-checkpoint' });
+  const files: Manifest['files'] = {};
+  const tensorHash = createHash('sha256');
+  await writeFile(fs, join(dir, FILES.tensors), async (f) => {
+    tensorHash.update(layout.header);
+    await f.write(layout.header, 0);
+    let pos = layout.header.length;
+    for (const { tensor } of layout.order) {
+      await writeHashed(f, tensorBytes(tensor), pos, tensorHash);
+      pos += tensor.data.byteLength;
+    }
+  });
+  files[FILES.tensors] = { size: layout.fileSize, sha256: tensorHash.digest('hex') };
+  const treeBytes = Buffer.from(
+    `${JSON.stringify({ version: STATE_JSON_VERSION, tree })}\n`,
+    'utf8',
+  );
+  await writeFile(fs, join(dir, FILES.tree), (f) => f.write(treeBytes, 0));
+  files[FILES.tree] = {
+    size: treeBytes.length,
+    sha256: createHash('sha256').update(treeBytes).digest('hex'),
+  };
+  await yieldToLoop();
+  const manifest: Manifest = {
+    format: CHECKPOINT_FORMAT,
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    step: c.step,
+    createdAt: new Date().toISOString(),
+    components: Object.keys(c.state).sort(),
+    metrics: encodeMetrics(c.metrics),
+    metadata: c.metadata,
+    versions: {
+      '@x/checkpoint': CHECKPOINT_LIBRARY_VERSION,
+      node: process.versions.node,
+      ...c.versions,
+    },
+    stateDigest: stateDigest(c.state),
+    files,
+  };
+  const mBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
+  await writeFile(fs, join(dir, FILES.manifest), (f) => f.write(mBytes, 0));
+  await fs.syncDir(dir);
+  return manifest;
+}
+
+async function readWhole(fs: FsOps, path: string, limit: number): Promise<Buffer> {
+  const size = await fs.size(path);
+  if (size > limit)
+    throw new XError('INTEGRITY', `${path}: ${size} bytes is larger than expected (${limit})`);
+  const f = await fs.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(size);
+    const n = await f.read(buf, 0);
+    if (n !== size) throw new XError('INTEGRITY', `${path}: short read (${n} of ${size} bytes)`);
+    return buf;
+  } finally {
+    await f.close();
+  }
+}
+
+/** A checkpoint read from disk and checked against its manifest. */
+export interface LoadedCheckpoint {
+  dir: string;
+  manifest: Manifest;
+  state: Record<string, State>;
+}
+
+function describeErr(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function readTensors(
+  fs: FsOps,
+  path: string,
+  expectedSize: number,
+): Promise<{ tensors: Map<string, TensorData>; sha256: string }> {
+  const size = await fs.size(path);
+  if (size !== expectedSize) {
+    throw new XError('INTEGRITY', `${path}: size ${size} bytes, manifest says ${expectedSize}`);
+  }
+  const f = await fs.open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const prefix = new Uint8Array(8);
+    await f.read(prefix, 0);
+    const len = readHeaderLength(prefix, size, path);
+    const json = new Uint8Array(len);
+    if ((await f.read(json, 8)) !== len)
+      throw new XError('INTEGRITY', `${path}: short read of the header`);
+    const header = parseSafetensorsHeader(json, size, path);
+    hash.update(prefix).update(json);
+    const tensors = new Map<string, TensorData>();
+    for (const e of header.tensors) {
+      const bytes = new Uint8Array(e.end - e.begin);
+      for (let off = 0; off < bytes.length; off += CHUNK) {
+        const part = bytes.subarray(off, Math.min(bytes.length, off + CHUNK));
+        if ((await f.read(part, header.dataStart + e.begin + off)) !== part.length) {
+          throw new XError('INTEGRITY', `${path}: short read in tensor ${JSON.stringify(e.name)}`);
+        }
+        hash.update(part);
+      }
+      tensors.set(e.name, entryToTensorData(e, bytes, path));
+    }
+    return { tensors, sha256: hash.digest('hex') };
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * Reads a checkpoint directory and checks everything: the manifest, every file's size and
+ * SHA-256, the safetensors structure, the tree in `state.json`, and the state digest. Throws
+ * `INTEGRITY` (or `INVALID_INPUT` for a newer format) naming the file and what differs.
+ */
+export async function loadCheckpoint(fs: FsOps, dir: string): Promise<LoadedCheckpoint> {
+  const mPath = join(dir, FILES.manifest);
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest((await readWhole(fs, mPath, 16 << 20)).toString('utf8'), mPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new XError('INTEGRITY', `${mPath}: missing`, { cause: err });
+    throw err;
+  }
+  const need = (name: string) => {
+    const f = manifest.files[name];
+    if (f === undefined) throw new XError('INTEGRITY', `${mPath}: no entry for ${name}`);
+    return f;
+  };
+  const wrap = async <T>(path: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof XError && err.code === 'INTEGRITY') throw err;
+      throw new XError('INTEGRITY', `${path}: ${describeErr(err)}`, { cause: err });
+    }
+  };
+  const tPath = join(dir, FILES.tensors);
+  const tInfo = need(FILES.tensors);
+  const { tensors, sha256 } = await wrap(tPath, () => readTensors(fs, tPath, tInfo.size));
+  if (sha256 !== tInfo.sha256) {
+    throw new XError(
+      'INTEGRITY',
+      `${tPath}: SHA-256 ${sha256} does not match the manifest (${tInfo.sha256})`,
+    );
+  }
+  const jPath = join(dir, FILES.tree);
+  const jInfo = need(FILES.tree);
+  const jBytes = await wrap(jPath, () => readWhole(fs, jPath, Math.max(jInfo.size, 0)));
+  const jSha = createHash('sha256').update(jBytes).digest('hex');
+  if (jBytes.length !== jInfo.size || jSha !== jInfo.sha256) {
+    throw new XError(
+      'INTEGRITY',
+      `${jPath}: size ${jBytes.length} / SHA-256 ${jSha} do not match the manifest (${jInfo.size} / ${jInfo.sha256})`,
+    );
+  }
+  const state = await wrap(jPath, () => {
+    const doc = JSON.parse(jBytes.toString('utf8')) as { version?: unknown; tree?: unknown };
+    if (doc.version !== STATE_JSON_VERSION)
+      throw new Error(`unsupported state.json version ${String(doc.version)}`);
+    return Promise.resolve(joinState(doc.tree, tensors, jPath));
+  });
+  if (state === null || typeof state !== 'object' || Array.isArray(state)) {
+    throw new XError(
+      'INTEGRITY',
+      `${jPath}: the root of the state tree is not an object of components`,
+    );
+  }
+  const digest = stateDigest(state);
+  if (digest !== manifest.stateDigest) {
+    throw new XError(
+      'INTEGRITY',
+      `${dir}: state digest ${digest} does not match the manifest (${manifest.stateDigest})`,
+    );
+  }
+  return { dir, manifest, state: state as Record<string, State> };
+}

@@ -1,0 +1,97 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { HistogramRecord, MetricRow, RunInfo, Sink } from '../types.js';
+import {
+  encodeEvent,
+  frameRecord,
+  histogramSummary,
+  scalarSummary,
+  textSummary,
+} from './events.js';
+
+/** Options of {@link tensorboardSink}. */
+export interface TensorboardSinkOptions {
+  /** Write the run's config as a text summary (`config/text_summary`) at start. Default true. */
+  configText?: boolean;
+  /** Directory of the event files (default `<run-dir>/logs/tb`). */
+  dir?: string;
+}
+
+/**
+ * Writes TensorBoard event files (`events.out.tfevents.<secs>.<host>.<pid>`) under `logs/tb/`:
+ * `brain.Event:2` first, the config as text, one event of scalars per committed row,
+ * histograms. Every delivery is written at once, so TensorBoard shows the run while it trains.
+ * A resumed run starts its new file with `session_log START` at the next step, which makes
+ * TensorBoard discard the orphaned steps of the interrupted run.
+ */
+export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
+  let fd: number | undefined;
+  let path = '';
+  const write = (bytes: Uint8Array) => {
+    if (fd !== undefined) writeSync(fd, bytes);
+  };
+  const now = () => Date.now() / 1000;
+  return {
+    name: 'tensorboard',
+    start(run: RunInfo) {
+      const dir = options.dir ?? join(run.runDir, 'logs', 'tb');
+      mkdirSync(dir, { recursive: true });
+      const secs = Math.floor(Date.now() / 1000);
+      path = join(
+        dir,
+        `events.out.tfevents.${String(secs).padStart(10, '0')}.${hostname()}.${process.pid}`,
+      );
+      fd = openSync(path, 'a');
+      const chunks = [frameRecord(encodeEvent({ wallTime: now(), fileVersion: 'brain.Event:2' }))];
+      if (run.resumed) {
+        chunks.push(
+          frameRecord(
+            encodeEvent({ wallTime: now(), step: run.startStep + 1, sessionStart: true }),
+          ),
+        );
+      }
+      if (options.configText !== false) {
+        const text = `\`\`\`yaml\n${stringify(run.config)}\`\`\``;
+        const summary = textSummary('config', text);
+        chunks.push(frameRecord(encodeEvent({ wallTime: now(), step: run.startStep, summary })));
+      }
+      write(Buffer.concat(chunks));
+    },
+    writeRows(rows: readonly MetricRow[]) {
+      write(
+        Buffer.concat(
+          rows.map((r) =>
+            frameRecord(
+              encodeEvent({ wallTime: r.time, step: r.step, summary: scalarSummary(r.values) }),
+            ),
+          ),
+        ),
+      );
+    },
+    writeHistograms(hs: readonly HistogramRecord[]) {
+      write(
+        Buffer.concat(
+          hs.map((h) =>
+            frameRecord(
+              encodeEvent({ wallTime: h.time, step: h.step, summary: histogramSummary(h) }),
+            ),
+          ),
+        ),
+      );
+    },
+    flush() {
+      if (fd !== undefined) fsyncSync(fd);
+      return Promise.resolve();
+    },
+    close() {
+      if (fd !== undefined) {
+        fsyncSync(fd);
+        closeSync(fd);
+        fd = undefined;
+      }
+      return Promise.resolve();
+    },
+  };
+}

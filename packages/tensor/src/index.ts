@@ -1,1 +1,21 @@
-export {};
+import './registerGradients.js';
+export {
+  BACKEND_NAMES,
+  currentBackend,
+  initBackend,
+  probeBackends,
+  withBackend,
+} from './backend.js';
+export type { BackendInfo, BackendName, BackendProbe, BackendRequest } from './backend.js';
+export { exp, gelu, sigmoid, softplus, swish, tanh } from './activations.js';
+export { conv2d, dense, groupNorm } from './layers.js';
+export type { Conv2dOptions } from './layers.js';
+export { fromTensorData, toTensorData } from './convert.js';
+export type { FromTensorDataOptions } from './convert.js';
+export { VariableSet } from './variableSet.js';
+export { constant, glorotUniform, heNormal, zeros } from './init.js';
+export { Adam, clipByGlobalNorm, globalNorm } from './adam.js';
+export type { AdamOptions, AdamState } from './adam.js';
+export { Ema } from './ema.js';
+export { checkGradients, checkSecondOrder, gradientMatchingLoss } from './gradCheck.js';
+export type { EnergyFn, GradCheckOptions, GradCheckResult } from './gradCheck.js';

@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { XError } from '@x/core';
+
+/** Options of {@link conv2d}. */
+export interface Conv2dOptions {
+  /** `same` (zero padding, default), `valid` (no padding) or `circular` (wrap around, for periodic grids). */
+  padding?: 'same' | 'valid' | 'circular';
+}
+
+function circularPad(x: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  if (ph > h || pw > w) {
+    throw new XError(
+      'INVALID_INPUT',
+      `conv2d: circular padding ${ph}x${pw} exceeds input ${h}x${w}`,
+    );
+  }
+  let y = x;
+  if (ph > 0) {
+    const top = tf.slice(y, [0, h - ph, 0, 0], [-1, ph, -1, -1]);
+    const bottom = tf.slice(y, [0, 0, 0, 0], [-1, ph, -1, -1]);
+    y = tf.concat([top, y, bottom], 1);
+  }
+  if (pw > 0) {
+    const left = tf.slice(y, [0, 0, w - pw, 0], [-1, -1, pw, -1]);
+    const right = tf.slice(y, [0, 0, 0, 0], [-1, -1, pw, -1]);
+    y = tf.concat([left, y, right], 2);
+  }
+  return y;
+}
+
+/**
+ * 2-D convolution, stride 1, NHWC input and `[kh, kw, cin, cout]` kernel (odd kh, kw), written
+ * as im2col (pad, slices, concat) plus one matMul. Its first and second derivatives use only
+ * slice/concat/pad/matMul, so it trains on every backend (the wasm backend has no
+ * `Conv2DBackpropFilter`) and supports gradients of gradients.
+ *
+ * @example
+ * const y = conv2d(x, params.get('stem/kernel'), { padding: 'same' }); // [n, h, w, cout]
+ */
+export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, opts: Conv2dOptions = {}): tf.Tensor4D {
+  const padding = opts.padding ?? 'same';
+  const [n, h, w, cin] = x.shape;
+  const [kh, kw, kcin, cout] = kernel.shape;
+  if (kcin !== cin) {
+    throw new XError(
+      'INVALID_INPUT',
+      `conv2d: kernel expects ${kcin} input channels, input has ${cin}`,
+    );
+  }
+  if (padding !== 'valid' && (kh % 2 === 0 || kw % 2 === 0)) {
+    throw new XError(
+      'INVALID_INPUT',
+      `conv2d: '${padding}' padding needs odd kernel sizes, got ${kh}x${kw}`,
+    );
+  }
+  return tf.tidy(() => {
+    const ph = padding === 'valid' ? 0 : (kh - 1) / 2;
+    const pw = padding === 'valid' ? 0 : (kw - 1) / 2;
+    const oh = h + 2 * ph - kh + 1;
+    const ow = w + 2 * pw - kw + 1;
+    if (oh <= 0 || ow <= 0) {
+      throw new XError('INVALID_INPUT', `conv2d: kernel ${kh}x${kw} larger than input ${h}x${w}`);
+    }
+    let xp: tf.Tensor4D = x;
+    if (ph > 0 || pw > 0) {
+      xp =
+        padding === 'circular'
+          ? circularPad(x, ph, pw)
+          : tf.pad(x, [
+              [0, 0],
+              [ph, ph],
+              [pw, pw],
+              [0, 0],
+            ]);
+    }
+    let cols: tf.Tensor4D;
+    if (kh === 1 && kw === 1) cols = xp;
+    else {
+      const patches: tf.Tensor4D[] = [];
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) patches.push(tf.slice(xp, [0, i, j, 0], [n, oh, ow, cin]));
+      }
+      cols = tf.concat(patches, 3);
+    }
+    const out = tf.matMul(
+      tf.reshape(cols, [n * oh * ow, kh * kw * cin]),
+      tf.reshape(kernel, [kh * kw * cin, cout]),
+    );
+    return tf.reshape(out, [n, oh, ow, cout]);
+  });
+}
+
+/**
+ * Fully connected layer `x·w + b` (x `[n, in]`, w `[in, out]`, b `[out]`).
+ *
+ * @example
+ * const h = swish(dense(x, params.get('fc1/w'), params.get('fc1/b') as tf.Tensor1D));
+ */
+export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  if (x.shape[1] !== w.shape[0]) {
+    throw new XError(
+      'INVALID_INPUT',
+      `dense: input has ${x.shape[1]} features, weight expects ${w.shape[0]}`,
+    );
+  }
+  return tf.tidy(() => {
+    const y = tf.matMul(x, w);
+    return (b === undefined ? y : tf.add(y, b)) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Group normalization over NHWC input: channels split into `groups`, each normalized over
+ * (h, w, channels of the group), then scaled by `gamma` and shifted by `beta` (per channel).
+ * Built from mean/sub/square/sqrt/div only, so it is safe for double backprop.
+ */
+export function groupNorm(
+  x: tf.Tensor4D,
+  groups: number,
+  gamma?: tf.Tensor1D,
+  beta?: tf.Tensor1D,
+  eps = 1e-5,
+): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  if (!Number.isInteger(groups) || groups <= 0 || c % groups !== 0) {
+    throw new XError(
+      'INVALID_INPUT',
+      `groupNorm: ${c} channels cannot be split into ${groups} groups`,
+    );
+  }
+  return tf.tidy(() => {
+    const g = tf.reshape(x, [n, h, w, groups, c / groups]);
+    const mean = tf.mean(g, [1, 2, 4], true);
+    const centered = tf.sub(g, mean);
+    const variance = tf.mean(tf.square(centered), [1, 2, 4], true);
+    let y: tf.Tensor = tf.reshape(tf.div(centered, tf.sqrt(tf.add(variance, eps))), [n, h, w, c]);
+    if (gamma !== undefined) y = tf.mul(y, gamma);
+    if (beta !== undefined) y = tf.add(y, beta);
+    return y as tf.Tensor4D;
+  });
+}

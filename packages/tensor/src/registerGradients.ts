@@ -1,0 +1,2 @@
+import '@tensorflow/tfjs-core';
+import '../vendor/tfjsGradients.js';

@@ -14,6 +14,7 @@ export interface FileLike {
  */
 export interface FsOps {
   open(path: string, flags: 'r' | 'wx'): Promise<FileLike>;
+  /** Creates a directory and missing parents; an existing directory is fine. */
   mkdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   rm(path: string): Promise<void>;
@@ -56,7 +57,13 @@ export const nodeFs: FsOps = {
     };
   },
   async mkdir(path) {
-    await fsp.mkdir(path, { recursive: true });
+    try {
+      await fsp.mkdir(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') await fsp.mkdir(path, { recursive: true });
+      else if (code !== 'EEXIST' || !(await fsp.stat(path)).isDirectory()) throw err;
+    }
   },
   rename: (from, to) => fsp.rename(from, to),
   rm: (path) => fsp.rm(path, { recursive: true, force: true }),

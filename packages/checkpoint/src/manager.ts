@@ -1,9 +1,9 @@
 import { join, resolve } from 'node:path';
 import {
   XError,
-  assertStateMatches,
   captureState,
   cloneState,
+  isTensorData,
   isXError,
   parseConfig,
   type ComponentMap,
@@ -49,7 +49,7 @@ export interface CheckpointManagerOptions {
   copyState?: boolean;
   /** Library and backend versions recorded in every manifest (e.g. `{ tfjs: '4.22.0', backend: 'cpu' }`). */
   versions?: Record<string, string>;
-  /** Free space required beyond the checkpoint's estimated size (default 16 MiB). */
+  /** Free space required beyond the checkpoint's estimated size (default 1 MiB). */
   minFreeBytes?: number;
   /** Receives warnings (fallback to an older checkpoint, retention that could not delete). */
   onWarning?: (message: string) => void;
@@ -193,7 +193,7 @@ export class CheckpointManager {
       const background = this.#opts.async === true;
       let state: Record<string, State> = await captureState(components);
       if (background && this.#opts.copyState !== false) state = cloneState(state);
-      const need = estimateCheckpointBytes(state) + (this.#opts.minFreeBytes ?? 16 << 20);
+      const need = estimateCheckpointBytes(state) + (this.#opts.minFreeBytes ?? 1 << 20);
       let free: number;
       try {
         free = await this.#fs.freeBytes(this.directory);
@@ -390,6 +390,25 @@ export class CheckpointManager {
     });
   }
 
+  /**
+   * Moves a (damaged) checkpoint out of the listing to `step-XXXXXXXX.damaged-…`, kept for
+   * inspection, so that the step can be saved again. Returns the new path.
+   */
+  quarantine(step: number): Promise<string> {
+    return this.#serial(async () => {
+      await this.#settle();
+      const from = join(this.directory, stepDirName(step));
+      const to = `${from}.damaged-${process.pid}-${++this.#tmpCounter}`;
+      try {
+        await this.#fs.rename(from, to);
+        await this.#fs.syncDir(this.directory);
+      } catch (err) {
+        throw writeFailure(err, `cannot move ${from} aside`);
+      }
+      return to;
+    });
+  }
+
   /** Waits for a background save; throws its error if it failed. */
   wait(): Promise<void> {
     return this.#serial(() => this.#settle());
@@ -406,8 +425,10 @@ function mib(n: number): string {
 }
 
 /**
- * Sets each component's state from a loaded checkpoint after checking every tree first; if a
- * `setState` fails, the components already set are put back to their previous state.
+ * Sets each component's state from a loaded checkpoint. Tensors present in both the current and
+ * the saved state are checked first (dtype and shape, naming the leaf path); each component's
+ * `setState` validates the rest. If a `setState` fails, the components already set are put back
+ * to their previous state.
  */
 export async function applyState(
   components: ComponentMap,
@@ -420,18 +441,17 @@ export async function applyState(
       throw new XError(
         'STATE_MISMATCH',
         `${loaded.dir}: ${name}: missing (the checkpoint holds ${Object.keys(loaded.state).sort().join(', ') || 'nothing'})`,
-        {
-          details: { path: name },
-        },
+        { details: { path: name } },
       );
     }
     const current = await (components[name] as ComponentMap[string]).getState();
     before[name] = current;
-    assertStateMatches(
-      { [name]: current },
-      { [name]: loaded.state[name] },
-      { source: loaded.dir, strictArrays: false },
-    );
+    const bad = tensorMismatch(current, loaded.state[name] as State, name);
+    if (bad !== undefined) {
+      throw new XError('STATE_MISMATCH', `${loaded.dir}: ${bad.path}: ${bad.reason}`, {
+        details: { path: bad.path },
+      });
+    }
   }
   const done: string[] = [];
   try {
@@ -439,11 +459,12 @@ export async function applyState(
       try {
         await (components[name] as ComponentMap[string]).setState(loaded.state[name] as State);
       } catch (err) {
-        if (isXError(err))
+        if (isXError(err)) {
           throw new XError(err.code, `${loaded.dir}: ${name}/${err.message}`, {
             cause: err,
             details: err.details,
           });
+        }
         throw err;
       }
       done.push(name);
@@ -453,4 +474,46 @@ export async function applyState(
       await (components[name] as ComponentMap[string]).setState(before[name] as State);
     throw err;
   }
+}
+
+function tensorMismatch(
+  current: State,
+  saved: State,
+  path: string,
+): { path: string; reason: string } | undefined {
+  if (isTensorData(current)) {
+    if (!isTensorData(saved))
+      return {
+        path,
+        reason: `expected tensor ${current.dtype}[${current.shape.join(', ')}], got ${saved === null ? 'null' : Array.isArray(saved) ? 'array' : typeof saved}`,
+      };
+    if (saved.dtype !== current.dtype)
+      return { path, reason: `expected dtype ${current.dtype}, got ${saved.dtype}` };
+    if (
+      saved.shape.length !== current.shape.length ||
+      saved.shape.some((d, i) => d !== current.shape[i])
+    ) {
+      return {
+        path,
+        reason: `expected shape [${current.shape.join(', ')}], got [${saved.shape.join(', ')}]`,
+      };
+    }
+    return undefined;
+  }
+  if (
+    current === null ||
+    typeof current !== 'object' ||
+    saved === null ||
+    typeof saved !== 'object' ||
+    isTensorData(saved)
+  )
+    return undefined;
+  const cur = current as Record<string, State>;
+  const sav = saved as Record<string, State>;
+  for (const k of Object.keys(cur).sort()) {
+    if (!Object.prototype.hasOwnProperty.call(sav, k)) continue;
+    const r = tensorMismatch(cur[k] as State, sav[k] as State, `${path}/${k}`);
+    if (r !== undefined) return r;
+  }
+  return undefined;
 }

@@ -1,0 +1,120 @@
+import { basename, join, resolve } from 'node:path';
+import { XError, isXError, type ComponentMap } from '@x/core';
+import { loadCheckpoint, type LoadedCheckpoint } from './checkpointIo.js';
+import { nodeFs, type FsOps } from './fsOps.js';
+import { applyState } from './manager.js';
+import { FILES } from './manifest.js';
+
+const STEP_DIR = /^step-(\d{8,})$/;
+
+/** Options of {@link loadFrom} and {@link restoreFrom}. */
+export interface ResolveOptions {
+  /** Receives a warning for every damaged newer checkpoint skipped in a run directory. */
+  onWarning?: (message: string) => void;
+  fs?: FsOps;
+}
+
+/** A verified checkpoint found from a `<ckpt|run-dir>` argument. */
+export interface ResolvedCheckpoint extends LoadedCheckpoint {
+  step: number;
+  /** Damaged newer checkpoints that were skipped (run directories only). */
+  warnings: string[];
+}
+
+async function isDir(fs: FsOps, path: string): Promise<boolean> {
+  try {
+    await fs.readdir(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a `<ckpt|run-dir>` path names: `checkpoint` (a `step-XXXXXXXX` directory or any directory
+ * holding `manifest.json`), or `checkpoints` (a run directory's `checkpoints/`, given directly or
+ * through the run directory). Throws `NOT_FOUND` otherwise.
+ */
+export async function classifyPath(
+  path: string,
+  fs: FsOps = nodeFs,
+): Promise<{ kind: 'checkpoint' | 'checkpoints'; dir: string }> {
+  const abs = resolve(path);
+  const entries = await fs.readdir(abs).catch(() => {
+    throw new XError('NOT_FOUND', `${abs}: no such directory`);
+  });
+  if (entries.includes(FILES.manifest) || STEP_DIR.test(basename(abs)))
+    return { kind: 'checkpoint', dir: abs };
+  if (entries.includes('checkpoints') && (await isDir(fs, join(abs, 'checkpoints')))) {
+    return { kind: 'checkpoints', dir: join(abs, 'checkpoints') };
+  }
+  if (entries.some((e) => STEP_DIR.test(e))) return { kind: 'checkpoints', dir: abs };
+  throw new XError(
+    'NOT_FOUND',
+    `${abs}: neither a checkpoint (no ${FILES.manifest}) nor a run directory (no checkpoints/)`,
+  );
+}
+
+/** Committed checkpoint directories of a `checkpoints/` directory, newest first. */
+export async function listCheckpointDirs(
+  dir: string,
+  fs: FsOps = nodeFs,
+): Promise<{ step: number; dir: string }[]> {
+  const out: { step: number; dir: string }[] = [];
+  for (const name of await fs.readdir(dir)) {
+    const m = STEP_DIR.exec(name);
+    if (m !== null) out.push({ step: Number(m[1]), dir: join(dir, name) });
+  }
+  return out.sort((a, b) => b.step - a.step);
+}
+
+/**
+ * Loads and fully verifies the checkpoint a `<ckpt|run-dir>` argument names: a checkpoint
+ * directory itself (damage is an `INTEGRITY` error), or a run directory's newest valid
+ * checkpoint (damaged newer ones are skipped with a warning).
+ *
+ * @example
+ * const { state, step } = await loadFrom('runs/ired-20260101T000000Z');
+ */
+export async function loadFrom(
+  path: string,
+  options: ResolveOptions = {},
+): Promise<ResolvedCheckpoint> {
+  const fs = options.fs ?? nodeFs;
+  const target = await classifyPath(path, fs);
+  if (target.kind === 'checkpoint') {
+    const loaded = await loadCheckpoint(fs, target.dir);
+    return { ...loaded, step: loaded.manifest.step, warnings: [] };
+  }
+  const warnings: string[] = [];
+  const dirs = await listCheckpointDirs(target.dir, fs);
+  if (dirs.length === 0) throw new XError('NOT_FOUND', `no checkpoint in ${target.dir}`);
+  for (const { step, dir } of dirs) {
+    try {
+      const loaded = await loadCheckpoint(fs, dir);
+      if (loaded.manifest.step !== step)
+        throw new XError('INTEGRITY', `${dir}: manifest says step ${loaded.manifest.step}`);
+      return { ...loaded, step, warnings };
+    } catch (err) {
+      if (!isXError(err, 'INTEGRITY')) throw err;
+      const w = `checkpoint ${dir} is damaged and was skipped: ${err.message}`;
+      warnings.push(w);
+      options.onWarning?.(w);
+    }
+  }
+  throw new XError('INTEGRITY', `no valid checkpoint in ${target.dir}: ${warnings.join('; ')}`);
+}
+
+/**
+ * Restores components from the checkpoint a `<ckpt|run-dir>` argument names (see
+ * {@link loadFrom}); components missing from the map are ignored, mismatches name the leaf path.
+ */
+export async function restoreFrom(
+  path: string,
+  components: ComponentMap,
+  options: ResolveOptions = {},
+): Promise<ResolvedCheckpoint> {
+  const loaded = await loadFrom(path, options);
+  await applyState(components, loaded);
+  return loaded;
+}

@@ -46,3 +46,32 @@ export { integrate } from './integrate.js';
 export type { IntegrateOptions, IntegrateResult } from './integrate.js';
 export { cheapestWithin, defaultSweeps, runComparison } from './harness.js';
 export type { BenchMethod, BenchPoint, BenchReport, MethodSweep } from './harness.js';
+export {
+  STATE_FEATURES,
+  TRANSITION_FEATURES,
+  featureSize,
+  modelInput,
+  pushHistory,
+  stateFeatures,
+  transitionFeatures,
+} from './features.js';
+export type { StateFeatures } from './features.js';
+export { DtModel } from './model.js';
+export type { DtModelOptions, ModelState } from './model.js';
+export { bandLoss } from './loss.js';
+export type { Band, StepLoss } from './loss.js';
+export { predictDt } from './predict.js';
+export type { DtPrediction, PredictionRow } from './predict.js';
+export { ReplayBuffer } from './buffer.js';
+export type { ReplayBufferState, ReplaySample } from './buffer.js';
+export { Collector } from './collector.js';
+export type { CollectStepMetrics, CollectorState } from './collector.js';
+export { rollout } from './rollout.js';
+export type { RolloutResult } from './rollout.js';
+export { learnedRule } from './learnedRule.js';
+export type { LearnedRuleOptions } from './learnedRule.js';
+export { defaultTrainConfig, trainConfigSchema } from './config.js';
+export type { TrainConfig } from './config.js';
+export { TimestepTrainer } from './trainer.js';
+export type { EpochMetrics, TrainProgress } from './trainer.js';
+export { stepWithLoss } from './stepLoss.js';

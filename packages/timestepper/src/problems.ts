@@ -1,4 +1,4 @@
-import { XError, type Rng } from '@x/core';
+import { Rng, XError } from '@x/core';
 import type { InitialConditions } from './nbody.js';
 
 /** The benchmark problems of the reference. */
@@ -106,7 +106,7 @@ export function centreOfMass(ic: InitialConditions): InitialConditions {
 
 /**
  * The named problem with the reference's exact initial conditions (G = 1). `plummer` draws its
- * N = 100 particles from `rng` (pass the same stream for the same sphere).
+ * N = 100 particles from `rng` (default: the fixed stream of seed `plummer-100`, the benchmark sphere).
  */
 export function makeProblem(name: ProblemName, rng?: Rng): Problem {
   switch (name) {
@@ -154,11 +154,8 @@ export function makeProblem(name: ProblemName, rng?: Rng): Problem {
       );
       return { name, ic, tEnd: 70, period: 1 };
     }
-    case 'plummer': {
-      if (rng === undefined)
-        throw new XError('INVALID_CONFIG', 'makeProblem(plummer): needs an Rng stream');
-      return { name, ic: plummerIC(100, rng), tEnd: 10, period: 1 };
-    }
+    case 'plummer':
+      return { name, ic: plummerIC(100, rng ?? Rng.fromSeed('plummer-100')), tEnd: 10, period: 1 };
   }
 }
 

@@ -39,3 +39,38 @@ export type { BatchData } from './batched.js';
 export { arrayStats, isTensorLike, toFloat32, toFloat64 } from './arrays.js';
 export type { ArrayStats, NumericLike, TensorLike } from './arrays.js';
 export { makeHistogram } from './histogram.js';
+export { parseJson, stringifyJson } from './json.js';
+export { jsonlSink, metricRowJson, readJsonl } from './sinks/jsonlSink.js';
+export type { JsonlSinkOptions } from './sinks/jsonlSink.js';
+export { tensorboardSink } from './tensorboard/tensorboardSink.js';
+export type { TensorboardSinkOptions } from './tensorboard/tensorboardSink.js';
+export { crc32c, maskedCrc32c } from './tensorboard/crc32c.js';
+export {
+  decodeEvent,
+  encodeEvent,
+  frameRecord,
+  histogramSummary,
+  readEventFile,
+  readRecords,
+  scalarSummary,
+  textSummary,
+} from './tensorboard/events.js';
+export type { DecodedEvent, DecodedValue, EventFields } from './tensorboard/events.js';
+export { svgSink } from './svg/svgSink.js';
+export type { SvgSinkOptions } from './svg/svgSink.js';
+export { lineChartSvg } from './svg/lineChart.js';
+export type { LineChartOptions, Series } from './svg/lineChart.js';
+export { colormap, heatmapSvg } from './svg/heatmap.js';
+export type { HeatmapOptions } from './svg/heatmap.js';
+export { TrajectoryLogger } from './trajectory/trajectoryLogger.js';
+export type {
+  StateArray,
+  StateTransform,
+  TrajectoryInit,
+  TrajectoryLoggerOptions,
+  TrajectoryStep,
+} from './trajectory/trajectoryLogger.js';
+export { loadTrajectory, readNpz } from './trajectory/npzReader.js';
+export type { LoadedTrajectory } from './trajectory/npzReader.js';
+export { decodeNpy, encodeNpy, npyHeader } from './trajectory/npy.js';
+export type { NpyArray, NpyDType } from './trajectory/npy.js';

@@ -74,3 +74,17 @@ export { loadTrajectory, readNpz } from './trajectory/npzReader.js';
 export type { LoadedTrajectory } from './trajectory/npzReader.js';
 export { decodeNpy, encodeNpy, npyHeader } from './trajectory/npy.js';
 export type { NpyArray, NpyDType } from './trajectory/npy.js';
+export { WandbSink, createWandbSink, MAX_LINE_BYTES } from './wandb/wandbSink.js';
+export type { WandbSinkOptions, WandbSinkState } from './wandb/wandbSink.js';
+export { syncOfflineRun } from './wandb/sync.js';
+export type { SyncOptions, SyncResult } from './wandb/sync.js';
+export {
+  resolveWandbSettings,
+  wandbConfigSchema,
+  ApiKey,
+  DEFAULT_BASE_URL,
+} from './wandb/settings.js';
+export type { ResolveWandbOptions, WandbConfig, WandbSettings } from './wandb/settings.js';
+export { parseNetrc, netrcPassword } from './wandb/netrc.js';
+export type { NetrcEntry } from './wandb/netrc.js';
+export { parseExtendedJson, toExtendedJson } from './wandb/extJson.js';

@@ -38,7 +38,7 @@ export const wandbConfigSchema = z.strictObject({
     .min(1024)
     .default(8 * 1024 * 1024),
   /** How long `close()` waits for the server before leaving the rest to `runner wandb sync`. */
-  closeTimeoutMs: z.number().int().nonnegative().default(30_000),
+  closeTimeoutMs: z.number().int().nonnegative().default(8000),
   requestTimeoutMs: z.number().int().positive().default(180_000),
   graphqlTimeoutMs: z.number().int().positive().default(30_000),
   retry: z
@@ -49,6 +49,12 @@ export const wandbConfigSchema = z.strictObject({
       graphqlMaxAttempts: z.number().int().positive().default(20),
     })
     .prefault({}),
+  /** Upper bound of one file_stream request's content (W&B accepts ~10 MiB). */
+  maxRequestBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(8 * 1024 * 1024),
   /** Upload pictures (SVG wrapped in HTML) as run media. */
   pictures: z.boolean().default(true),
 });

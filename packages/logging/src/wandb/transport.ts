@@ -103,9 +103,10 @@ export class WandbTransport {
     headers: Record<string, string>,
     body: string | Buffer,
     timeoutMs: number,
+    auth: boolean,
   ): Promise<RawResponse> {
     const h: Record<string, string> = { 'user-agent': 'x-logging-wandb/0.1', ...headers };
-    if (new URL(url).origin === this.#origin && this.#o.apiKey !== undefined) {
+    if (auth && new URL(url).origin === this.#origin && this.#o.apiKey !== undefined) {
       h['authorization'] =
         `Basic ${Buffer.from(`api:${this.#o.apiKey.reveal()}`).toString('base64')}`;
     }
@@ -166,7 +167,7 @@ export class WandbTransport {
         );
       }
       const delay = wait ?? backoffDelay(attempt, this.#o.retry, this.#o.rng);
-      if ((attempt & (attempt + 1)) === 0) {
+      if (attempt < 3 || (attempt & (attempt + 1)) === 0) {
         this.#o.notify({
           level: 'warn',
           message: `wandb: ${label} failed (${failure}); retry ${attempt + 1} in ${(delay / 1000).toFixed(1)} s${wait === undefined ? '' : ' (Retry-After)'}`,
@@ -199,6 +200,7 @@ export class WandbTransport {
         { 'content-type': 'application/json' },
         body,
         this.#o.graphqlTimeoutMs,
+        true,
       ),
     );
     let parsed: { data?: T; errors?: { message?: string }[] };
@@ -230,6 +232,7 @@ export class WandbTransport {
         { 'content-type': 'application/json' },
         body,
         this.#o.requestTimeoutMs,
+        true,
       ),
     );
     try {
@@ -253,7 +256,7 @@ export class WandbTransport {
     }
     delete headers['authorization'];
     await this.#withRetry(`upload ${label}`, 'other', this.#o.retry.graphqlMaxAttempts, () =>
-      this.#send(url, 'PUT', headers, body, this.#o.requestTimeoutMs),
+      this.#send(url, 'PUT', headers, body, this.#o.requestTimeoutMs, false),
     );
   }
 }

@@ -1,0 +1,334 @@
+import { existsSync, renameSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '@x/core';
+import { upsertRun } from './api.js';
+import { LineStore, countLines } from './lineStore.js';
+import {
+  EMPTY_PROGRESS,
+  FILES,
+  type Progress,
+  type RunRecord,
+  readJson,
+  writeJsonSync,
+  writeTextAtomic,
+  writeTextSync,
+} from './runFiles.js';
+import type { WandbSettings } from './settings.js';
+import { Summary } from './summary.js';
+import { Ticker } from './ticker.js';
+import { WandbRequestError, WandbTransport, type TransportOptions } from './transport.js';
+import { type FinalFlags, Uploader } from './uploader.js';
+
+/** Options of {@link Session}. */
+export interface SessionOptions {
+  /** The W&B directory (`<run-dir>/wandb`). */
+  dir: string;
+  settings: WandbSettings;
+  record: RunRecord;
+  online: boolean;
+  /** Continue at the server's `historyLineCount` (resumed runs and `sync`). */
+  serverResume: boolean;
+  /** History lines that precede the new ones (a resumed run's checkpointed count). */
+  keepHistoryLines?: number;
+  /** Seed of the backoff jitter stream. */
+  seed: string;
+  notify: (level: 'info' | 'warn' | 'error', message: string) => void;
+  sleep?: TransportOptions['sleep'];
+  /** Command that finishes the upload later (for messages). */
+  syncHint: string;
+}
+
+/**
+ * One W&B run on disk (`run.json`, `history.jsonl`, `output.log`, `files.jsonl`,
+ * `summary.json`, `progress.json`) and, online, its upload: a background loop that sends what
+ * the stores hold, and a bounded final drain.
+ */
+export class Session {
+  readonly dir: string;
+  readonly record: RunRecord;
+  readonly history: LineStore;
+  readonly output: LineStore;
+  readonly files: LineStore;
+  readonly summary = new Summary();
+  readonly progress: Progress;
+  readonly #o: SessionOptions;
+  readonly #ticker = new Ticker();
+  #transport: WandbTransport | undefined;
+  #uploader: Uploader | undefined;
+  #loop: Promise<void> = Promise.resolve();
+  #closing = false;
+  #stalled = false;
+  #preempt = false;
+  #summaryOnDisk = '';
+  #spillNoticed = new Set<string>();
+
+  constructor(o: SessionOptions) {
+    this.#o = o;
+    this.dir = o.dir;
+    this.record = o.record;
+    this.progress = { ...EMPTY_PROGRESS, ...readJson<Progress>(o.dir, FILES.progress) };
+    const historyFile = join(o.dir, FILES.history);
+    const keep = o.keepHistoryLines;
+    if (keep !== undefined && this.record.historyBase + countLines(historyFile) < keep) {
+      if (existsSync(historyFile)) renameSync(historyFile, `${historyFile}.${Date.now()}.old`);
+      o.notify(
+        'warn',
+        `wandb: ${historyFile} lacks lines the checkpoint counted (${keep}); continuing at line ${keep}`,
+      );
+      this.record.historyBase = keep;
+    }
+    writeJsonSync(o.dir, FILES.run, this.record);
+    if (keep !== undefined) this.progress.historyAcked = Math.min(this.progress.historyAcked, keep);
+    const onSpill = (on: boolean, file: string): void => this.#onSpill(on, file);
+    const mem = o.settings.maxMemoryBytes;
+    this.history = new LineStore(historyFile, {
+      maxMemoryBytes: Math.floor(mem * 0.75),
+      base: this.record.historyBase,
+      keepLines: keep,
+      acked: this.progress.historyAcked,
+      onSpill,
+    });
+    this.output = new LineStore(join(o.dir, FILES.output), {
+      maxMemoryBytes: Math.floor(mem * 0.2),
+      base: this.record.outputBase,
+      acked: this.progress.outputAcked,
+      onSpill,
+    });
+    this.files = new LineStore(join(o.dir, FILES.files), {
+      maxMemoryBytes: Math.max(1024, Math.floor(mem * 0.05)),
+      acked: this.progress.filesAcked,
+    });
+  }
+
+  #onSpill(on: boolean, file: string): void {
+    if (on) {
+      if (this.#spillNoticed.has(file)) return;
+      this.#spillNoticed.add(file);
+      const mib = (this.#o.settings.maxMemoryBytes / 1048576).toFixed(1);
+      this.#o.notify(
+        'warn',
+        `wandb: upload is behind; lines past the ${mib} MiB memory bound are spooled to ${file} and sent from there`,
+      );
+    }
+  }
+
+  get connected(): boolean {
+    return this.#uploader !== undefined;
+  }
+
+  get stalled(): boolean {
+    return this.#stalled;
+  }
+
+  get requests(): number {
+    return this.#uploader?.requests ?? 0;
+  }
+
+  get memoryBytes(): number {
+    return this.history.memoryBytes + this.output.memoryBytes + this.files.memoryBytes;
+  }
+
+  /** Starts the background loop (writes to disk; online, uploads). */
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  /** Wakes the loop now instead of at the next interval. */
+  wake(): void {
+    this.#ticker.wake();
+  }
+
+  /** The next request carries `preempting: true`. */
+  preempt(): void {
+    this.#preempt = true;
+    this.#ticker.wake();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closing) {
+      await this.#ticker.wait(this.#o.settings.flushIntervalMs);
+      if (this.#closing) break;
+      await this.#tick();
+    }
+  }
+
+  /** Writes queued lines and the summary to disk. */
+  async toDisk(): Promise<void> {
+    await Promise.all([this.history.writeOut(), this.output.writeOut(), this.files.writeOut()]);
+    const s = this.summary.line();
+    if (s !== this.#summaryOnDisk) {
+      this.#summaryOnDisk = s;
+      await writeTextAtomic(this.dir, FILES.summary, `${s}\n`);
+    }
+  }
+
+  /** Writes queued lines, summary and progress to disk synchronously. */
+  toDiskSync(): void {
+    this.history.writeOutSync();
+    this.output.writeOutSync();
+    this.files.writeOutSync();
+    writeJsonSync(this.dir, FILES.progress, this.progress);
+    const s = this.summary.line();
+    if (s !== this.#summaryOnDisk) {
+      this.#summaryOnDisk = s;
+      writeTextSync(this.dir, FILES.summary, `${s}\n`);
+    }
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      await this.toDisk();
+    } catch (err) {
+      this.#o.notify('error', `wandb: cannot write ${this.dir}: ${(err as Error).message}`);
+    }
+    if (!this.#o.online || this.#stalled || this.#closing) return;
+    try {
+      if (this.#uploader === undefined && !(await this.connect())) return;
+      const up = this.#uploader as Uploader;
+      for (let i = 0; i < 64 && !this.#closing; i++) {
+        const preempt = this.#preempt;
+        const heartbeat = preempt || up.idleMs >= this.#o.settings.heartbeatMs;
+        const r = await up.step(undefined, heartbeat, preempt);
+        if (preempt) this.#preempt = false;
+        if (r === 'idle') break;
+      }
+      if (this.#spillNoticed.size > 0 && up.drained) {
+        this.#spillNoticed.clear();
+        this.#o.notify('info', 'wandb: upload caught up; the spool is fully sent');
+      }
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** The server's `historyLineCount` when the run was created or resumed. */
+  serverHistoryLines = 0;
+
+  /** Why uploading stopped, if it did. */
+  lastError: Error | undefined;
+
+  #fail(err: unknown): void {
+    this.lastError = err as Error;
+    if (err instanceof WandbRequestError && this.#transport?.aborted === true) return;
+    this.#stalled = true;
+    this.#o.notify(
+      'error',
+      `wandb: uploading stopped (${(err as Error).message}). Everything is kept in ${this.dir}; upload it later with: ${this.#o.syncHint}`,
+    );
+  }
+
+  /** Creates or resumes the run on the server; false (and stalled) when that failed for good. */
+  async connect(): Promise<boolean> {
+    if (this.#uploader !== undefined) return true;
+    const s = this.#o.settings;
+    this.#transport ??= new WandbTransport({
+      baseUrl: s.baseUrl,
+      apiKey: s.apiKey,
+      retry: s.retry,
+      requestTimeoutMs: s.requestTimeoutMs,
+      graphqlTimeoutMs: s.graphqlTimeoutMs,
+      rng: Rng.fromSeed(this.#o.seed).stream('wandb-backoff'),
+      notify: (n) => this.#o.notify(n.level, n.message),
+      sleep: this.#o.sleep,
+    });
+    try {
+      const res = await upsertRun(this.#transport, this.record, hostname());
+      this.record.entity = res.entity;
+      this.record.project = res.project;
+      writeJsonSync(this.dir, FILES.run, this.record);
+      this.serverHistoryLines = res.historyLineCount;
+      if (this.#o.serverResume) {
+        const h = res.historyLineCount;
+        if (h < this.history.base) {
+          this.#o.notify(
+            'warn',
+            `wandb: the server has ${h} history lines, the local spool starts at ${this.history.base}; lines ${h}..${this.history.base - 1} are missing`,
+          );
+        }
+        this.history.resetAcked(Math.max(h, this.history.base));
+      } else if (res.historyLineCount > this.history.acked) {
+        this.#o.notify(
+          'warn',
+          `wandb: run ${this.record.runId} already has ${res.historyLineCount} history lines on the server; new lines overwrite them from line ${this.history.acked}`,
+        );
+      }
+      this.#uploader = new Uploader({
+        transport: this.#transport,
+        dir: this.dir,
+        path: { entity: res.entity, project: res.project, runId: this.record.runId },
+        history: this.history,
+        output: this.output,
+        files: this.files,
+        summary: this.summary,
+        progress: this.progress,
+        notify: this.#o.notify,
+        maxRequestBytes: s.maxRequestBytes,
+      });
+      return true;
+    } catch (err) {
+      this.#fail(err);
+      return false;
+    }
+  }
+
+  /**
+   * Uploads everything the stores hold now (for `sync`), then the final flags if given. Throws
+   * when the server cannot be reached for good; progress so far is kept.
+   */
+  async uploadAll(final: FinalFlags | undefined): Promise<void> {
+    try {
+      if (!(await this.connect())) throw this.lastError ?? new Error('upload failed');
+      const up = this.#uploader as Uploader;
+      if (final !== undefined) await up.drain(final);
+      else while ((await up.step()) !== 'idle');
+    } finally {
+      this.toDiskSync();
+      await this.#transport?.close();
+    }
+  }
+
+  /** Stops the loop without uploading anything more (the files stay on disk). */
+  dispose(): void {
+    this.#closing = true;
+    this.#ticker.wake();
+    this.#transport?.abort();
+    this.toDiskSync();
+  }
+
+  /**
+   * Stops the loop, writes everything to disk and, online, sends what is left with the final
+   * flags within `timeoutMs`. Returns true when the server acknowledged the final request.
+   */
+  async finish(final: FinalFlags, timeoutMs: number): Promise<boolean> {
+    this.#closing = true;
+    this.#ticker.wake();
+    let delivered = false;
+    if (this.#o.online && !this.#stalled) {
+      const timer = setTimeout(() => this.#transport?.abort(), timeoutMs);
+      try {
+        await this.#loop;
+        await this.toDisk();
+        if (!this.#stalled && (await this.connect())) {
+          await (this.#uploader as Uploader).drain(final);
+          delivered = true;
+        }
+      } catch (err) {
+        this.#fail(err);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!delivered && !this.#stalled) {
+        this.#o.notify(
+          'warn',
+          `wandb: could not finish uploading within ${(timeoutMs / 1000).toFixed(0)} s (${this.history.unsent} history lines left); everything is kept in ${this.dir}; finish with: ${this.#o.syncHint}`,
+        );
+      }
+    } else {
+      await this.#loop;
+    }
+    this.toDiskSync();
+    await this.#transport?.close();
+    return delivered;
+  }
+}

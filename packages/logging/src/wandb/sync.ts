@@ -1,0 +1,115 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { XError, toXError } from '@x/core';
+import type { NoticeRecord } from '../types.js';
+import { parseExtendedJson } from './extJson.js';
+import { redact } from './redact.js';
+import {
+  EMPTY_PROGRESS,
+  type ExitRecord,
+  FILES,
+  type Progress,
+  type RunRecord,
+  readJson,
+  resolveWandbDir,
+} from './runFiles.js';
+import { Session } from './session.js';
+import { type ResolveWandbOptions, resolveWandbSettings } from './settings.js';
+import type { TransportOptions } from './transport.js';
+import type { FinalFlags } from './uploader.js';
+
+/** Options of {@link syncOfflineRun}. */
+export interface SyncOptions extends ResolveWandbOptions {
+  onNotice?: (notice: NoticeRecord) => void;
+  sleep?: TransportOptions['sleep'];
+}
+
+/** What a sync did. */
+export interface SyncResult {
+  runId: string;
+  entity: string | null;
+  project: string;
+  /** History lines on the server after the sync. */
+  historyLines: number;
+  historySent: number;
+  outputSent: number;
+  filesSent: number;
+  /** `complete`, `preempting` or `running` (no exit record: the run may still be going). */
+  state: 'complete' | 'preempting' | 'running';
+}
+
+/**
+ * Uploads a run logged to `<run-dir>/wandb/` (offline, or online runs whose upload did not
+ * finish). Resumable and exactly-once: history continues at the server's `historyLineCount`,
+ * console output and files at the offsets in `progress.json`, all written after each
+ * acknowledged request; running it again sends nothing twice.
+ */
+export async function syncOfflineRun(
+  runDir: string,
+  options: SyncOptions = {},
+): Promise<SyncResult> {
+  const dir = resolveWandbDir(runDir);
+  const record = readJson<RunRecord>(dir, FILES.run) as RunRecord;
+  const env = options.env ?? process.env;
+  const settings = resolveWandbSettings({
+    ...options,
+    env: { ...env, WANDB_MODE: 'online', WANDB_BASE_URL: env['WANDB_BASE_URL'] || record.baseUrl },
+  });
+  if (settings.apiKey === undefined) {
+    throw new XError(
+      'INVALID_INPUT',
+      `no W&B API key: set WANDB_API_KEY or add ${new URL(settings.baseUrl).host} to ~/.netrc, then run the sync again`,
+    );
+  }
+  const notify = (level: NoticeRecord['level'], message: string): void => {
+    options.onNotice?.({
+      time: Date.now() / 1000,
+      level,
+      source: 'wandb',
+      message: redact(message, settings.apiKey),
+    });
+  };
+  const before: Progress = { ...EMPTY_PROGRESS, ...readJson<Progress>(dir, FILES.progress) };
+  const exit = readJson<ExitRecord>(dir, FILES.exit);
+  const session = new Session({
+    dir,
+    settings,
+    record,
+    online: true,
+    serverResume: true,
+    seed: `sync-${record.runId}`,
+    notify,
+    sleep: options.sleep,
+    syncHint: `runner wandb sync ${runDir}`,
+  });
+  const summaryFile = join(dir, FILES.summary);
+  if (existsSync(summaryFile)) {
+    session.summary.replace(
+      parseExtendedJson(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>,
+    );
+  }
+  let final: FinalFlags | undefined;
+  if (exit !== undefined && !(before.completeSent && !exit.preempting)) {
+    final = exit.preempting ? { preempting: true } : { complete: true, exitcode: exit.exitCode };
+  }
+  try {
+    await session.uploadAll(final);
+  } catch (err) {
+    const x = toXError(err);
+    throw new XError(
+      x.code === 'INTERNAL' ? 'ENVIRONMENT' : x.code,
+      `wandb sync of ${dir} stopped: ${redact(x.message, settings.apiKey)} (progress is saved; run the sync again to continue)`,
+      { cause: err },
+    );
+  }
+  return {
+    runId: record.runId,
+    entity: session.record.entity,
+    project: session.record.project,
+    historyLines: session.history.acked,
+    historySent: Math.max(0, session.history.acked - session.serverHistoryLines),
+    outputSent: session.progress.outputAcked - before.outputAcked,
+    filesSent: session.progress.filesAcked - before.filesAcked,
+    state: exit === undefined ? 'running' : exit.preempting ? 'preempting' : 'complete',
+  };
+}

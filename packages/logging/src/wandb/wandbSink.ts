@@ -1,0 +1,428 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { XError, assertStateMatches } from '@x/core';
+import type {
+  CloseInfo,
+  EpisodeRecord,
+  MetricRow,
+  NoticeRecord,
+  PictureRecord,
+  RunInfo,
+  Sink,
+} from '../types.js';
+import { wandbConfigJson } from './api.js';
+import { parseExtendedJson, toExtendedJson } from './extJson.js';
+import { htmlMedia, svgToHtml } from './media.js';
+import { redact } from './redact.js';
+import { FILES, type RunRecord, readJson, writeJsonSync } from './runFiles.js';
+import { Session } from './session.js';
+import { type ResolveWandbOptions, type WandbSettings, resolveWandbSettings } from './settings.js';
+import type { TransportOptions } from './transport.js';
+
+/** W&B drops history lines longer than this (10 MiB − 100 KiB); so does the sink, with a notice. */
+export const MAX_LINE_BYTES = 10 * 1024 * 1024 - 100 * 1024;
+
+/** Options of {@link WandbSink}. */
+export interface WandbSinkOptions extends ResolveWandbOptions {
+  /** Receives retries, spooling and failures for the console view. */
+  onNotice?: (notice: NoticeRecord) => void;
+  /** Seed of the retry jitter stream (default: derived from the run id). */
+  seed?: string;
+  /** Command shown in messages to finish an upload later (default `runner wandb sync <dir>`). */
+  syncHint?: string;
+  /** Replaceable wait between retries (tests). */
+  sleep?: TransportOptions['sleep'];
+}
+
+/** The sink's resume state (checkpointed with the logger). */
+export interface WandbSinkState {
+  [key: string]: string | number;
+  /** The W&B run id (empty before the run started). */
+  runId: string;
+  /** History lines of the run so far, including a row still being assembled. */
+  historyLines: number;
+  /** The summary without `_runtime`/`_timestamp`, as extended JSON. */
+  summary: string;
+}
+
+const EMPTY_STATE: WandbSinkState = { runId: '', historyLines: 0, summary: '{}' };
+
+interface PendingRow {
+  step: number;
+  time: number;
+  values: Record<string, unknown>;
+}
+
+function newRunId(seed: string): string {
+  const h = createHash('sha256')
+    .update(`${seed}\0${process.pid}\0${process.hrtime.bigint()}\0${Date.now()}`)
+    .digest();
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let id = '';
+  for (let i = 0; i < 8; i++) id += alphabet[(h[i] as number) % alphabet.length];
+  return id;
+}
+
+/**
+ * The Weights & Biases sink: speaks W&B's HTTP protocol (GraphQL `upsertBucket`, `file_stream`,
+ * `createRunFiles`) with undici, off the training path. Every write only appends to bounded
+ * in-memory queues backed by files in `<run-dir>/wandb/`; a background loop uploads them with
+ * retries. Offline, the same files are written and `syncOfflineRun` uploads them later.
+ *
+ * @example
+ * const sink = new WandbSink({ config: { project: 'ired' } }); // WANDB_MODE, WANDB_API_KEY, …
+ * sink.start(runInfo);
+ * sink.writeRows([{ step: 1, time: Date.now() / 1000, values: { 'train/loss': 0.5 } }]);
+ * await sink.close({ exitCode: 0, preempting: false });
+ */
+export class WandbSink implements Sink {
+  readonly name = 'wandb';
+  settings: WandbSettings;
+  readonly #opts: WandbSinkOptions;
+  #mode: WandbSettings['mode'];
+  #session: Session | undefined;
+  #state: WandbSinkState = { ...EMPTY_STATE };
+  #stateSet = false;
+  #run: RunInfo | undefined;
+  #pending: PendingRow | undefined;
+  #lastStep = -Infinity;
+  #t0 = 0;
+  #writes = new Set<Promise<void>>();
+  #lateNoticed = false;
+  #closed = false;
+  #pushedSinceStart = 0;
+  #onNotice: ((n: NoticeRecord) => void) | undefined;
+  /** The latest notices (also sent to the notice handler). */
+  readonly notices: NoticeRecord[] = [];
+
+  constructor(options: WandbSinkOptions = {}) {
+    this.#opts = options;
+    this.settings = resolveWandbSettings(options);
+    this.#mode = this.settings.mode;
+    this.#onNotice = options.onNotice;
+  }
+
+  /** `online`, `offline` or `disabled` (online without an API key falls back to offline). */
+  get mode(): WandbSettings['mode'] {
+    return this.#mode;
+  }
+
+  /** The W&B run id once started. */
+  get runId(): string | undefined {
+    return this.#session?.record.runId;
+  }
+
+  /** The W&B directory once started. */
+  get dir(): string | undefined {
+    return this.#session?.dir;
+  }
+
+  /** Routes the sink's notices (retries, spooling, failures) to the console view. */
+  setNoticeHandler(handler: ((notice: NoticeRecord) => void) | undefined): void {
+    this.#onNotice = handler;
+  }
+
+  /** Counters for tests, benchmarks and status lines. */
+  stats(): {
+    mode: string;
+    connected: boolean;
+    stalled: boolean;
+    historyLines: number;
+    unsentLines: number;
+    memoryBytes: number;
+    spilling: boolean;
+    requests: number;
+  } {
+    const s = this.#session;
+    return {
+      mode: this.#mode,
+      connected: s?.connected ?? false,
+      stalled: s?.stalled ?? false,
+      historyLines: s?.history.total ?? 0,
+      unsentLines: s === undefined ? 0 : s.history.unsent + s.output.unsent,
+      memoryBytes: s?.memoryBytes ?? 0,
+      spilling: s?.history.spilling ?? false,
+      requests: s?.requests ?? 0,
+    };
+  }
+
+  #notify = (level: NoticeRecord['level'], message: string): void => {
+    const n: NoticeRecord = {
+      time: Date.now() / 1000,
+      level,
+      source: 'wandb',
+      message: redact(message, this.settings.apiKey),
+    };
+    this.notices.push(n);
+    if (this.notices.length > 100) this.notices.shift();
+    try {
+      if (this.#onNotice !== undefined) this.#onNotice(n);
+      else this.#run?.notify?.(level, n.message);
+    } catch {
+      /* a failing notice handler must not break logging */
+    }
+  };
+
+  start(run: RunInfo): void {
+    this.#run = run;
+    if (this.#opts.config === undefined && run.sinkConfig !== undefined) {
+      this.settings = resolveWandbSettings({ ...this.#opts, config: run.sinkConfig });
+      this.#mode = this.settings.mode;
+    }
+    if (this.#mode === 'disabled') return;
+    if (this.#mode === 'online' && this.settings.apiKey === undefined) {
+      this.#mode = 'offline';
+      this.#notify(
+        'warn',
+        `wandb: no API key (WANDB_API_KEY or ~/.netrc for ${new URL(this.settings.baseUrl).host}); logging offline to ${join(run.runDir, 'wandb')}; upload later with: runner wandb sync ${run.runDir}`,
+      );
+    }
+    this.#open();
+  }
+
+  #open(): void {
+    const run = this.#run as RunInfo;
+    const s = this.settings;
+    const dir = resolve(s.dir === undefined ? run.runDir : s.dir, 'wandb');
+    mkdirSync(dir, { recursive: true });
+    const resumed = run.resumed || this.#stateSet;
+    const existing = readJson<RunRecord>(dir, FILES.run);
+    const runId =
+      (this.#stateSet && this.#state.runId !== '' ? this.#state.runId : undefined) ??
+      (resumed ? existing?.runId : undefined) ??
+      s.runId ??
+      newRunId(run.runDir);
+    const record: RunRecord = {
+      version: 1,
+      runId,
+      entity: s.entity ?? (existing?.runId === runId ? existing.entity : null),
+      project: s.project ?? existing?.project ?? run.pipeline,
+      displayName: s.name,
+      group: s.group,
+      jobType: s.jobType,
+      notes: s.notes,
+      tags: s.tags,
+      config: wandbConfigJson(run.config),
+      baseUrl: s.baseUrl,
+      historyBase: existing?.runId === runId ? existing.historyBase : 0,
+      outputBase: existing?.runId === runId ? existing.outputBase : 0,
+      startedAt: existing?.runId === runId ? existing.startedAt : Date.now() / 1000,
+    };
+    if (existing !== undefined && existing.runId !== runId && !resumed) {
+      throw new XError(
+        'INVALID_INPUT',
+        `${join(dir, FILES.run)} belongs to W&B run ${existing.runId}; a new run cannot reuse ${dir}`,
+      );
+    }
+    this.#t0 = record.startedAt;
+    const runDirArg = s.dir === undefined ? run.runDir : dir;
+    this.#session = new Session({
+      dir,
+      settings: s,
+      record,
+      online: this.#mode === 'online',
+      serverResume: resumed,
+      keepHistoryLines: resumed ? this.#state.historyLines : undefined,
+      seed: this.#opts.seed ?? runId,
+      notify: this.#notify,
+      sleep: this.#opts.sleep,
+      syncHint: this.#opts.syncHint ?? `runner wandb sync ${runDirArg}`,
+    });
+    if (resumed && this.#stateSet) {
+      this.#session.summary.replace(
+        parseExtendedJson(this.#state.summary) as Record<string, unknown>,
+      );
+    }
+    this.#session.start();
+  }
+
+  #push(line: string): void {
+    const s = this.#session as Session;
+    if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      this.#notify(
+        'warn',
+        `wandb: a history row of ${Buffer.byteLength(line)} bytes exceeds W&B's line limit; not sent`,
+      );
+      return;
+    }
+    s.history.push(line);
+    this.#pushedSinceStart++;
+  }
+
+  #emit(row: PendingRow): void {
+    const runtime = Math.max(0, row.time - this.#t0);
+    const full = { ...row.values, _step: row.step, _runtime: runtime, _timestamp: row.time };
+    this.#push(toExtendedJson(full));
+    (this.#session as Session).summary.update(full);
+    this.#lastStep = Math.max(this.#lastStep, row.step);
+  }
+
+  #add(step: number, time: number, values: Record<string, unknown>): void {
+    const p = this.#pending;
+    if (p !== undefined && step === p.step) {
+      Object.assign(p.values, values);
+      return;
+    }
+    if (p !== undefined && step < p.step) {
+      this.#late(step, p.step);
+      this.#emit({ step, time, values });
+      return;
+    }
+    if (p !== undefined) this.#emit(p);
+    if (step <= this.#lastStep) {
+      this.#late(step, this.#lastStep);
+      this.#emit({ step, time, values });
+      this.#pending = undefined;
+      return;
+    }
+    this.#pending = { step, time, values: { ...values } };
+  }
+
+  #late(step: number, current: number): void {
+    if (this.#lateNoticed) return;
+    this.#lateNoticed = true;
+    this.#notify(
+      'warn',
+      `wandb: data for step ${step} arrived after step ${current}; sent as its own history row (further cases not reported)`,
+    );
+  }
+
+  #active(): boolean {
+    return this.#session !== undefined && !this.#closed;
+  }
+
+  writeRows(rows: readonly MetricRow[]): void {
+    if (!this.#active()) return;
+    for (const r of rows) this.#add(r.step, r.time, r.values);
+  }
+
+  writePicture(picture: PictureRecord): void {
+    if (!this.#active() || !this.settings.pictures) return;
+    const s = this.#session as Session;
+    const media = htmlMedia(
+      picture.name,
+      picture.step,
+      svgToHtml(picture.svg, `${picture.name} @ step ${picture.step}`),
+    );
+    const file = join(s.dir, 'files', media.name);
+    const w = (async () => {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, media.bytes);
+      s.files.push(JSON.stringify({ name: media.name }));
+    })()
+      .catch((err: unknown) =>
+        this.#notify('error', `wandb: cannot write ${file}: ${(err as Error).message}`),
+      )
+      .finally(() => this.#writes.delete(w));
+    this.#writes.add(w);
+    this.#add(picture.step, picture.time, { [picture.name]: media.value });
+  }
+
+  writeEpisodes(episodes: readonly EpisodeRecord[]): void {
+    if (!this.#active()) return;
+    for (const e of episodes)
+      this.#line(`episode ${e.category} step ${e.step}: ${toExtendedJson(e.data)}`, e.time, false);
+  }
+
+  writeNotice(notice: NoticeRecord): void {
+    if (!this.#active() || notice.source === 'wandb') return;
+    this.#line(
+      `[${notice.level}] ${notice.source}: ${notice.message}`,
+      notice.time,
+      notice.level === 'error',
+    );
+  }
+
+  #line(text: string, time: number, stderr: boolean): void {
+    const ts = new Date(time * 1000).toISOString().replace('Z', '000');
+    const safe = redact(text, this.settings.apiKey);
+    for (const l of safe.split(/\r?\n/))
+      (this.#session as Session).output.push(`${stderr ? 'ERROR ' : ''}${ts} ${l}`);
+  }
+
+  /** Makes everything logged so far durable in `<run-dir>/wandb/` and wakes the uploader. */
+  async flush(): Promise<void> {
+    const s = this.#session;
+    if (s === undefined) return;
+    await Promise.all([...this.#writes]);
+    await s.toDisk();
+    s.wake();
+  }
+
+  /**
+   * Tells W&B the process is being preempted (SIGTERM): the next request carries
+   * `preempting: true`. Call `close({ preempting: true, … })` after it.
+   */
+  preempt(): void {
+    this.#session?.preempt();
+  }
+
+  async close(info: CloseInfo): Promise<void> {
+    const s = this.#session;
+    if (s === undefined || this.#closed) return;
+    if (this.#pending !== undefined) this.#emit(this.#pending);
+    this.#pending = undefined;
+    this.#closed = true;
+    await Promise.all([...this.#writes]);
+    writeJsonSync(s.dir, FILES.exit, {
+      exitCode: info.exitCode,
+      preempting: info.preempting,
+      time: Date.now() / 1000,
+    });
+    const final = info.preempting
+      ? { preempting: true }
+      : { complete: true, exitcode: info.exitCode };
+    await s.finish(final, this.settings.closeTimeoutMs);
+  }
+
+  getState(): WandbSinkState {
+    const s = this.#session;
+    if (s === undefined) return { ...this.#state };
+    const { _runtime: _r, _timestamp: _t, ...summary } = s.summary.values;
+    if (this.#pending !== undefined)
+      Object.assign(summary, this.#pending.values, { _step: this.#pending.step });
+    return {
+      runId: s.record.runId,
+      historyLines: s.history.total + (this.#pending === undefined ? 0 : 1),
+      summary: toExtendedJson(summary),
+    };
+  }
+
+  setState(state: WandbSinkState): void {
+    assertStateMatches(EMPTY_STATE, state);
+    if (!Number.isSafeInteger(state.historyLines) || state.historyLines < 0) {
+      throw new XError(
+        'STATE_MISMATCH',
+        `historyLines: expected a non-negative integer, got ${state.historyLines}`,
+      );
+    }
+    try {
+      parseExtendedJson(state.summary);
+    } catch {
+      throw new XError('STATE_MISMATCH', 'summary: not valid JSON');
+    }
+    if (this.#session !== undefined && this.#pushedSinceStart > 0) {
+      throw new XError(
+        'STATE_MISMATCH',
+        'runId: the W&B sink already logged rows; restore its state before logging',
+      );
+    }
+    this.#state = { runId: state.runId, historyLines: state.historyLines, summary: state.summary };
+    this.#stateSet = true;
+    if (this.#session !== undefined) {
+      this.#session.dispose();
+      this.#open();
+    }
+  }
+}
+
+/**
+ * The W&B sink when the environment or config turns it on (`WANDB_MODE=online|offline` or
+ * `logging.wandb.enabled: true`), else `undefined` (`WANDB_MODE=disabled` or not configured).
+ */
+export function createWandbSink(options: WandbSinkOptions = {}): WandbSink | undefined {
+  const sink = new WandbSink(options);
+  return sink.mode === 'disabled' ? undefined : sink;
+}

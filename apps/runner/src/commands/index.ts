@@ -1,6 +1,14 @@
 import type { Command } from '../command.js';
+import { ckptCommands } from './ckpt.js';
 import { doctorCommand } from './doctor.js';
 import { quickstartCommand } from './quickstart.js';
+import { operatorsCommands } from './operators.js';
+import './operatorsQuickstart.js';
 
 /** Every runner command. Pipelines add theirs here. */
-export const commands: Command[] = [doctorCommand, quickstartCommand];
+export const commands: Command[] = [
+  doctorCommand,
+  quickstartCommand,
+  ...ckptCommands,
+  ...operatorsCommands,
+];

@@ -45,7 +45,19 @@ export { parseStrictJson } from './strictJson.js';
 export type { JsonValue } from './strictJson.js';
 export { nodeFs } from './fsOps.js';
 export type { FileLike, FsOps } from './fsOps.js';
-export { classifyPath, listCheckpointDirs, loadFrom, restoreFrom } from './resolve.js';
-export type { ResolveOptions, ResolvedCheckpoint } from './resolve.js';
+export {
+  classifyPath,
+  inspectCheckpoint,
+  listCheckpointDirs,
+  listCheckpoints,
+  loadFrom,
+  restoreFrom,
+} from './resolve.js';
+export type {
+  CheckpointSummary,
+  ListedCheckpoint,
+  ResolveOptions,
+  ResolvedCheckpoint,
+} from './resolve.js';
 export { openRunCheckpoints } from './runCheckpoints.js';
 export type { ResumePoint, RunCheckpointOptions, RunCheckpoints } from './runCheckpoints.js';

@@ -3,7 +3,8 @@ import { XError, isXError, type ComponentMap } from '@x/core';
 import { loadCheckpoint, type LoadedCheckpoint } from './checkpointIo.js';
 import { nodeFs, type FsOps } from './fsOps.js';
 import { applyState } from './manager.js';
-import { FILES } from './manifest.js';
+import { FILES, decodeMetrics, parseManifest, type Manifest } from './manifest.js';
+import { parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader } from './safetensors.js';
 
 const STEP_DIR = /^step-(\d{8,})$/;
 
@@ -117,4 +118,80 @@ export async function restoreFrom(
   const loaded = await loadFrom(path, options);
   await applyState(components, loaded);
   return loaded;
+}
+
+async function readSmall(fs: FsOps, path: string, limit: number): Promise<Buffer> {
+  const size = await fs.size(path);
+  if (size > limit) throw new XError('INTEGRITY', `${path}: ${size} bytes, more than ${limit}`);
+  const f = await fs.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(size);
+    await f.read(buf, 0);
+    return buf;
+  } finally {
+    await f.close();
+  }
+}
+
+/** A checkpoint's manifest and safetensors header, read without verifying checksums. */
+export interface CheckpointSummary {
+  dir: string;
+  manifest: Manifest;
+  header: SafetensorsHeader;
+}
+
+/** Reads a checkpoint's manifest and tensor header only (cheap; no checksum verification). */
+export async function inspectCheckpoint(
+  dir: string,
+  fs: FsOps = nodeFs,
+): Promise<CheckpointSummary> {
+  const mPath = join(dir, FILES.manifest);
+  const manifest = parseManifest((await readSmall(fs, mPath, 16 << 20)).toString('utf8'), mPath);
+  const tPath = join(dir, FILES.tensors);
+  const size = await fs.size(tPath);
+  const f = await fs.open(tPath, 'r');
+  try {
+    const prefix = new Uint8Array(8);
+    await f.read(prefix, 0);
+    const len = readHeaderLength(prefix, size, tPath);
+    const json = new Uint8Array(len);
+    await f.read(json, 8);
+    return { dir, manifest, header: parseSafetensorsHeader(json, size, tPath) };
+  } finally {
+    await f.close();
+  }
+}
+
+/** One checkpoint of a listing (manifest read, checksums not verified). */
+export interface ListedCheckpoint {
+  step: number;
+  dir: string;
+  manifest?: Manifest;
+  metrics?: Record<string, number>;
+  /** Why the manifest could not be read. */
+  damaged?: string;
+}
+
+/** Lists a run's (or a checkpoints directory's) committed checkpoints, oldest first, read-only. */
+export async function listCheckpoints(
+  path: string,
+  fs: FsOps = nodeFs,
+): Promise<ListedCheckpoint[]> {
+  const target = await classifyPath(path, fs);
+  if (target.kind === 'checkpoint')
+    throw new XError('INVALID_INPUT', `${target.dir} is a checkpoint, not a run directory`);
+  const out: ListedCheckpoint[] = [];
+  for (const { step, dir } of (await listCheckpointDirs(target.dir, fs)).reverse()) {
+    try {
+      const mPath = join(dir, FILES.manifest);
+      const manifest = parseManifest(
+        (await readSmall(fs, mPath, 16 << 20)).toString('utf8'),
+        mPath,
+      );
+      out.push({ step, dir, manifest, metrics: decodeMetrics(manifest.metrics) });
+    } catch (err) {
+      out.push({ step, dir, damaged: (err as Error).message });
+    }
+  }
+  return out;
 }

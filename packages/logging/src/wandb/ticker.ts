@@ -15,6 +15,7 @@ export class Ticker {
         resolve();
       };
       const t = setTimeout(done, ms);
+      t.unref();
       this.#wake = done;
     });
   }

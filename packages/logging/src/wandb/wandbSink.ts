@@ -224,7 +224,7 @@ export class WandbSink implements Sink {
       record,
       online: this.#mode === 'online',
       serverResume: resumed,
-      keepHistoryLines: resumed ? this.#state.historyLines : undefined,
+      keepHistoryLines: this.#stateSet ? this.#state.historyLines : undefined,
       seed: this.#opts.seed ?? runId,
       notify: this.#notify,
       sleep: this.#opts.sleep,

@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { type FakeWandb, startFakeWandb } from './testing.js';
+
+const KEY = 'sigterm-child-key-0123456789abcdef01234567';
+const root = resolve(import.meta.dirname, '../../../..');
+let server: FakeWandb;
+
+beforeEach(async () => {
+  server = await startFakeWandb({ apiKey: KEY });
+});
+afterEach(async () => {
+  await server.close();
+});
+
+it('a real child process sends preempting on SIGTERM after delivering every row', async () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'wandb-sigterm-'));
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=@x/source',
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'fixtures', 'sigtermChild.ts'),
+      runDir,
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        WANDB_MODE: 'online',
+        WANDB_API_KEY: KEY,
+        WANDB_BASE_URL: server.url,
+        WANDB_PROJECT: 'child',
+        NETRC: '/nonexistent',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await new Promise<void>((ready, fail) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) ready();
+    });
+    child.on('exit', () => fail(new Error(`child exited early: ${err}`)));
+  });
+  child.kill('SIGTERM');
+  const code = await exited;
+  expect(code, err).toBe(143);
+  const final = Number(/final (\d+)/.exec(out)?.[1]);
+  const runId = /ready (\w+)/.exec(out)?.[1] as string;
+  const run = server.runs.get(runId)!;
+  expect(run.preempting).toBeGreaterThan(0);
+  expect(run.complete).toBe(false);
+  expect(run.gaps).toEqual([]);
+  expect(server.rows(runId).map((r) => r['x'])).toEqual(Array.from({ length: final }, (_, i) => i));
+  const exit = JSON.parse(readFileSync(join(runDir, 'wandb', 'exit.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  expect(exit).toMatchObject({ exitCode: 143, preempting: true });
+  for (const f of readdirSync(runDir, { recursive: true, encoding: 'utf8' })) {
+    const p = join(runDir, f);
+    if (statSync(p).isFile()) expect(readFileSync(p, 'utf8')).not.toContain(KEY);
+  }
+  expect(out + err).not.toContain(KEY);
+});

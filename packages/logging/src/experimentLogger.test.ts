@@ -55,10 +55,78 @@ describe('ExperimentLogger', () => {
     expect(sink.rows.map((r) => r.step)).toEqual([1, 2]);
   });
 
-  it('log() never calls a sink synchronously', () => {
-    const { logger, sink } = make();
-    for (let s = 0; s < 5; s++) logger.log({ x: s }, { step: s });
-    expect(sink.calls).toEqual([]);
+  it('log() never waits for a slow sink: later rows coalesce until it is done', async () => {
+    let release!: () => void;
+    const batches: number[][] = [];
+    const slow: Sink = {
+      name: 'slow',
+      writeRows(rows) {
+        batches.push(rows.map((r) => r.step));
+        if (batches.length === 1) return new Promise<void>((res) => (release = res));
+        return undefined;
+      },
+    };
+    const { logger } = make('warn', [slow]);
+    for (let s = 0; s < 6; s++) logger.log({ x: s }, { step: s });
+    expect(batches).toEqual([[0]]);
+    release();
+    await new Promise((res) => setImmediate(res));
+    await logger.close();
+    expect(batches).toEqual([[0], [1, 2, 3, 4], [5]]);
+  });
+
+  it('isolates a failing sink: reported once per kind, disabled after repeated failures', async () => {
+    let calls = 0;
+    const bad: Sink = {
+      name: 'bad',
+      writeRows() {
+        calls++;
+        throw new Error(`disk on fire #${calls}`);
+      },
+    };
+    const good = new MemorySink('good');
+    const notices: NoticeRecord[] = [];
+    const logger = new ExperimentLogger({
+      run,
+      sinks: [bad, good],
+      config: parseLoggingConfig({ disableAfter: 3 }),
+      onNotice: (n) => notices.push(n),
+    });
+    for (let s = 0; s < 10; s++) logger.log({ x: s }, { step: s });
+    await logger.close();
+    expect(calls).toBe(3);
+    expect(
+      notices.filter((n) => n.message.includes("sink 'bad' failed in writeRows")),
+    ).toHaveLength(1);
+    expect(
+      notices.filter((n) => n.message.includes("sink 'bad' disabled after 3 failures")),
+    ).toHaveLength(1);
+    expect(logger.disabledSinks).toEqual(['bad']);
+    expect(good.rows.map((r) => r.step)).toEqual([...Array(10).keys()]);
+    expect(good.notices.some((n) => n.level === 'error')).toBe(true);
+  });
+
+  it('delivers on each sink’s cadence: every N steps and/or T seconds', async () => {
+    let t = 0;
+    const bySteps = new MemorySink('steps');
+    const bySeconds = new MemorySink('seconds');
+    const logger = new ExperimentLogger({
+      run,
+      now: () => t,
+      sinks: [
+        { sink: bySteps, every: { steps: 4 } },
+        { sink: bySeconds, every: { seconds: 10 } },
+      ],
+    });
+    for (let s = 0; s < 13; s++) {
+      t = s * 1000;
+      logger.log({ x: s }, { step: s });
+    }
+    expect(bySteps.calls).toEqual([1, 4, 4]);
+    expect(bySeconds.calls).toEqual([1, 10]);
+    await logger.close();
+    expect(bySteps.rows.map((r) => r.step)).toEqual([...Array(13).keys()]);
+    expect(bySeconds.rows).toHaveLength(13);
   });
 
   it('warns about a lower step, never silently', async () => {

@@ -39,7 +39,7 @@ export class SinkRunner {
   #lastStep: number | undefined;
   #lastTime: number;
   #busy = false;
-  #tail: Promise<void> = Promise.resolve();
+  #waiters: (() => void)[] = [];
   #dropped = 0;
 
   constructor(sink: Sink, every: Cadence, host: RunnerHost, disableAfter: number) {
@@ -67,15 +67,15 @@ export class SinkRunner {
   }
 
   start(run: RunInfo): void {
-    this.#enqueue(async () => {
-      if (this.sink.start) await this.#call('start', () => this.sink.start?.(run));
-    });
+    if (!this.sink.start) return;
+    this.#busy = true;
+    this.#execute([['start', () => this.sink.start?.(run)]]);
   }
 
   addRow(row: MetricRow): void {
     if (this.disabled || !this.sink.writeRows) return;
     this.#push(this.#rows, row);
-    if (this.#due(row.step)) this.deliver();
+    this.deliver();
   }
 
   addEpisode(ep: EpisodeRecord): void {
@@ -104,7 +104,7 @@ export class SinkRunner {
   tick(): void {
     const s = this.every.seconds;
     if (s !== undefined && this.pending && this.#host.now() - this.#lastTime >= s * 1000) {
-      this.deliver();
+      this.deliver(true);
     }
   }
 
@@ -125,44 +125,98 @@ export class SinkRunner {
     return seconds !== undefined && this.#host.now() - this.#lastTime >= seconds * 1000;
   }
 
-  /** Hands everything buffered to the sink now (off the caller's stack). */
-  deliver(): void {
+  /**
+   * Hands everything buffered to the sink now. Synchronous sink methods run at once (so a sink's
+   * cadence holds even in a loop that never yields); a method that returns a promise makes
+   * later data wait and coalesce until it settles. `log()` never waits for a sink.
+   */
+  deliver(force = false): void {
     if (this.disabled || this.#busy || !this.pending) return;
-    const rows = this.#rows;
-    const episodes = this.#episodes;
-    const histograms = this.#histograms;
+    const lastRow = this.#rows[this.#rows.length - 1];
+    const data = force || (lastRow !== undefined && this.#due(lastRow.step));
     const pictures = this.#pictures;
     const notices = this.#notices;
-    this.#rows = [];
-    this.#episodes = [];
-    this.#histograms = [];
     this.#pictures = [];
     this.#notices = [];
-    const last = rows[rows.length - 1];
-    if (last !== undefined) this.#lastStep = last.step;
-    this.#lastTime = this.#host.now();
+    let rows: MetricRow[] = [];
+    let episodes: EpisodeRecord[] = [];
+    let histograms: HistogramRecord[] = [];
+    if (data) {
+      rows = this.#rows;
+      episodes = this.#episodes;
+      histograms = this.#histograms;
+      this.#rows = [];
+      this.#episodes = [];
+      this.#histograms = [];
+      if (lastRow !== undefined) this.#lastStep = lastRow.step;
+      this.#lastTime = this.#host.now();
+    }
+    if (
+      rows.length + episodes.length + histograms.length + pictures.length + notices.length ===
+      0
+    ) {
+      return;
+    }
+    const s = this.sink;
+    const calls: [string, () => unknown][] = notices.map((n) => [
+      'writeNotice',
+      () => s.writeNotice?.(n),
+    ]);
+    if (rows.length > 0) calls.push(['writeRows', () => s.writeRows?.(rows)]);
+    if (histograms.length > 0)
+      calls.push(['writeHistograms', () => s.writeHistograms?.(histograms)]);
+    if (episodes.length > 0) calls.push(['writeEpisodes', () => s.writeEpisodes?.(episodes)]);
+    for (const p of pictures) calls.push(['writePicture', () => s.writePicture?.(p)]);
     this.#busy = true;
-    this.#enqueue(async () => {
-      const s = this.sink;
-      if (notices.length > 0) {
-        for (const n of notices) await this.#call('writeNotice', () => s.writeNotice?.(n));
+    this.#execute(calls);
+  }
+
+  #execute(calls: [string, () => unknown][]): void {
+    let i = 0;
+    const next = (): void => {
+      while (i < calls.length && !this.disabled) {
+        const [method, fn] = calls[i++] as [string, () => unknown];
+        let result: unknown;
+        try {
+          result = fn();
+        } catch (err) {
+          this.#failed(method, err);
+          continue;
+        }
+        if (isThenable(result)) {
+          result.then(
+            () => {
+              this.failuresInRow = 0;
+              next();
+            },
+            (err: unknown) => {
+              this.#failed(method, err);
+              next();
+            },
+          );
+          return;
+        }
+        this.failuresInRow = 0;
       }
-      if (rows.length > 0) await this.#call('writeRows', () => s.writeRows?.(rows));
-      if (histograms.length > 0) {
-        await this.#call('writeHistograms', () => s.writeHistograms?.(histograms));
-      }
-      if (episodes.length > 0) await this.#call('writeEpisodes', () => s.writeEpisodes?.(episodes));
-      for (const p of pictures) await this.#call('writePicture', () => s.writePicture?.(p));
       this.#busy = false;
-      if (this.pending && (this.#due(this.#lastStep ?? 0) || notices.length > 0)) this.deliver();
-    });
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const w of waiters) w();
+      this.deliver();
+    };
+    next();
+  }
+
+  #idle(): Promise<void> {
+    if (!this.#busy) return Promise.resolve();
+    return new Promise((res) => this.#waiters.push(res));
   }
 
   /** Delivers everything and waits for the sink to make it durable (`Sink.flush`). */
   async flush(): Promise<void> {
-    await this.#tail;
-    this.deliver();
-    await this.#tail;
+    await this.#idle();
+    this.deliver(true);
+    await this.#idle();
     if (!this.disabled && this.sink.flush) await this.#call('flush', () => this.sink.flush?.());
   }
 
@@ -171,8 +225,18 @@ export class SinkRunner {
     if (this.sink.close) await this.#call('close', () => this.sink.close?.(info));
   }
 
-  #enqueue(task: () => Promise<void>): void {
-    this.#tail = this.#tail.then(task, task);
+  #failed(method: string, err: unknown): void {
+    this.failuresInRow++;
+    this.#host.failed(this, method, err);
+    if (!this.disabled && this.failuresInRow >= this.#disableAfter) {
+      this.disabled = true;
+      this.#rows = [];
+      this.#episodes = [];
+      this.#histograms = [];
+      this.#pictures = [];
+      this.#notices = [];
+      this.#host.disabled(this, err);
+    }
   }
 
   async #call(method: string, fn: () => unknown): Promise<void> {
@@ -181,17 +245,11 @@ export class SinkRunner {
       await fn();
       this.failuresInRow = 0;
     } catch (err) {
-      this.failuresInRow++;
-      this.#host.failed(this, method, err);
-      if (!this.disabled && this.failuresInRow >= this.#disableAfter) {
-        this.disabled = true;
-        this.#rows = [];
-        this.#episodes = [];
-        this.#histograms = [];
-        this.#pictures = [];
-        this.#notices = [];
-        this.#host.disabled(this, err);
-      }
+      this.#failed(method, err);
     }
   }
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return typeof (x as { then?: unknown } | null)?.then === 'function';
 }

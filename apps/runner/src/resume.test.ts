@@ -1,0 +1,121 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadFrom, openRunCheckpoints } from '@x/checkpoint';
+import { RngStreams, ValueComponent, captureState, stateDigest } from '@x/core';
+import { Adam, Ema, VariableSet, dense, glorotUniform, initBackend, zeros } from '@x/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = mkdtempSync(join(tmpdir(), 'x-resume-'));
+let backend = '';
+beforeAll(async () => {
+  backend = (await initBackend('cpu')).name;
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A tiny MLP regression run where every source of state is a Component. */
+function makeRun(seed: number) {
+  const rng = new RngStreams(seed);
+  const init = rng.get('init');
+  const params = new VariableSet();
+  params.add('l1/kernel', glorotUniform(init, [3, 8], 3, 8));
+  params.add('l1/bias', zeros([8]));
+  params.add('l2/kernel', glorotUniform(init, [8, 1], 8, 1));
+  params.add('l2/bias', zeros([1]));
+  const optimizer = new Adam(params, { learningRate: 0.01, clipGlobalNorm: 5 });
+  const ema = new Ema(params, 0.9);
+  const trainer = new ValueComponent({ step: 0, examples: 0 });
+  const components = { model: params, optimizer, ema, rng, trainer };
+
+  const step = (): number => {
+    const data = rng.get('data');
+    const n = 1 + data.int(4, 9);
+    const xs = new Float32Array(n * 3);
+    data.fillNormal(xs);
+    const ys = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      ys[i] =
+        Math.sin(xs[3 * i] as number) +
+        0.5 * (xs[3 * i + 1] as number) * (xs[3 * i + 2] as number) +
+        0.05 * data.normal();
+    }
+    const { value, grads } = params.valueAndGrads(() =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(xs, [n, 3]);
+        const h = tf.relu(
+          dense(x, params.get('l1/kernel') as tf.Tensor2D, params.get('l1/bias') as tf.Tensor1D),
+        );
+        const y = dense(
+          h,
+          params.get('l2/kernel') as tf.Tensor2D,
+          params.get('l2/bias') as tf.Tensor1D,
+        );
+        return tf.mean<tf.Scalar>(tf.square(tf.sub(y, tf.tensor2d(ys, [n, 1]))));
+      }),
+    );
+    optimizer.apply(grads);
+    ema.update();
+    const loss = (value.dataSync() as Float32Array)[0] as number;
+    tf.dispose([value, ...Object.values(grads)]);
+    trainer.value = { step: trainer.value.step + 1, examples: trainer.value.examples + n };
+    return loss;
+  };
+  const dispose = () => {
+    ema.dispose();
+    params.dispose();
+  };
+  return { components, step, dispose };
+}
+
+async function train(
+  runDir: string,
+  total: number,
+  resume: boolean,
+  saveEvery: number,
+  skipRng = false,
+) {
+  const run = makeRun(42);
+  const ckpt = openRunCheckpoints(runDir, {
+    saveEvery,
+    resume,
+    async: true,
+    retention: { keepLast: 2, best: { metric: 'loss', mode: 'min' } },
+    versions: { tfjs: tf.version_core, backend },
+  });
+  const { rng: _rng, ...withoutRng } = run.components;
+  let { step } = await ckpt.resume(skipRng ? withoutRng : run.components);
+  let loss = NaN;
+  while (step < total) {
+    loss = run.step();
+    step++;
+    await ckpt.maybeSave(step, run.components, { metrics: { loss } });
+  }
+  await ckpt.finish(step, run.components, { metrics: { loss } });
+  const digest = stateDigest(await captureState(run.components));
+  const modelDigest = stateDigest(run.components.model.getState());
+  run.dispose();
+  return { digest, modelDigest };
+}
+
+describe('resume equivalence with a TensorFlow.js model, Adam, EMA and RNG-driven data', () => {
+  it('training N, saving, restoring into fresh objects and training M more equals N+M straight', async () => {
+    const { digest: straight } = await train(join(root, 'straight'), 14, false, 100);
+    const dir = join(root, 'resumed');
+    const { digest: atN } = await train(dir, 9, false, 4);
+    expect((await loadFrom(dir)).manifest.stateDigest).toBe(atN);
+    const { digest: resumed } = await train(dir, 14, true, 4);
+    expect(resumed).toBe(straight);
+    const final = await loadFrom(dir);
+    expect(final.step).toBe(14);
+    expect(final.manifest.stateDigest).toBe(straight);
+    expect(final.manifest.versions['backend']).toBe(backend);
+  }, 60_000);
+
+  it('is sensitive: a resume that does not restore the RNG streams diverges', async () => {
+    const straight = await train(join(root, 'straight2'), 8, false, 100);
+    const dir = join(root, 'no-rng');
+    await train(dir, 5, false, 5);
+    expect((await train(dir, 8, true, 5, true)).modelDigest).not.toBe(straight.modelDigest);
+  }, 60_000);
+});

@@ -19,3 +19,5 @@ export type { AdamOptions, AdamState } from './adam.js';
 export { Ema } from './ema.js';
 export { checkGradients, checkSecondOrder, gradientMatchingLoss } from './gradCheck.js';
 export type { EnergyFn, GradCheckOptions, GradCheckResult } from './gradCheck.js';
+export { selfCheck } from './selfCheck.js';
+export type { SelfCheckReport, SelfCheckRow } from './selfCheck.js';

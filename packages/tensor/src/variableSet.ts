@@ -134,6 +134,22 @@ export class VariableSet implements Component<Record<string, TensorData>> {
     return out;
   }
 
+  /**
+   * Value of `f` and its gradients with respect to the trainable variables it uses, keyed by
+   * variable name (ready for {@link Adam.apply}). The caller disposes the returned tensors.
+   */
+  valueAndGrads(f: () => tf.Scalar): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
+    const names = this.trainableNames();
+    const vars = names.map((n) => this.#vars.get(n) as tf.Variable);
+    const { value, grads } = tf.variableGrads(f, vars);
+    const out: Record<string, tf.Tensor> = {};
+    names.forEach((n, i) => {
+      const g = grads[(vars[i] as tf.Variable).name];
+      if (g !== undefined) out[n] = g;
+    });
+    return { value, grads: out };
+  }
+
   /** Expected shape of every variable, by name. */
   shapes(): Map<string, readonly number[]> {
     return new Map(this.names().map((n) => [n, [...(this.#vars.get(n) as tf.Variable).shape]]));

@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, isXError } from '@x/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, type BackendName } from './backend.js';
+import { conv2d, dense, groupNorm } from './layers.js';
+
+function randn(seed: string, shape: number[], std = 1): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Rng.fromSeed(seed).fillNormal(new Float32Array(n), 0, std), shape);
+}
+
+function expectClose(a: tf.Tensor, b: tf.Tensor, tol = 1e-5): void {
+  expect(a.shape).toEqual(b.shape);
+  const d = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number;
+  expect(d).toBeLessThan(tol);
+}
+
+describe.each<BackendName>(['cpu', 'wasm'])('layers on %s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+  });
+
+  it('conv2d matches tf.conv2d for same and valid padding, 1x1, 3x3 and 5x3 kernels', () => {
+    const x = randn('x', [2, 6, 5, 3]) as tf.Tensor4D;
+    for (const [kh, kw] of [
+      [1, 1],
+      [3, 3],
+      [5, 3],
+    ] as const) {
+      const k = randn(`k${kh}${kw}`, [kh, kw, 3, 4], 0.3) as tf.Tensor4D;
+      expectClose(conv2d(x, k), tf.conv2d(x, k, 1, 'same'));
+      expectClose(conv2d(x, k, { padding: 'valid' }), tf.conv2d(x, k, 1, 'valid'));
+    }
+  });
+
+  it('circular padding wraps around both spatial axes', () => {
+    const x = randn('xc', [1, 4, 5, 2]) as tf.Tensor4D;
+    const k = randn('kc', [3, 3, 2, 1], 0.5) as tf.Tensor4D;
+    const tiled = tf.tile<tf.Tensor4D>(x, [1, 3, 3, 1]);
+    const full = tf.conv2d(tiled, k, 1, 'same');
+    const center = tf.slice(full, [0, 4, 5, 0], [1, 4, 5, 1]);
+    expectClose(conv2d(x, k, { padding: 'circular' }), center);
+  });
+
+  it('conv2d kernel gradients work without Conv2DBackpropFilter', () => {
+    const x = randn('xg', [2, 5, 5, 3]) as tf.Tensor4D;
+    const k = randn('kg', [3, 3, 3, 2], 0.3) as tf.Tensor4D;
+    const ours = tf.grad((kk: tf.Tensor) => tf.sum(tf.square(conv2d(x, kk as tf.Tensor4D))))(k);
+    if (backend === 'cpu') {
+      const ref = tf.grad((kk: tf.Tensor) =>
+        tf.sum(tf.square(tf.conv2d(x, kk as tf.Tensor4D, 1, 'same'))),
+      )(k);
+      expectClose(ours, ref, 1e-3);
+    } else {
+      expect(() =>
+        tf.grad((kk: tf.Tensor) => tf.sum(tf.conv2d(x, kk as tf.Tensor4D, 1, 'same')))(k),
+      ).toThrow(/Conv2DBackpropFilter/);
+      expect(ours.shape).toEqual([3, 3, 3, 2]);
+    }
+  });
+
+  it('conv2d rejects mismatched channels and even kernels with same padding', () => {
+    const x = randn('x', [1, 4, 4, 3]) as tf.Tensor4D;
+    expect(() => conv2d(x, randn('k', [3, 3, 2, 1]) as tf.Tensor4D)).toThrow(
+      /kernel expects 2 input channels, input has 3/,
+    );
+    const err = (() => {
+      try {
+        conv2d(x, randn('k', [2, 2, 3, 1]) as tf.Tensor4D);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isXError(err, 'INVALID_INPUT')).toBe(true);
+  });
+
+  it('dense is x·w + b', () => {
+    const x = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
+    const w = tf.tensor2d([
+      [1, 0, 2],
+      [0, 1, -1],
+    ]);
+    const b = tf.tensor1d([0.5, 0, -0.5]);
+    expect(Array.from(dense(x, w, b).dataSync())).toEqual([1.5, 2, -0.5, 3.5, 4, 1.5]);
+    expect(Array.from(dense(x, w).dataSync())).toEqual([1, 2, 0, 3, 4, 2]);
+    expect(() => dense(x, tf.zeros<tf.Rank.R2>([3, 1]))).toThrow(
+      /input has 2 features, weight expects 3/,
+    );
+  });
+
+  it('groupNorm normalizes each group to mean 0 and variance 1, then applies gamma and beta', () => {
+    const x = tf.add<tf.Tensor4D>(tf.mul(randn('gn', [2, 3, 3, 4]), 3), 5);
+    const y = groupNorm(x, 2, undefined, undefined, 0);
+    const g = tf.reshape(y, [2, 3, 3, 2, 2]);
+    const { mean, variance } = tf.moments(g, [1, 2, 4]);
+    expect(tf.max(tf.abs(mean)).dataSync()[0]).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(tf.sub(variance, 1))).dataSync()[0]).toBeLessThan(1e-4);
+    const gamma = tf.tensor1d([1, 2, 3, 4]);
+    const beta = tf.tensor1d([0, 1, 0, -1]);
+    expectClose(groupNorm(x, 2, gamma, beta, 0), tf.add(tf.mul(y, gamma), beta), 1e-5);
+    expect(() => groupNorm(x, 3)).toThrow(/4 channels cannot be split into 3 groups/);
+  });
+});

@@ -3,5 +3,5 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   resolve: { conditions: ['@x/source'] },
   ssr: { resolve: { conditions: ['@x/source'] } },
-  test: { name: 'timestepper', restoreMocks: true },
+  test: { name: 'timestepper', restoreMocks: true, testTimeout: 120_000, hookTimeout: 120_000 },
 });

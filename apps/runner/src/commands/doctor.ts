@@ -1,4 +1,4 @@
-import { initBackend, probeBackends, selfCheck, type SelfCheckReport } from '@x/tensor';
+import type { SelfCheckReport } from '@x/tensor';
 import type { Command } from '../command.js';
 import { backendFlag } from '../runSetup.js';
 import { versionsReport } from '../versions.js';
@@ -24,6 +24,7 @@ export const doctorCommand: Command = {
   options: { backend: { type: 'string' }, quiet: { type: 'boolean' } },
   async run(ctx) {
     const request = backendFlag(ctx.values);
+    const { initBackend, probeBackends, selfCheck } = await import('@x/tensor');
     const probes = await probeBackends();
     ctx.out.line('versions:');
     for (const [k, v] of Object.entries(versionsReport())) ctx.out.line(`  ${k.padEnd(28)} ${v}`);

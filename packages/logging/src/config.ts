@@ -140,10 +140,14 @@ export type LoggingConfig = z.output<typeof loggingObject>;
 export type BatchedConfig = LoggingConfig['batched'];
 export type SinksConfig = LoggingConfig['sinks'];
 
-/** Validates a logging config (throws `INVALID_CONFIG` naming each bad key). */
-export function parseLoggingConfig(raw: unknown, source = 'logging'): LoggingConfig {
-  return parseConfig(loggingConfigSchema, raw ?? {}, source);
+/**
+ * Validates a logging section (throws `INVALID_CONFIG` naming each bad key as `logging.<key>`).
+ */
+export function parseLoggingConfig(raw: unknown, source?: string): LoggingConfig {
+  return parseConfig(wrapped, { logging: raw ?? {} }, source).logging;
 }
+
+const wrapped = z.strictObject({ logging: loggingConfigSchema });
 
 /** Parses a logging config from YAML text (the whole document is the `logging` section). */
 export function loadLoggingConfigYaml(text: string, source = '<yaml>'): LoggingConfig {

@@ -84,6 +84,7 @@ export class ExperimentLogger implements Component<LoggerState> {
   #floor = -Infinity;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #onClose: (() => void)[] = [];
 
   constructor(options: ExperimentLoggerOptions) {
     this.config = options.config ?? defaultLoggingConfig();
@@ -123,6 +124,16 @@ export class ExperimentLogger implements Component<LoggerState> {
       this.#timer = setInterval(() => this.#tick(), period);
       this.#timer.unref();
     }
+  }
+
+  /** True once `close()` has started. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Runs `fn` when `close()` starts (e.g. to remove signal handlers). */
+  onClose(fn: () => void): void {
+    this.#onClose.push(fn);
   }
 
   /** Names of the sinks, in order. */
@@ -326,6 +337,16 @@ export class ExperimentLogger implements Component<LoggerState> {
     for (const r of this.#runners) r.tick();
   }
 
+  /**
+   * Commits the open row and hands everything buffered to every sink at once, without waiting
+   * (synchronous sinks such as JSONL and TensorBoard write before this returns). For crash and
+   * signal handlers; afterwards the open step is committed.
+   */
+  flushNow(): void {
+    this.#commit();
+    for (const r of this.#runners) r.deliver(true);
+  }
+
   /** Delivers committed data to every sink and waits until each has made it durable. */
   async flush(): Promise<void> {
     await Promise.all(this.#runners.map((r) => r.flush()));
@@ -337,6 +358,7 @@ export class ExperimentLogger implements Component<LoggerState> {
    */
   async close(info: CloseInfo = { exitCode: 0, preempting: false }): Promise<void> {
     if (this.#closed) return;
+    for (const fn of this.#onClose.splice(0)) fn();
     this.#commit();
     if (this.stats.lowerStepCount > 0) {
       this.notice(

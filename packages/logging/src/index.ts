@@ -88,3 +88,7 @@ export type { ResolveWandbOptions, WandbConfig, WandbSettings } from './wandb/se
 export { parseNetrc, netrcPassword } from './wandb/netrc.js';
 export type { NetrcEntry } from './wandb/netrc.js';
 export { parseExtendedJson, toExtendedJson } from './wandb/extJson.js';
+export { consoleSink } from './console/consoleSink.js';
+export type { ConsoleSinkOptions } from './console/consoleSink.js';
+export { createRunLogger, closeOnSignals } from './runLogger.js';
+export type { RunLoggerOptions } from './runLogger.js';

@@ -61,3 +61,5 @@ export type {
 } from './resolve.js';
 export { openRunCheckpoints } from './runCheckpoints.js';
 export type { ResumePoint, RunCheckpointOptions, RunCheckpoints } from './runCheckpoints.js';
+export { EpochCursor } from './epochCursor.js';
+export type { EpochCursorState } from './epochCursor.js';

@@ -1,4 +1,5 @@
 import './registerGradients.js';
+export * as tf from '@tensorflow/tfjs-core';
 export {
   BACKEND_NAMES,
   currentBackend,

@@ -12,7 +12,7 @@ import {
   type Manifest,
 } from './manifest.js';
 import {
-  entryToTensorData,
+  allocateFor,
   parseSafetensorsHeader,
   planSafetensors,
   readHeaderLength,
@@ -41,9 +41,9 @@ async function writeHashed(
 ): Promise<void> {
   for (let off = 0; off < bytes.length; off += CHUNK) {
     const chunk = bytes.subarray(off, Math.min(bytes.length, off + CHUNK));
+    const written = file.write(chunk, position + off);
     hash.update(chunk);
-    await file.write(chunk, position + off);
-    await yieldToLoop();
+    await written;
   }
 }
 
@@ -171,17 +171,31 @@ async function readTensors(
     const header = parseSafetensorsHeader(json, size, path);
     hash.update(prefix).update(json);
     const tensors = new Map<string, TensorData>();
-    for (const e of header.tensors) {
-      const bytes = new Uint8Array(e.end - e.begin);
-      for (let off = 0; off < bytes.length; off += CHUNK) {
-        const part = bytes.subarray(off, Math.min(bytes.length, off + CHUNK));
-        if ((await f.read(part, header.dataStart + e.begin + off)) !== part.length) {
-          throw new XError('INTEGRITY', `${path}: short read in tensor ${JSON.stringify(e.name)}`);
-        }
-        hash.update(part);
+    const chunks: { bytes: Uint8Array; pos: number; name: string }[] = [];
+    const targets = header.tensors.map((e) => {
+      const target = allocateFor(e, path);
+      for (let off = 0; off < target.bytes.length; off += CHUNK) {
+        chunks.push({
+          bytes: target.bytes.subarray(off, Math.min(target.bytes.length, off + CHUNK)),
+          pos: header.dataStart + e.begin + off,
+          name: e.name,
+        });
       }
-      tensors.set(e.name, entryToTensorData(e, bytes, path));
+      return { e, target };
+    });
+    const readChunk = async (c: (typeof chunks)[number]) => {
+      if ((await f.read(c.bytes, c.pos)) !== c.bytes.length) {
+        throw new XError('INTEGRITY', `${path}: short read in tensor ${JSON.stringify(c.name)}`);
+      }
+    };
+    let pending = chunks[0] === undefined ? undefined : readChunk(chunks[0]);
+    for (let i = 0; i < chunks.length; i++) {
+      await pending;
+      const next = chunks[i + 1];
+      pending = next === undefined ? undefined : readChunk(next);
+      hash.update((chunks[i] as (typeof chunks)[number]).bytes);
     }
+    for (const { e, target } of targets) tensors.set(e.name, target.finish());
     return { tensors, sha256: hash.digest('hex') };
   } finally {
     await f.close();

@@ -329,6 +329,40 @@ export function entryToTensorData(
   return { dtype, shape: entry.shape, data };
 }
 
+/**
+ * A fresh typed array for an entry: `bytes` is where its little-endian file bytes go (the
+ * array's own memory on little-endian machines), and `finish()` returns the tensor.
+ */
+export function allocateFor(
+  entry: SafetensorsEntry,
+  source: string,
+): { bytes: Uint8Array; finish: () => TensorData } {
+  const dtype = FROM_SPEC[entry.dtype];
+  if (dtype === undefined) {
+    throw new XError(
+      'INVALID_INPUT',
+      `${source}: tensor ${JSON.stringify(entry.name)} has dtype ${entry.dtype}, which the state model does not support`,
+    );
+  }
+  if (!LITTLE_ENDIAN && dtype !== 'uint8' && dtype !== 'bool') {
+    const bytes = new Uint8Array(entry.end - entry.begin);
+    return { bytes, finish: () => entryToTensorData(entry, bytes, source) };
+  }
+  const numel = shapeSize(entry.shape);
+  const data =
+    dtype === 'float32'
+      ? new Float32Array(numel)
+      : dtype === 'float64'
+        ? new Float64Array(numel)
+        : dtype === 'int32'
+          ? new Int32Array(numel)
+          : new Uint8Array(numel);
+  return {
+    bytes: new Uint8Array(data.buffer),
+    finish: () => ({ dtype, shape: entry.shape, data }) as TensorData,
+  };
+}
+
 /** A decoded safetensors file. */
 export interface DecodedSafetensors {
   metadata: Record<string, string>;

@@ -1,6 +1,6 @@
 import { XError, isTensorData, tensorData, type Component, type TensorData } from '@x/core';
 
-/** Saved state of a {@link ReplayBuffer} (only the filled rows are stored). */
+/** Saved state of a {@link ReplayBuffer} (fixed-capacity arrays, so checkpoint shapes never change). */
 export interface ReplayBufferState {
   [key: string]: number | TensorData;
   size: number;
@@ -85,19 +85,15 @@ export class ReplayBuffer implements Component<ReplayBufferState> {
   }
 
   getState(): ReplayBufferState {
-    const n = this.size;
+    const C = this.capacity;
     return {
-      size: n,
+      size: this.size,
       next: this.next,
-      x: tensorData('float64', [n, this.N, 3], this.x.subarray(0, n * this.N * 3)),
-      v: tensorData('float64', [n, this.N, 3], this.v.subarray(0, n * this.N * 3)),
-      m: tensorData('float64', [n, this.N], this.m.subarray(0, n * this.N)),
-      history: tensorData(
-        'float64',
-        [n, this.historySize],
-        this.history.subarray(0, n * this.historySize),
-      ),
-      dt: tensorData('float64', [n], this.dt.subarray(0, n)),
+      x: tensorData('float64', [C, this.N, 3], this.x),
+      v: tensorData('float64', [C, this.N, 3], this.v),
+      m: tensorData('float64', [C, this.N], this.m),
+      history: tensorData('float64', [C, this.historySize], this.history),
+      dt: tensorData('float64', [C], this.dt),
     };
   }
 
@@ -111,12 +107,13 @@ export class ReplayBuffer implements Component<ReplayBufferState> {
     const next = state.next;
     if (!Number.isInteger(next) || next < 0 || next >= this.capacity)
       throw fail('next', `expected an integer in 0..${this.capacity - 1}, got ${String(next)}`);
+    const C = this.capacity;
     const expect: [string, number[]][] = [
-      ['x', [n, this.N, 3]],
-      ['v', [n, this.N, 3]],
-      ['m', [n, this.N]],
-      ['history', [n, this.historySize]],
-      ['dt', [n]],
+      ['x', [C, this.N, 3]],
+      ['v', [C, this.N, 3]],
+      ['m', [C, this.N]],
+      ['history', [C, this.historySize]],
+      ['dt', [C]],
     ];
     for (const [key, shape] of expect) {
       const t = state[key];
@@ -132,9 +129,7 @@ export class ReplayBuffer implements Component<ReplayBufferState> {
     this.size = n;
     this.next = next;
     for (const [key] of expect) {
-      const arr = this[key as 'x'];
-      arr.fill(0);
-      arr.set((state[key] as TensorData).data);
+      this[key as 'x'].set((state[key] as TensorData).data);
     }
   }
 }

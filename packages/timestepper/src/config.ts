@@ -62,6 +62,6 @@ export const defaultTrainConfig: TrainConfig = {
   gate: { threshold: 2e-4, maxRetries: 200 },
   loss: { eLower: 1e-6, eUpper: 1e-4 },
   part1: { stepsPerEpoch: 16, trainOnAccept: true },
-  part2: { replaySteps: 4, batch: 8, rollout: 8, bufferSize: 4096, minBuffer: 8 },
+  part2: { replaySteps: 4, batch: 8, rollout: 8, bufferSize: 1024, minBuffer: 8 },
   symmetric: false,
 };

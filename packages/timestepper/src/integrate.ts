@@ -21,7 +21,14 @@ export interface IntegrateResult {
   /** False when the force-evaluation budget ran out before `tEnd`. */
   completed: boolean;
   /** Recorded frames: time, positions `[N, 3]`, relative energy error, step size. */
-  frames: { t: number; x: Float64Array; relEnergyError: number; dt: number }[];
+  frames: {
+    t: number;
+    x: Float64Array;
+    v: Float64Array;
+    energy: number;
+    relEnergyError: number;
+    dt: number;
+  }[];
 }
 
 /**
@@ -47,7 +54,15 @@ export function integrate(
   const every = options.recordEvery ?? 0;
   const frames: IntegrateResult['frames'] = [];
   const n3 = s.N * 3;
-  if (every > 0) frames.push({ t: 0, x: s.x.slice(0, n3), relEnergyError: 0, dt: 0 });
+  if (every > 0)
+    frames.push({
+      t: 0,
+      x: s.x.slice(0, n3),
+      v: s.v.slice(0, n3),
+      energy: E0,
+      relEnergyError: 0,
+      dt: 0,
+    });
   let maxErr = 0;
   let err = 0;
   let steps = 0;
@@ -69,10 +84,18 @@ export function integrate(
     leapfrogStep(s, 0, dt);
     if (dt === left) s.t[0] = options.tEnd;
     steps++;
-    err = Math.abs(totalEnergy(s, 0) - E0) / scale;
+    const E = totalEnergy(s, 0);
+    err = Math.abs(E - E0) / scale;
     if (!(err <= maxErr)) maxErr = Number.isNaN(err) ? Infinity : err;
     if (every > 0 && steps % every === 0)
-      frames.push({ t: s.t[0] as number, x: s.x.slice(0, n3), relEnergyError: err, dt });
+      frames.push({
+        t: s.t[0] as number,
+        x: s.x.slice(0, n3),
+        v: s.v.slice(0, n3),
+        energy: E,
+        relEnergyError: err,
+        dt,
+      });
   }
   return {
     steps,

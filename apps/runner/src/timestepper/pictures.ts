@@ -33,7 +33,11 @@ export function energySvg(result: IntegrateResult, title: string): string {
 export function benchSvg(report: BenchReport): string {
   const series: Series[] = report.methods.map((m) => {
     const pts = [...m.points].sort((a, b) => a.forceEvals - b.forceEvals);
-    return { name: m.name, x: pts.map((p) => p.forceEvals), y: pts.map((p) => p.maxRelEnergyError) };
+    return {
+      name: m.name,
+      x: pts.map((p) => p.forceEvals),
+      y: pts.map((p) => p.maxRelEnergyError),
+    };
   });
   return lineChartSvg(series, {
     title: `${report.problem}: max |ΔE/E0| to t = ${report.tEnd.toPrecision(4)} vs force evaluations`,

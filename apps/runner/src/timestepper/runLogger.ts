@@ -1,4 +1,11 @@
-import { ExperimentLogger, createWandbSink, jsonlSink, svgSink, tensorboardSink, type Sink } from '@x/logging';
+import {
+  ExperimentLogger,
+  createWandbSink,
+  jsonlSink,
+  svgSink,
+  tensorboardSink,
+  type Sink,
+} from '@x/logging';
 import type { Output } from '../command.js';
 
 /** The run's logger with every sink of the contract (console notices go to the command output). */
@@ -25,6 +32,7 @@ export function timestepperLogger(options: {
     },
     sinks,
     seed: options.seed,
-    onNotice: (n) => (n.level === 'info' ? options.out.info(n.message) : options.out.warn(n.message)),
+    onNotice: (n) =>
+      n.level === 'info' ? options.out.info(n.message) : options.out.warn(n.message),
   });
 }

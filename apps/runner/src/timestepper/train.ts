@@ -20,11 +20,19 @@ import { energySvg, orbitSvg } from './pictures.js';
 import { timestepperLogger } from './runLogger.js';
 
 /** The `runner timestepper train` config: the trainer's plus the run fields. */
-export const timestepperRunSchema = z.strictObject({ ...trainConfigSchema.shape, ...runFieldsSchema });
+export const timestepperRunSchema = z.strictObject({
+  ...trainConfigSchema.shape,
+  ...runFieldsSchema,
+});
 export type TimestepperRunConfig = z.output<typeof timestepperRunSchema>;
 
 /** Embedded defaults of `runner timestepper train`. */
-export const timestepperRunDefaults: TimestepperRunConfig = { ...defaultTrainConfig, seed: 0, steps: 40, saveEvery: 10 };
+export const timestepperRunDefaults: TimestepperRunConfig = {
+  ...defaultTrainConfig,
+  seed: 0,
+  steps: 40,
+  saveEvery: 10,
+};
 
 /** What a finished (or interrupted) training run reports. */
 export interface TrainOutcome {
@@ -72,7 +80,7 @@ export async function runTimestepperTrain(options: {
   const guess = options.resume ? ((await ckpt.manager.latest()) ?? 0) : 0;
   const logger = timestepperLogger({
     runDir,
-    config: config as unknown as Record<string, unknown>,
+    config: config,
     totalSteps: config.steps,
     startStep: guess,
     resumed: options.resume && guess > 0,
@@ -87,7 +95,9 @@ export async function runTimestepperTrain(options: {
   if (step > 0) out.info(`resumed ${runDir} at step ${step}`);
   try {
     while (step < config.steps && options.signal?.aborted !== true) {
-      last = trainer.epoch((i, c) => logger.logEpisode({ index: i, ...c }, { step: step + 1, category: 'collect' }));
+      last = trainer.epoch((i, c) =>
+        logger.logEpisode({ index: i, ...c }, { step: step + 1, category: 'collect' }),
+      );
       step++;
       logger.log(flat(last), { step, category: 'train' });
       if (step % Math.max(1, Math.floor(config.steps / 10)) === 0 || step === config.steps) {
@@ -95,10 +105,19 @@ export async function runTimestepperTrain(options: {
           `step ${step}/${config.steps}: dt/τ ${last.meanDtOverTau.toFixed(4)}, accepted err ${last.meanAcceptedError.toExponential(2)}, retrains ${last.retrains}, rejects ${last.rejects}, replay pass ${(100 * last.replayPassRate).toFixed(0)}%`,
         );
       }
-      if (last.capHits > 0) logger.notice('warn', `step ${step}: retry cap hit for ${last.capHits} system(s); dt halved until the gate passed`, 'timestepper');
+      if (last.capHits > 0)
+        logger.notice(
+          'warn',
+          `step ${step}: retry cap hit for ${last.capHits} system(s); dt halved until the gate passed`,
+          'timestepper',
+        );
       await ckpt.maybeSave(step, components, { metrics: flat(last), metadata });
     }
-    await ckpt.finish(step, components, last === undefined ? { metadata } : { metrics: flat(last), metadata });
+    await ckpt.finish(
+      step,
+      components,
+      last === undefined ? { metadata } : { metrics: flat(last), metadata },
+    );
     const pictures = drawProblem(trainer, runDir);
     const digest = stateDigest(await captureState(trainer.components()));
     await logger.close({ exitCode: 0, preempting: options.signal?.aborted === true });
@@ -111,7 +130,9 @@ export async function runTimestepperTrain(options: {
 function drawProblem(trainer: TimestepTrainer, runDir: string): string[] {
   const p = trainer.problem;
   const tEnd = p.name === 'kepler' ? 2 * p.period : p.name === 'plummer' ? 1 : p.period;
-  const rule = learnedRule(trainer.model, trainer.config.model.historyLen, { symmetric: trainer.config.symmetric });
+  const rule = learnedRule(trainer.model, trainer.config.model.historyLen, {
+    symmetric: trainer.config.symmetric,
+  });
   const r = integrate(createState(p.ic), rule, { tEnd, recordEvery: 1, maxForceEvals: 2e5 });
   const every = Math.max(1, Math.ceil(r.frames.length / 2000));
   const thinned = { ...r, frames: r.frames.filter((_, i) => i % every === 0) };
@@ -119,7 +140,16 @@ function drawProblem(trainer: TimestepTrainer, runDir: string): string[] {
   mkdirSync(dir, { recursive: true });
   const orbit = join(dir, `orbit-${p.name}.svg`);
   const energy = join(dir, `energy-${p.name}.svg`);
-  writeFileSync(orbit, orbitSvg(thinned, `${p.name}: learned rule, t ≤ ${tEnd.toPrecision(3)} (${r.forceEvals} force evals)`));
-  writeFileSync(energy, energySvg(thinned, `${p.name}: relative energy error and dt (learned rule)`));
+  writeFileSync(
+    orbit,
+    orbitSvg(
+      thinned,
+      `${p.name}: learned rule, t ≤ ${tEnd.toPrecision(3)} (${r.forceEvals} force evals)`,
+    ),
+  );
+  writeFileSync(
+    energy,
+    energySvg(thinned, `${p.name}: relative energy error and dt (learned rule)`),
+  );
   return [orbit, energy];
 }

@@ -1,0 +1,203 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from './cli.js';
+import { timestepperCommands } from './commands/timestepper.js';
+import { runRunner } from './testkit.js';
+
+async function inProcess(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = { code: 0, stdout: '', stderr: '' };
+  r.code = await runCli(timestepperCommands, args, {
+    stdout: (t) => (r.stdout += t),
+    stderr: (t) => (r.stderr += t),
+    cwd: dir,
+  });
+  return r;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'x-timestepper-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const tiny = [
+  '--set',
+  'batch=2',
+  '--set',
+  'model.hidden=[8]',
+  '--set',
+  'part1.stepsPerEpoch=3',
+  '--set',
+  'part2.batch=2',
+  '--set',
+  'part2.rollout=3',
+  '--set',
+  'part2.bufferSize=64',
+  '--backend',
+  'cpu',
+  '--quiet',
+];
+
+function lastJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] ?? '{}') as Record<string, unknown>;
+}
+
+describe('runner timestepper', () => {
+  it('train resumes exactly: 2 steps + --resume to 4 equals 4 steps straight (state digest)', () => {
+    const straight = runRunner([
+      'timestepper',
+      'train',
+      '--problem',
+      'figure8',
+      '--out',
+      join(dir, 'a'),
+      '--steps',
+      '4',
+      '--save-every',
+      '2',
+      ...tiny,
+    ]);
+    expect(straight.code, straight.stderr).toBe(0);
+    const half = runRunner([
+      'timestepper',
+      'train',
+      '--problem',
+      'figure8',
+      '--out',
+      join(dir, 'b'),
+      '--steps',
+      '2',
+      '--save-every',
+      '2',
+      ...tiny,
+    ]);
+    expect(half.code, half.stderr).toBe(0);
+    const resumed = runRunner([
+      'timestepper',
+      'train',
+      '--resume',
+      join(dir, 'b'),
+      '--steps',
+      '4',
+      '--backend',
+      'cpu',
+      '--quiet',
+    ]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(lastJson(resumed.stdout)['digest']).toBe(lastJson(straight.stdout)['digest']);
+    expect(lastJson(resumed.stdout)['step']).toBe(4);
+    for (const f of [
+      'config.yaml',
+      'logs/metrics.jsonl',
+      'logs/episodes.jsonl',
+      'checkpoints/step-00000004/manifest.json',
+      'svg/timestepper/orbit-figure8.svg',
+    ]) {
+      expect(existsSync(join(dir, 'a', f)), f).toBe(true);
+    }
+    expect(
+      readFileSync(join(dir, 'b', 'logs/metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(4);
+  });
+
+  it('bench writes the contract JSON (learned included) and an SVG beside it', async () => {
+    const out = join(dir, 'bench', 'f8.json');
+    const r = await inProcess([
+      'timestepper',
+      'bench',
+      '--problem',
+      'figure8',
+      '--checkpoint',
+      join(dir, 'a'),
+      '--out',
+      out,
+      '--tend',
+      '2',
+      '--points',
+      '2',
+      '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as {
+      problem: string;
+      tEnd: number;
+      methods: { name: string; points: Record<string, number>[] }[];
+    };
+    expect(doc.problem).toBe('figure8');
+    expect(doc.tEnd).toBe(2);
+    expect(doc.methods.map((m) => m.name)).toEqual([
+      'fixed',
+      'adaptive',
+      'symmetric',
+      'aarseth',
+      'learned',
+    ]);
+    for (const m of doc.methods) {
+      for (const p of m.points) {
+        for (const k of [
+          'param',
+          'forceEvals',
+          'maxRelEnergyError',
+          'finalRelEnergyError',
+          'wallSeconds',
+        ])
+          expect(typeof p[k], `${m.name}.${k}`).toBe('number');
+      }
+    }
+    expect(readFileSync(join(dir, 'bench', 'f8.svg'), 'utf8')).toContain('<svg');
+  });
+
+  it('simulate writes a trajectory .npz that numpy opens', async () => {
+    const out = join(dir, 'traj', 'k.npz');
+    const r = await inProcess([
+      'timestepper',
+      'simulate',
+      '--problem',
+      'kepler',
+      '--method',
+      'learned',
+      '--checkpoint',
+      join(dir, 'a'),
+      '--tend',
+      '0.5',
+      '--out',
+      out,
+      '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const py = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        `import numpy as np; d = np.load(${JSON.stringify(out)}); print(d['states'].shape[1:], d['time_steps'].shape == d['energies'].shape)`,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (
+      py.status !== 0 &&
+      /No module named 'numpy'|No such file/.test(`${py.stderr}${String(py.error)}`)
+    ) {
+      console.warn('skipping the numpy check: /usr/bin/python3 with numpy is not available');
+      return;
+    }
+    expect(py.stdout.trim()).toBe('(2, 2, 3) True');
+  });
+
+  it('rejects a bad problem with exit code 2 naming the choices', async () => {
+    const r = await inProcess([
+      'timestepper',
+      'train',
+      '--problem',
+      'sun',
+      '--out',
+      join(dir, 'c'),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('kepler, figure8, pythagorean, plummer');
+  });
+});

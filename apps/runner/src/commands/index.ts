@@ -4,6 +4,8 @@ import { doctorCommand } from './doctor.js';
 import { quickstartCommand } from './quickstart.js';
 import { operatorsCommands } from './operators.js';
 import './operatorsQuickstart.js';
+import { timestepperCommands } from './timestepper.js';
+import './timestepperQuickstart.js';
 
 /** Every runner command. Pipelines add theirs here. */
 export const commands: Command[] = [
@@ -11,4 +13,5 @@ export const commands: Command[] = [
   quickstartCommand,
   ...ckptCommands,
   ...operatorsCommands,
+  ...timestepperCommands,
 ];

@@ -61,7 +61,7 @@ export function assertEnvironment(
     throw new XError(
       'INVALID_INPUT',
       `${file} was generated in a different environment (${diffs.join('; ')}); results would not be bit-exact. ` +
-        `Use the recorded backend (--backend ${recorded.backend}) or allow the mismatch explicitly.`,
+        `Use the recorded backend (--backend ${recorded.backend}) or allow the mismatch explicitly (--allow-env-mismatch).`,
     );
   return diffs;
 }

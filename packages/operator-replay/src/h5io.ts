@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { XError } from '@x/core';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File, Group } from 'h5wasm/node';
@@ -38,9 +38,28 @@ export async function h5ready(): Promise<void> {
   await loaded;
 }
 
+const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function hasSignature(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(8);
+    for (let at = 0; at + 8 <= size; at = at === 0 ? 512 : at * 2) {
+      readSync(fd, buf, 0, 8, at);
+      if (buf.equals(SIGNATURE)) return true;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Opens an HDF5 file on the real filesystem ('r', 'a' or 'w'); errors name the path. */
 export function openH5(path: string, mode: 'r' | 'a' | 'w'): H5File {
   if (mode !== 'w' && !existsSync(path)) throw new XError('NOT_FOUND', `${path}: no such file`);
+  if (mode !== 'w' && !hasSignature(path))
+    throw new XError('INVALID_INPUT', `${path}: not an HDF5 file (no HDF5 signature)`);
   try {
     const f = new h5wasm.File(path, mode);
     if (f.file_id < 0n) throw new Error('could not open');

@@ -49,3 +49,5 @@ export { extractFamily, parseIndices, replayDataset, verifyDataset } from './rep
 export type { ExtractOptions, ReplayMismatch, ReplayOptions, ReplayReport } from './replay.js';
 export { contentDigest, mergeShards } from './merge.js';
 export { h5ready } from './h5io.js';
+export { trajectorySvg } from './trajectorySvg.js';
+export type { TrajectorySvgOptions } from './trajectorySvg.js';

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { XError, applyOverrides, deepMerge, loadYamlFile } from '@x/core';
 import {
   DatasetReader,
@@ -90,11 +91,17 @@ async function replayBackend(ctx: CommandContext, file: string): Promise<Backend
 
 function runChild(args: string[], cwd: string): Promise<{ code: number; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? '', ...args], {
-      cwd,
-      env: { ...process.env, INIT_CWD: cwd },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const bin = join(root, 'src', 'bin.ts');
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@x/source', '--import', 'tsx', bin, ...args],
+      {
+        cwd: root,
+        env: { ...process.env, INIT_CWD: cwd },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => done({ code: code ?? 3, stderr }));

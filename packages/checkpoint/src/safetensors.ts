@@ -359,7 +359,7 @@ export function allocateFor(
           : new Uint8Array(numel);
   return {
     bytes: new Uint8Array(data.buffer),
-    finish: () => ({ dtype, shape: entry.shape, data }) as TensorData,
+    finish: () => ({ dtype, shape: entry.shape, data }),
   };
 }
 

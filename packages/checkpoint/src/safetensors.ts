@@ -349,16 +349,17 @@ export function allocateFor(
     return { bytes, finish: () => entryToTensorData(entry, bytes, source) };
   }
   const numel = shapeSize(entry.shape);
+  const raw = Buffer.allocUnsafeSlow(entry.end - entry.begin).buffer;
   const data =
     dtype === 'float32'
-      ? new Float32Array(numel)
+      ? new Float32Array(raw, 0, numel)
       : dtype === 'float64'
-        ? new Float64Array(numel)
+        ? new Float64Array(raw, 0, numel)
         : dtype === 'int32'
-          ? new Int32Array(numel)
-          : new Uint8Array(numel);
+          ? new Int32Array(raw, 0, numel)
+          : new Uint8Array(raw, 0, numel);
   return {
-    bytes: new Uint8Array(data.buffer),
+    bytes: new Uint8Array(raw, 0, entry.end - entry.begin),
     finish: () => ({ dtype, shape: entry.shape, data }),
   };
 }

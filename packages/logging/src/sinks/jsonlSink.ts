@@ -68,8 +68,22 @@ class JsonlFile {
 
 /** One metrics row as written to `metrics.jsonl`: `{"step", "time", "<category/name>": value, …}`. */
 export function metricRowJson(row: MetricRow): string {
-  return stringifyJson({ step: row.step, time: row.time, ...row.values });
+  let out = `{"step":${row.step},"time":${row.time}`;
+  for (const k in row.values) {
+    let key = keyCache.get(k);
+    if (key === undefined) {
+      key = `,${JSON.stringify(k)}:`;
+      if (keyCache.size < 100_000) keyCache.set(k, key);
+    }
+    const v = row.values[k] as number;
+    out +=
+      key +
+      (Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity');
+  }
+  return `${out}}`;
 }
+
+const keyCache = new Map<string, string>();
 
 function dropAfter(path: string, step: number): void {
   if (!existsSync(path)) return;

@@ -52,8 +52,8 @@ function listPictures(dir: string): { path: string; mtime: number }[] {
 
 /**
  * Writes pictures to `svg/<category>/<name>_step-XXXXXXXX.svg` (keeping at most `maxPictures`)
- * and line charts of the chosen metrics to `svg/charts/<category>/<name>.svg`, redrawn on each
- * delivery and at close. Each picture's `path` is set to where it was written.
+ * and line charts of the chosen metrics to `svg/charts/<category>/<name>.svg`, redrawn after
+ * each delivery (off the caller's stack) and at close. Each picture's `path` is set to where it was written.
  */
 export function svgSink(options: SvgSinkOptions = {}): Sink {
   const patterns = options.charts ?? ['*'];
@@ -63,6 +63,8 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
   let kept: string[] = [];
   const series = new Map<string, { x: number[]; y: number[] }>();
   const dirty = new Set<string>();
+  let scheduled: NodeJS.Immediate | undefined;
+  let notify: RunInfo['notify'];
 
   const draw = () => {
     for (const name of dirty) {
@@ -84,6 +86,7 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
     name: 'svg',
     start(run: RunInfo) {
       dir = join(run.runDir, 'svg');
+      notify = run.notify;
       mkdirSync(dir, { recursive: true });
       kept = listPictures(dir).map((p) => p.path);
     },
@@ -106,7 +109,14 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
           dirty.add(name);
         }
       }
-      draw();
+      scheduled ??= setImmediate(() => {
+        scheduled = undefined;
+        try {
+          draw();
+        } catch (err) {
+          notify?.('warn', `svg sink could not draw charts: ${(err as Error).message}`);
+        }
+      });
     },
     writePicture(p: PictureRecord) {
       const [category, ...rest] = p.name.split('/');
@@ -122,6 +132,8 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
       }
     },
     close() {
+      if (scheduled !== undefined) clearImmediate(scheduled);
+      scheduled = undefined;
       draw();
       return Promise.resolve();
     },

@@ -36,10 +36,21 @@ export function encodeEvent(e: EventFields): Uint8Array {
   return w.finish();
 }
 
+const tagCache = new Map<string, Uint8Array>();
+
+function encodedTag(tag: string): Uint8Array {
+  let b = tagCache.get(tag);
+  if (b === undefined) {
+    b = new ProtoWriter().string(1, tag).finish();
+    if (tagCache.size < 100_000) tagCache.set(tag, b);
+  }
+  return b;
+}
+
 /** A `Summary` of scalar values (`simple_value`, float32). */
 export function scalarSummary(values: Readonly<Record<string, number>>): Uint8Array {
   const w = new ProtoWriter();
-  for (const [tag, v] of Object.entries(values)) w.message(1, (m) => m.string(1, tag).float(2, v));
+  for (const tag in values) w.scalarValue(encodedTag(tag), values[tag] as number);
   return w.finish();
 }
 

@@ -1,64 +1,92 @@
+const encoder = new TextEncoder();
+
 /** A minimal protobuf writer (varint, fixed32/64, length-delimited) for TensorBoard's messages. */
 export class ProtoWriter {
-  #chunks: number[] = [];
-  readonly #view = new DataView(new ArrayBuffer(8));
+  #buf = new Uint8Array(256);
+  #dv = new DataView(this.#buf.buffer);
+  #n = 0;
+
+  #reserve(k: number): void {
+    if (this.#n + k <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#n + k) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#n));
+    this.#buf = next;
+    this.#dv = new DataView(next.buffer);
+  }
 
   #varint(v: number | bigint): void {
-    let x = BigInt.asUintN(64, BigInt(v));
-    while (x >= 0x80n) {
-      this.#chunks.push(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
-    }
-    this.#chunks.push(Number(x));
-  }
-
-  #smallVarint(v: number): void {
-    if (v < 0 || v > 0x7fffffff) {
-      this.#varint(v);
+    if (typeof v === 'number' && v >= 0 && v <= 0x7fffffff) {
+      this.#reserve(5);
+      let x = v;
+      while (x >= 0x80) {
+        this.#buf[this.#n++] = (x & 0x7f) | 0x80;
+        x >>>= 7;
+      }
+      this.#buf[this.#n++] = x;
       return;
     }
-    while (v >= 0x80) {
-      this.#chunks.push((v & 0x7f) | 0x80);
-      v >>>= 7;
+    this.#reserve(10);
+    let x = BigInt.asUintN(64, BigInt(v));
+    while (x >= 0x80n) {
+      this.#buf[this.#n++] = Number(x & 0x7fn) | 0x80;
+      x >>= 7n;
     }
-    this.#chunks.push(v);
-  }
-
-  #key(field: number, wire: number): void {
-    this.#smallVarint((field << 3) | wire);
+    this.#buf[this.#n++] = Number(x);
   }
 
   int(field: number, v: number | bigint): this {
-    this.#key(field, 0);
-    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= 0x7fffffff)
-      this.#smallVarint(v);
-    else this.#varint(v);
+    this.#varint(field << 3);
+    this.#varint(v);
     return this;
   }
 
   double(field: number, v: number): this {
-    this.#key(field, 1);
-    this.#view.setFloat64(0, v, true);
-    for (let i = 0; i < 8; i++) this.#chunks.push(this.#view.getUint8(i));
+    this.#varint((field << 3) | 1);
+    this.#reserve(8);
+    this.#dv.setFloat64(this.#n, v, true);
+    this.#n += 8;
     return this;
   }
 
   float(field: number, v: number): this {
-    this.#key(field, 5);
-    this.#view.setFloat32(0, v, true);
-    for (let i = 0; i < 4; i++) this.#chunks.push(this.#view.getUint8(i));
+    this.#varint((field << 3) | 5);
+    this.#reserve(4);
+    this.#dv.setFloat32(this.#n, v, true);
+    this.#n += 4;
     return this;
   }
 
   bytes(field: number, b: Uint8Array): this {
-    this.#key(field, 2);
-    this.#smallVarint(b.length);
-    for (let i = 0; i < b.length; i++) this.#chunks.push(b[i] as number);
+    this.#varint((field << 3) | 2);
+    this.#varint(b.length);
+    this.raw(b);
+    return this;
+  }
+
+  /** Appends already-encoded bytes (e.g. a cached field). */
+  raw(b: Uint8Array): this {
+    this.#reserve(b.length);
+    this.#buf.set(b, this.#n);
+    this.#n += b.length;
+    return this;
+  }
+
+  /** A `Summary.value` entry `{tag, simple_value}` from a pre-encoded tag field. */
+  scalarValue(tagField: Uint8Array, v: number): this {
+    this.#varint(0x0a);
+    this.#varint(tagField.length + 5);
+    this.raw(tagField);
+    this.#reserve(5);
+    this.#buf[this.#n++] = 0x15;
+    this.#dv.setFloat32(this.#n, v, true);
+    this.#n += 4;
     return this;
   }
 
   string(field: number, s: string): this {
-    return this.bytes(field, new TextEncoder().encode(s));
+    return this.bytes(field, encoder.encode(s));
   }
 
   message(field: number, build: (w: ProtoWriter) => void): this {
@@ -75,7 +103,7 @@ export class ProtoWriter {
   }
 
   finish(): Uint8Array {
-    return Uint8Array.from(this.#chunks);
+    return this.#buf.slice(0, this.#n);
   }
 }
 

@@ -30,6 +30,21 @@ function* rechunk(src: Iterable<Uint8Array>): Generator<Uint8Array> {
   if (n > 0) yield buf.length === 1 ? (buf[0] as Uint8Array) : Buffer.concat(buf);
 }
 
+/** How `.npz` entries are compressed. */
+export type NpzCompression = 'fast' | 'small' | 'none';
+
+/** zlib settings of each {@link NpzCompression}. */
+export function compressionSettings(c: NpzCompression): { level: number; strategy?: number } {
+  switch (c) {
+    case 'fast':
+      return { level: 1, strategy: zlib.constants.Z_RLE };
+    case 'small':
+      return { level: 6 };
+    case 'none':
+      return { level: 0 };
+  }
+}
+
 /**
  * Writes a zip archive (the `.npz` container) with fflate's streaming `Zip`. Entries are
  * deflated in 4 MiB independent blocks by zlib on the thread pool (up to 4 at once) and joined
@@ -39,8 +54,9 @@ function* rechunk(src: Iterable<Uint8Array>): Generator<Uint8Array> {
 export async function writeZip(
   path: string,
   entries: readonly { name: string; bytes: ByteSource }[],
-  level: number,
+  compression: { level: number; strategy?: number },
 ): Promise<void> {
+  const { level, strategy } = compression;
   const fd = openSync(path, 'w');
   const failures: Error[] = [];
   const zip = new Zip((err, chunk) => {
@@ -76,7 +92,7 @@ export async function writeZip(
           const c = next.value;
           entry.crc = zlib.crc32(c, entry.crc);
           entry.size += c.length;
-          pending.push(deflateRaw(c, { level, finishFlush: flush }));
+          pending.push(deflateRaw(c, { level, strategy, finishFlush: flush }));
           next = chunks.next();
         }
         emit(await (pending.shift() as Promise<Buffer>), false);

@@ -12,7 +12,12 @@ import { dirname, join } from 'node:path';
 import { XError } from '@x/core';
 import { shapeOf, toFloat32, toFloat64 } from '../arrays.js';
 import { npyHeader } from './npy.js';
-import { writeZip, type ByteSource } from './npzWriter.js';
+import {
+  compressionSettings,
+  writeZip,
+  type ByteSource,
+  type NpzCompression,
+} from './npzWriter.js';
 
 /** A state as the trajectory stores it: float32 data of a shape. */
 export interface StateArray {
@@ -33,8 +38,11 @@ export interface TrajectoryLoggerOptions {
   spoolDir?: string;
   /** Applied to every appended state (after the deep copy). */
   transform?: StateTransform;
-  /** Deflate level 0–9 of saved files (0 = stored). Default 1. */
-  level?: number;
+  /**
+   * Compression of saved files: `fast` (deflate level 1, run-length strategy; default), `small`
+   * (level 6, like `numpy.savez_compressed`) or `none` (stored, like `numpy.savez`).
+   */
+  compression?: NpzCompression;
 }
 
 /** What {@link TrajectoryLogger.init} records about a trajectory. */
@@ -118,14 +126,14 @@ export class TrajectoryLogger {
   #counter = 0;
 
   constructor(options: TrajectoryLoggerOptions = {}) {
-    const level = options.level ?? 1;
-    if (!Number.isInteger(level) || level < 0 || level > 9) {
+    const compression = options.compression ?? 'fast';
+    if (!['fast', 'small', 'none'].includes(compression)) {
       throw new XError(
         'INVALID_CONFIG',
-        `TrajectoryLogger level: expected an integer 0..9, got ${level}`,
+        `TrajectoryLogger compression: expected fast, small or none, got '${String(compression)}'`,
       );
     }
-    this.#opts = { streaming: false, flushBytes: 8 * 1024 * 1024, ...options, level };
+    this.#opts = { streaming: false, flushBytes: 8 * 1024 * 1024, ...options, compression };
   }
 
   /** Ids of the open trajectories. */
@@ -281,7 +289,7 @@ export class TrajectoryLogger {
         entries.push({ name, bytes: arrEntry('<i8', [], BigInt64Array.of(BigInt(v))) });
       else entries.push({ name, bytes: arrEntry('<f8', [], Float64Array.of(v)) });
     }
-    await writeZip(path, entries, this.#opts.level);
+    await writeZip(path, entries, compressionSettings(this.#opts.compression));
   }
 
   *#stateBytes(t: Trajectory, shape: number[]): Generator<Uint8Array> {

@@ -1,0 +1,177 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { Rng } from '../packages/core/src/index.js';
+import {
+  ExperimentLogger,
+  TrajectoryLogger,
+  consoleSink,
+  jsonlSink,
+  svgSink,
+  tensorboardSink,
+  type SinkEntry,
+} from '../packages/logging/src/index.js';
+
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+function nullStream(): NodeJS.WriteStream {
+  return new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream;
+}
+
+async function logCost(
+  steps: number,
+  everyStep: boolean,
+): Promise<{ median: number; p99: number; mean: number }> {
+  const runDir = mkdtempSync(join(tmpdir(), 'bench-logging-'));
+  const cad = (c: SinkEntry['every']) => (everyStep ? {} : c);
+  const logger = new ExperimentLogger({
+    run: {
+      runDir,
+      pipeline: 'bench',
+      config: { lr: 1e-3 },
+      startStep: 0,
+      resumed: false,
+      totalSteps: steps,
+    },
+    sinks: [
+      { sink: consoleSink({ stream: nullStream(), live: false }), every: cad({ seconds: 1 }) },
+      { sink: jsonlSink(), every: cad({ steps: 100, seconds: 5 }) },
+      { sink: tensorboardSink(), every: cad({ steps: 100, seconds: 10 }) },
+      { sink: svgSink({ charts: ['eval/*'] }), every: cad({ seconds: 30 }) },
+    ],
+  });
+  const times = new Float64Array(steps);
+  const metrics = {
+    loss: 0,
+    acc: 0,
+    lr: 1e-3,
+    grad_norm: 0,
+    energy: 0,
+    mse: 0,
+    time_per_step: 0,
+    tokens: 0,
+  };
+  for (let s = 0; s < steps; s++) {
+    metrics.loss = 1 / (s + 1);
+    metrics.acc = s / steps;
+    metrics.grad_norm = Math.sqrt(s);
+    const t0 = performance.now();
+    logger.log(metrics, { step: s });
+    if (s % 10 === 0)
+      logger.log({ acc: 0.5, loss: 0.1, solved: 3, mse: 0.2 }, { step: s, category: 'eval' });
+    times[s] = (performance.now() - t0) * 1000;
+    if (s % 256 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await logger.close();
+  rmSync(runDir, { recursive: true, force: true });
+  const sorted = times.slice().sort();
+  let sum = 0;
+  for (const t of times) sum += t;
+  return { median: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), mean: sum / steps };
+}
+
+function sudokuTrajectory(steps: number, batch: number): Float32Array[] {
+  const rng = Rng.fromSeed(7).stream('bench/trajectory');
+  const onehot = new Float32Array(batch * 729);
+  for (let b = 0; b < batch; b++) {
+    for (let cell = 0; cell < 81; cell++) onehot[b * 729 + cell * 9 + rng.int(0, 9)] = 1;
+  }
+  const out: Float32Array[] = [];
+  for (let s = 0; s < steps; s++) {
+    const sigma = Math.max(0, 1 - s / (0.8 * steps));
+    const x = new Float32Array(batch * 729);
+    for (let i = 0; i < x.length; i++) {
+      x[i] = sigma > 0 ? (onehot[i] as number) + sigma * rng.normal() : (onehot[i] as number);
+    }
+    out.push(x);
+  }
+  return out;
+}
+
+/** `pnpm bench logging [--steps N]`: log() cost with every local sink, and trajectory save. */
+export async function main(args: string[]): Promise<void> {
+  const stepsArg = args.indexOf('--steps');
+  const steps = stepsArg >= 0 ? Number(args[stepsArg + 1]) : 20000;
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  process.stdout.write(`machine: ${cpus().length} x ${cpu}, node ${process.version}\n\n`);
+
+  await logCost(2000, false);
+  const def = await logCost(steps, false);
+  const every = await logCost(Math.min(steps, 5000), true);
+  process.stdout.write(
+    `log() with console+jsonl+tensorboard+svg, 8 train metrics/step + 4 eval metrics every 10 steps\n`,
+  );
+  process.stdout.write(
+    `  default cadences: median ${def.median.toFixed(2)} µs, p99 ${def.p99.toFixed(2)} µs, mean ${def.mean.toFixed(2)} µs\n`,
+  );
+  process.stdout.write(
+    `  every sink every step: median ${every.median.toFixed(2)} µs, p99 ${every.p99.toFixed(2)} µs, mean ${every.mean.toFixed(2)} µs\n`,
+  );
+  for (const ms of [1, 10, 100, 1000]) {
+    process.stdout.write(
+      `  share of a ${ms} ms training step: ${((100 * def.mean) / (ms * 1000)).toFixed(4)} % (default), ${((100 * every.mean) / (ms * 1000)).toFixed(4)} % (every step)\n`,
+    );
+  }
+
+  const T = 1000;
+  const B = 32;
+  const data = sudokuTrajectory(T, B);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-traj-'));
+  for (const [label, compression, streaming] of [
+    ['fast (deflate 1 + RLE), in memory', 'fast', false],
+    ['fast, streaming to disk', 'fast', true],
+    ['small (deflate 6), in memory', 'small', false],
+    ['none (stored), in memory', 'none', false],
+  ] as const) {
+    const traj = new TrajectoryLogger({
+      compression,
+      streaming,
+      transform: (s) => ({ data: s.data, shape: [B, 9, 9, 9] }),
+    });
+    const id = traj.init('bench', { difficulty: 'hard' });
+    const t0 = performance.now();
+    for (let s = 0; s < T; s++)
+      traj.append(id, {
+        state: data[s],
+        energy: data[s]!.subarray(0, B),
+        step: s,
+        success: false,
+        timeStep: s,
+      });
+    const t1 = performance.now();
+    const path = join(dir, `traj-${compression}-${streaming}.npz`);
+    await traj.save(id, path);
+    const t2 = performance.now();
+    traj.clearAll();
+    process.stdout.write(
+      `trajectory ${T} steps x batch ${B} x 729 float32 (${((T * B * 729 * 4) / 1e6).toFixed(1)} MB), ${label}: append ${(t1 - t0).toFixed(0)} ms, save ${(t2 - t1).toFixed(0)} ms, ${(statSync(path).size / 1e6).toFixed(1)} MB\n`,
+    );
+  }
+  const ours = join(dir, 'traj-fast-false.npz');
+  if (spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) {
+    const py = String.raw`
+import sys, time, os, numpy as np
+z = np.load(sys.argv[1]); arrays = {k: z[k] for k in z.files}
+t = time.perf_counter(); np.savez_compressed(sys.argv[2], **arrays); dt = time.perf_counter() - t
+t = time.perf_counter(); np.savez(sys.argv[3], **arrays); du = time.perf_counter() - t
+print(f"numpy savez_compressed on the same arrays: {dt*1000:.0f} ms, {os.path.getsize(sys.argv[2])/1e6:.1f} MB; savez (stored): {du*1000:.0f} ms")
+`;
+    process.stdout.write(
+      execFileSync(
+        '/usr/bin/python3',
+        ['-c', py, ours, join(dir, 'np.npz'), join(dir, 'np_stored.npz')],
+        {
+          encoding: 'utf8',
+        },
+      ),
+    );
+  } else {
+    process.stdout.write('numpy comparison skipped: /usr/bin/python3 has no numpy\n');
+  }
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -19,10 +19,11 @@ export interface StateFeatures {
 
 /**
  * Scale-free features of one system (`x`, `v` `[N, 3]`, `m` `[N]`): for the pair with the
- * smallest free-fall time τ₁ = sqrt(s³/(m_i+m_j)), log(crossing time / τ₁), the radial-velocity
- * cosine and τ₁'s logarithmic rate `τ₁ d ln τ₁/dt`; log(τ₂/τ₁) for the next pair; the smallest
+ * smallest free-fall time τ₁ = sqrt(s³/(m_i+m_j)), log(crossing time / τ₁), the squared
+ * radial-velocity cosine and |τ₁ d ln τ₁/dt|; log(τ₂/τ₁) for the next pair; the smallest
  * crossing time over τ₁; log of the virial ratio 2K/|W|; and log N. All are invariant under
- * rescaling of length, mass and time units.
+ * rescaling of length, mass and time units and even under time reversal (v → −v): features odd
+ * under reversal (the sign of the radial velocity) make a learned rule drift secularly.
  */
 export function stateFeatures(
   x: ArrayLike<number>,
@@ -75,8 +76,8 @@ export function stateFeatures(
   }
   const features = new Float64Array(STATE_FEATURES);
   features[0] = clamp(Math.log(best.cross / t1) / 3, -4, 4);
-  features[1] = best.cos;
-  features[2] = clamp(best.rate, -4, 4);
+  features[1] = best.cos * best.cos;
+  features[2] = clamp(Math.abs(best.rate), 0, 4);
   features[3] = Number.isFinite(t2) ? clamp(Math.log(t2 / t1) / 3, 0, 4) : 0;
   features[4] = clamp(Math.log(crossMin / t1) / 3, -4, 4);
   features[5] = W < 0 ? clamp(Math.log((2 * K) / -W + 1e-12) / 3, -4, 4) : 0;

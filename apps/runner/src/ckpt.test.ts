@@ -56,6 +56,7 @@ describe('runner ckpt', () => {
     expect(r.out).toMatch(/step\s+10/);
     expect(r.out).toMatch(/model\/kernel\s+F32\s+\[2, 3\]/);
     expect(r.out).toContain(digests[10]);
+    expect(r.out).toMatch(/trainer\/step = 10/);
   });
 
   it('digest prints the state digest as the last stdout line (run dir = newest valid)', async () => {

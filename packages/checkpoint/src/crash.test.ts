@@ -69,7 +69,7 @@ describe('crash safety under SIGKILL (real processes)', () => {
       );
       expect(readdirSync(dir).every((n) => /^step-\d{8}$/.test(n))).toBe(true);
     }
-    expect(saves).toBeGreaterThan(15);
+    expect(saves).toBeGreaterThanOrEqual(12);
     expect(
       leftoversSeen,
       'no kill landed inside a save; the test did not exercise a crash mid-write',

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   classifyPath,
   inspectCheckpoint,
@@ -27,6 +28,33 @@ function metricsText(m: Record<string, number> | undefined): string {
   return Object.entries(m)
     .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(5)}`)
     .join(' ');
+}
+
+function scalarLeaves(doc: { tree?: unknown }): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, path: string): void => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      if (keys.length === 1 && keys[0] === '$tensor') return;
+      if (keys.length === 1 && keys[0] === '$number') {
+        out.push(`${path} = ${String(o['$number'])}`);
+        return;
+      }
+      const body =
+        keys.length === 1 && keys[0] === '$object' ? (o['$object'] as Record<string, unknown>) : o;
+      for (const k of Object.keys(body)) walk(body[k], path === '' ? k : `${path}/${k}`);
+      return;
+    }
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${path}/${i}`));
+      return;
+    }
+    const text = JSON.stringify(v);
+    out.push(`${path} = ${text.length > 80 ? `${text.slice(0, 77)}...` : text}`);
+  };
+  walk(doc.tree, '');
+  return out;
 }
 
 export const ckptListCommand: Command = {
@@ -117,6 +145,12 @@ export const ckptInspectCommand: Command = {
         `  ${e.name.padEnd(40)} ${e.dtype.padEnd(5)} [${e.shape.join(', ')}]  ${bytes(e.end - e.begin)}`,
       );
     }
+    const leaves = scalarLeaves(
+      JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { tree?: unknown },
+    );
+    o.line(`other leaves (${leaves.length})`);
+    for (const l of leaves.slice(0, 200)) o.line(`  ${l}`);
+    if (leaves.length > 200) o.line(`  … ${leaves.length - 200} more`);
     return 0;
   },
 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateBatch, sampleBatch, sampleIndices } from './batched.js';
 import { parseLoggingConfig } from './config.js';
-import { ExperimentLogger } from './experimentLogger.js';
+import { EPISODE_PICTURE, ExperimentLogger } from './experimentLogger.js';
 import type { EpisodeRecord, HistogramRecord, MetricRow, Sink } from './types.js';
 
 const cfg = parseLoggingConfig({}).batched;
@@ -139,5 +139,30 @@ describe('ExperimentLogger.logBatch', () => {
       sampleIndices(4, 2, 4, 5),
     );
     expect(hs.map((h) => h.name)).toContain('batch/reward');
+  });
+
+  it('draws sampled environments when a batch/episode renderer is registered', async () => {
+    const pics: string[] = [];
+    const eps: EpisodeRecord[] = [];
+    const logger = new ExperimentLogger({
+      run: { runDir: '/x', pipeline: 't', config: {}, startStep: 0, resumed: false },
+      sinks: [
+        {
+          name: 'mem',
+          writePicture: (p) => void pics.push(`${p.name}:${p.svg}`),
+          writeEpisodes: (e) => void eps.push(...e),
+        },
+      ],
+      config: parseLoggingConfig({ batched: { numSamples: 1 } }),
+    });
+    logger.registerRenderer(
+      EPISODE_PICTURE,
+      (d) => `<svg>${JSON.stringify((d as Record<string, unknown>)['final_state'])}</svg>`,
+    );
+    logger.logBatch({ updateStep: 0, episodeReturns: [1, 2], finalStates: [[7], [8]] });
+    await logger.close();
+    expect(pics).toHaveLength(1);
+    expect(pics[0]).toMatch(/^batch\/env_(0:<svg>\[7\]|1:<svg>\[8\])<\/svg>$/);
+    expect(eps[0]!.data['final_state']).toBeUndefined();
   });
 });

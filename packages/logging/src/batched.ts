@@ -110,6 +110,7 @@ export function sampleBatch(
   batch: BatchData,
   cfg: BatchedConfig,
   seed = 0,
+  withStates = cfg.includeFullStates,
 ): Record<string, unknown>[] {
   const n = batchSize(batch);
   const at = (key: string, i: number): number | undefined => {
@@ -126,7 +127,7 @@ export function sampleBatch(
       environment_id: i,
       task_id: batch.taskIds?.[i] ?? `batch_task_${i}`,
     };
-    if (cfg.includeFullStates) {
+    if (withStates) {
       if (batch.initialStates !== undefined)
         ep['initial_state'] = elementAt(batch.initialStates, i) ?? null;
       if (batch.finalStates !== undefined)

@@ -288,7 +288,8 @@ export class ExperimentLogger implements Component<LoggerState> {
 
   /**
    * Batched logging: aggregated statistics at `batched.logFrequency` and sampled episode
-   * summaries at `batched.sampleFrequency` (deterministic in the update step).
+   * summaries at `batched.sampleFrequency` (deterministic in the update step). With a renderer
+   * registered for {@link EPISODE_PICTURE}, each sampled environment is also drawn.
    */
   logBatch(batch: BatchData): void {
     const cfg = this.config.batched;
@@ -303,7 +304,14 @@ export class ExperimentLogger implements Component<LoggerState> {
       }
     }
     if (cfg.samplingEnabled && step % cfg.sampleFrequency === 0) {
-      for (const ep of sampleBatch(batch, cfg, this.#seed)) {
+      const draw = this.#renderers.has(EPISODE_PICTURE);
+      for (const ep of sampleBatch(batch, cfg, this.#seed, cfg.includeFullStates || draw)) {
+        const id = String(ep['environment_id']);
+        if (draw) this.picture(EPISODE_PICTURE, ep, { step, category: 'batch', name: `env_${id}` });
+        if (!cfg.includeFullStates) {
+          delete ep['initial_state'];
+          delete ep['final_state'];
+        }
         this.logEpisode(ep, { step, category: 'batch' });
       }
     }
@@ -415,6 +423,13 @@ export class ExperimentLogger implements Component<LoggerState> {
     this.stats.lowerStepCount = state.lowerStepCount;
   }
 }
+
+/**
+ * The picture kind drawn for each sampled environment of {@link ExperimentLogger.logBatch} when
+ * a renderer is registered for it (it receives the episode summary with `initial_state` and
+ * `final_state`).
+ */
+export const EPISODE_PICTURE = 'batch/episode';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -8,7 +8,7 @@ export type {
   RunInfo,
   Sink,
 } from './types.js';
-export { ExperimentLogger } from './experimentLogger.js';
+export { EPISODE_PICTURE, ExperimentLogger } from './experimentLogger.js';
 export type {
   ExperimentLoggerOptions,
   LogOptions,

@@ -52,6 +52,35 @@ describe('createRunLogger', () => {
     expect((err as Error).message).toMatch(/logging\.queue_size: 'queue_size' was removed/);
   });
 
+  it('an uncaught exception still leaves every committed row in JSONL and TensorBoard', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'crash-'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@x/source',
+        '--import',
+        'tsx',
+        join(here, '__fixtures__', 'signalChild.ts'),
+        runDir,
+        'crash',
+      ],
+      { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect(code).toBe(1);
+    expect(stderr).toContain('boom');
+    const steps = readJsonl(join(runDir, 'logs')).map((r) => r['step'] as number);
+    expect(steps.length).toBeGreaterThanOrEqual(50);
+    expect(steps).toEqual([...Array(steps.length).keys()]);
+    const tbDir = join(runDir, 'logs', 'tb');
+    const events = readEventFile(join(tbDir, readdirSync(tbDir)[0]!));
+    expect(
+      events.filter((e) => e.values.some((v) => v.tag === 'train/loss')).map((e) => e.step),
+    ).toEqual(steps);
+  });
+
   it('a SIGTERM during logging leaves complete JSONL and TensorBoard files', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'sig-'));
     const child = spawn(

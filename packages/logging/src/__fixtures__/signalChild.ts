@@ -2,6 +2,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { createRunLogger } from '../runLogger.js';
 
 const runDir = process.argv[2] as string;
+const crashAt = process.argv[3] === 'crash' ? 50 : -1;
 const logger = createRunLogger({
   runDir,
   pipeline: 'child',
@@ -14,5 +15,9 @@ for (let step = 0; ; step++) {
   logger.log({ loss: 1 / (step + 1), big: step === 7 ? Infinity : step }, { step });
   logger.log({ acc: 0.5 }, { step, category: 'eval' });
   if (step === 200) process.stdout.write('ready\n');
+  if (step === crashAt)
+    setTimeout(() => {
+      throw new Error('boom');
+    }, 0);
   await tick();
 }

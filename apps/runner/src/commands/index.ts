@@ -3,6 +3,7 @@ import { ckptCommands } from './ckpt.js';
 import { doctorCommand } from './doctor.js';
 import { quickstartCommand } from './quickstart.js';
 import { operatorsCommands } from './operators.js';
+import { wandbCommands } from './wandb.js';
 import './operatorsQuickstart.js';
 import { timestepperCommands } from './timestepper.js';
 import './timestepperQuickstart.js';
@@ -14,4 +15,5 @@ export const commands: Command[] = [
   ...ckptCommands,
   ...operatorsCommands,
   ...timestepperCommands,
+  ...wandbCommands,
 ];

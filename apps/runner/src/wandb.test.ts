@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WandbSink } from '@x/logging';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeWandb, startFakeWandb } from '../../../packages/logging/src/wandb/testing.js';
+import { runCli, type CliIO } from './cli.js';
+import { wandbCommands } from './commands/wandb.js';
+
+const KEY = 'runner-sync-key-0123456789abcdef0123456789';
+let server: FakeWandb;
+const root = mkdtempSync(join(tmpdir(), 'x-runner-wandb-'));
+
+beforeAll(async () => {
+  server = await startFakeWandb({ apiKey: KEY });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+async function offlineRun(name: string, rows: number): Promise<{ runDir: string; runId: string }> {
+  const runDir = join(root, name);
+  const sink = new WandbSink({
+    env: { WANDB_MODE: 'offline', WANDB_BASE_URL: server.url, WANDB_PROJECT: 'runner' },
+  });
+  sink.start({ runDir, pipeline: 'test', config: { a: 1 }, startStep: 0, resumed: false });
+  for (let s = 0; s < rows; s++)
+    sink.writeRows([{ step: s, time: 1_700_000_000 + s, values: { loss: 1 / (s + 1) } }]);
+  await sink.close({ exitCode: 0, preempting: false });
+  return { runDir, runId: sink.runId as string };
+}
+
+const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The real CLI in a child process, without blocking this process (it serves the fake W&B). */
+function runRunner(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@x/source', '--import', 'tsx', join(runnerRoot, 'src', 'bin.ts'), ...args],
+    { cwd: runnerRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) =>
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })),
+  );
+}
+
+const env = () => ({ WANDB_API_KEY: KEY, WANDB_BASE_URL: server.url, NETRC: '/nonexistent' });
+
+describe('runner wandb sync', () => {
+  it('uploads an offline run once, as a real process, and a second sync sends nothing', async () => {
+    const { runDir, runId } = await offlineRun('a', 50);
+    const r = await runRunner(['wandb', 'sync', runDir], env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`/${runId}: 50 history rows on the server (complete)`);
+    expect(r.stdout + r.stderr).not.toContain(KEY);
+    const run = server.runs.get(runId)!;
+    expect(run.complete).toBe(true);
+    expect(server.rows(runId).map((x) => x['_step'])).toEqual(
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+    let err = '';
+    const io: CliIO = { cwd: root, stdout: () => undefined, stderr: (t) => void (err += t) };
+    for (const [k, v] of Object.entries(env())) process.env[k] = v;
+    expect(await runCli(wandbCommands, ['wandb', 'sync', 'a'], io)).toBe(0);
+    expect(err).toContain('sent 0 history rows');
+    expect(server.runs.get(runId)!.history).toHaveLength(50);
+  });
+
+  it('exits 2 naming the directory when there is no W&B run in it', async () => {
+    let err = '';
+    const io: CliIO = { cwd: root, stdout: () => undefined, stderr: (t) => void (err += t) };
+    const code = await runCli(wandbCommands, ['wandb', 'sync', 'nowhere'], io);
+    expect(code).toBe(2);
+    expect(err).toContain(join(root, 'nowhere'));
+  });
+});

@@ -17,6 +17,17 @@ function uniqueName(path: string, taken: Map<string, TensorData>): string {
   for (let i = 2; ; i++) if (!taken.has(`${name}#${i}`)) return `${name}#${i}`;
 }
 
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else target[key] = value;
+}
+
 function encodeNumber(n: number): unknown {
   if (Number.isNaN(n)) return { $number: 'NaN' };
   if (n === Infinity) return { $number: 'Infinity' };
@@ -51,7 +62,7 @@ export function splitState(state: State): SplitState {
     let special = false;
     for (const k of Object.keys(v).sort()) {
       if (k.startsWith('$')) special = true;
-      out[k] = walk(v[k] as State, joinPath(path, k));
+      setOwn(out, k, walk(v[k] as State, joinPath(path, k)));
     }
     return special ? { $object: out } : out;
   };
@@ -109,17 +120,7 @@ export function joinState(
       return bad(path, `unexpected key ${JSON.stringify(keys.find((k) => k.startsWith('$')))}`);
     }
     const out: Record<string, State> = {};
-    for (const k of Object.keys(body)) {
-      const value = walk(body[k], joinPath(path, k));
-      if (k === '__proto__')
-        Object.defineProperty(out, k, {
-          value,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      else out[k] = value;
-    }
+    for (const k of Object.keys(body)) setOwn(out, k, walk(body[k], joinPath(path, k)));
     return out;
   };
   const state = walk(tree, '');

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { XError, stateDigest, type State, type TensorData } from '@x/core';
-import type { FileLike, FsOps } from './fsOps.js';
+import { writeFailure } from './errors.js';
+import { nodeFs, type FileLike, type FsOps } from './fsOps.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
@@ -21,6 +22,7 @@ import {
 import { STATE_JSON_VERSION, joinState, splitState } from './stateTree.js';
 
 const CHUNK = 32 << 20;
+let tmpCounter = 0;
 
 /** A state captured for saving. */
 export interface CapturedCheckpoint {
@@ -153,10 +155,10 @@ function describeErr(err: unknown): string {
 async function readTensors(
   fs: FsOps,
   path: string,
-  expectedSize: number,
-): Promise<{ tensors: Map<string, TensorData>; sha256: string }> {
+  expectedSize?: number,
+): Promise<{ tensors: Map<string, TensorData>; metadata: Record<string, string>; sha256: string }> {
   const size = await fs.size(path);
-  if (size !== expectedSize) {
+  if (expectedSize !== undefined && size !== expectedSize) {
     throw new XError('INTEGRITY', `${path}: size ${size} bytes, manifest says ${expectedSize}`);
   }
   const f = await fs.open(path, 'r');
@@ -196,7 +198,7 @@ async function readTensors(
       hash.update((chunks[i] as (typeof chunks)[number]).bytes);
     }
     for (const { e, target } of targets) tensors.set(e.name, target.finish());
-    return { tensors, sha256: hash.digest('hex') };
+    return { tensors, metadata: header.metadata, sha256: hash.digest('hex') };
   } finally {
     await f.close();
   }
@@ -269,4 +271,47 @@ export async function loadCheckpoint(fs: FsOps, dir: string): Promise<LoadedChec
     );
   }
   return { dir, manifest, state: state as Record<string, State> };
+}
+
+/**
+ * Reads and validates a safetensors file (see `parseSafetensorsHeader`), each tensor into its own
+ * aligned typed array. Returns the tensors by name, the `__metadata__` map and the file's SHA-256.
+ */
+export async function readSafetensorsFile(
+  path: string,
+  fs: FsOps = nodeFs,
+): Promise<{ tensors: Map<string, TensorData>; metadata: Record<string, string>; sha256: string }> {
+  return readTensors(fs, path);
+}
+
+/**
+ * Writes tensors as a spec-exact safetensors file atomically (temporary file, fsync, rename,
+ * fsync of the directory). Returns the file's size and SHA-256.
+ */
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: ReadonlyMap<string, TensorData> | Record<string, TensorData>,
+  metadata: Record<string, string> = {},
+  fs: FsOps = nodeFs,
+): Promise<{ size: number; sha256: string }> {
+  const layout = planSafetensors(tensors, metadata);
+  const hash = createHash('sha256');
+  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
+  try {
+    await writeFile(fs, tmp, async (f) => {
+      hash.update(layout.header);
+      await f.write(layout.header, 0);
+      let pos = layout.header.length;
+      for (const { tensor } of layout.order) {
+        await writeHashed(f, tensorBytes(tensor), pos, hash);
+        pos += tensor.data.byteLength;
+      }
+    });
+    await fs.rename(tmp, path);
+    await fs.syncDir(dirname(path));
+  } catch (err) {
+    await fs.rm(tmp).catch(() => undefined);
+    throw writeFailure(err, `cannot write ${path}`);
+  }
+  return { size: layout.fileSize, sha256: hash.digest('hex') };
 }

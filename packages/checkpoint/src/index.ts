@@ -8,7 +8,13 @@ export type {
   SaveResult,
   VerifyResult,
 } from './manager.js';
-export { estimateCheckpointBytes, loadCheckpoint, writeCheckpointFiles } from './checkpointIo.js';
+export {
+  estimateCheckpointBytes,
+  loadCheckpoint,
+  readSafetensorsFile,
+  writeCheckpointFiles,
+  writeSafetensorsFile,
+} from './checkpointIo.js';
 export type { CapturedCheckpoint, LoadedCheckpoint } from './checkpointIo.js';
 export {
   CHECKPOINT_FORMAT,

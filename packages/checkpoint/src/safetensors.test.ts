@@ -1,9 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, XError, isXError, statesEqual, tensorData, type TensorData } from '@x/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readSafetensorsFile, writeSafetensorsFile } from './checkpointIo.js';
 import { decodeSafetensors, encodeSafetensors, MAX_HEADER_SIZE } from './safetensors.js';
 
 const PY = '/usr/bin/python3';
@@ -84,6 +85,18 @@ describe('safetensors writer', () => {
       const { dtype, data_offsets } = e as { dtype: string; data_offsets: [number, number] };
       expect((8 + n + data_offsets[0]) % (widths[dtype] as number)).toBe(0);
     }
+  });
+
+  it('writes and reads files atomically (the file-level API)', async () => {
+    const path = join(tmp, 'file.safetensors');
+    const w = await writeSafetensorsFile(path, sample(), { k: 'v' });
+    const r = await readSafetensorsFile(path);
+    expect(r.sha256).toBe(w.sha256);
+    expect(r.metadata).toEqual({ k: 'v' });
+    expect(statesEqual(Object.fromEntries(r.tensors), sample())).toBe(true);
+    expect(
+      Buffer.from(readFileSync(path)).equals(Buffer.from(encodeSafetensors(sample(), { k: 'v' }))),
+    ).toBe(true);
   });
 
   it('is deterministic (same tensors, same bytes)', () => {

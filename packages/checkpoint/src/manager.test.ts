@@ -97,6 +97,16 @@ describe('CheckpointManager save/restore', () => {
     await mgr.save(1, components(1));
     await expectCode(mgr.save(1, components(2)), 'INVALID_INPUT', /already exists/);
     await expectCode(mgr.save(-1, components(2)), 'INVALID_INPUT');
+    await expectCode(
+      mgr.save(2, components(2), { metrics: { loss: 'x' as unknown as number } }),
+      'INVALID_INPUT',
+      /metrics.loss/,
+    );
+    await expectCode(
+      mgr.save(2, components(2), { metadata: { big: 1n } }),
+      'INVALID_INPUT',
+      /metadata/,
+    );
     await expectCode(mgr.restore(components(0), { step: 7 }), 'NOT_FOUND');
     await expectCode(new CheckpointManager(freshDir()).restore(components(0)), 'NOT_FOUND');
   });

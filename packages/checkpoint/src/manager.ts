@@ -18,7 +18,7 @@ import {
 } from './checkpointIo.js';
 import { writeFailure } from './errors.js';
 import { nodeFs, type FsOps } from './fsOps.js';
-import { FILES, decodeMetrics, parseManifest, type Manifest } from './manifest.js';
+import { FILES, decodeMetrics, encodeMetrics, parseManifest, type Manifest } from './manifest.js';
 import { RetentionSchema, bestStep, stepsToDelete, type RetentionPolicy } from './retention.js';
 
 const STEP_DIR = /^step-(\d{8,})$/;
@@ -210,10 +210,11 @@ export class CheckpointManager {
       const captured = {
         step,
         state,
-        metrics: options.metrics ?? {},
-        metadata: options.metadata ?? {},
-        versions: this.#opts.versions ?? {},
+        metrics: { ...(options.metrics ?? {}) },
+        metadata: jsonCopy(options.metadata ?? {}, 'metadata'),
+        versions: { ...(this.#opts.versions ?? {}) },
       };
+      encodeMetrics(captured.metrics);
       const work = this.#commit(captured, path);
       if (!background) {
         await work;
@@ -417,6 +418,18 @@ export class CheckpointManager {
   /** Same as {@link CheckpointManager.wait}; call before the process exits. */
   close(): Promise<void> {
     return this.wait();
+  }
+}
+
+function jsonCopy(value: Record<string, unknown>, what: string): Record<string, unknown> {
+  try {
+    return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
+  } catch (err) {
+    throw new XError(
+      'INVALID_INPUT',
+      `${what}: not JSON-serializable (${(err as Error).message})`,
+      { cause: err },
+    );
   }
 }
 

@@ -144,7 +144,7 @@ async function loadWasm(): Promise<Loaded> {
     mod.setWasmPaths(`${dirname(entry)}/`);
     const previous = tf.getBackend() as string | undefined;
     const ok = await withoutNewProcessHandlers(() => tf.setBackend('wasm'));
-    if (previous !== undefined && previous !== 'wasm') await tf.setBackend(previous);
+    if (previous != null && previous !== 'wasm') await tf.setBackend(previous);
     if (!ok) return fail(`${WASM_PACKAGE}@${mod.version_wasm}: initialization failed`);
     return {
       probe: { name: 'wasm', available: true, detail: `${WASM_PACKAGE}@${mod.version_wasm}` },

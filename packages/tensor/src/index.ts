@@ -9,7 +9,7 @@ export {
 } from './backend.js';
 export type { BackendInfo, BackendName, BackendProbe, BackendRequest } from './backend.js';
 export { exp, gelu, sigmoid, softplus, swish, tanh } from './activations.js';
-export { conv2d, dense, groupNorm } from './layers.js';
+export { conv2d, dense, groupNorm, matMul } from './layers.js';
 export type { Conv2dOptions } from './layers.js';
 export { fromTensorData, toTensorData } from './convert.js';
 export type { FromTensorDataOptions } from './convert.js';

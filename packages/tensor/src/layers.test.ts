@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, isXError } from '@x/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from './backend.js';
-import { conv2d, dense, groupNorm } from './layers.js';
+import { conv2d, dense, groupNorm, matMul } from './layers.js';
 
 function randn(seed: string, shape: number[], std = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -72,6 +72,19 @@ describe.each<BackendName>(['cpu', 'wasm'])('layers on %s', (backend) => {
       }
     })();
     expect(isXError(err, 'INVALID_INPUT')).toBe(true);
+  });
+
+  it('matMul matches tf.matMul in value and gradients', () => {
+    const a = randn('ma', [5, 4]) as tf.Tensor2D;
+    const b = randn('mb', [4, 3]) as tf.Tensor2D;
+    expectClose(matMul(a, b), tf.matMul(a, b));
+    const loss =
+      (mm: (p: tf.Tensor2D, q: tf.Tensor2D) => tf.Tensor) => (p: tf.Tensor, q: tf.Tensor) =>
+        tf.sum(tf.square(mm(p as tf.Tensor2D, q as tf.Tensor2D)));
+    const ours = tf.grads(loss(matMul))([a, b]);
+    const ref = tf.grads(loss(tf.matMul))([a, b]);
+    ours.forEach((g, i) => expectClose(g, ref[i] as tf.Tensor, 1e-4));
+    expect(() => matMul(a, a)).toThrow(/cannot multiply \[5, 4\] by \[5, 4\]/);
   });
 
   it('dense is x·w + b', () => {

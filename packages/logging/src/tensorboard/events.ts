@@ -26,13 +26,13 @@ export interface EventFields {
   sessionStart?: boolean;
 }
 
-/** Encodes an `Event` message (wall_time=1, step=2, file_version=3, summary=5, session_log=6). */
+/** Encodes an `Event` message (wall_time=1, step=2, file_version=3, summary=5, session_log=7). */
 export function encodeEvent(e: EventFields): Uint8Array {
   const w = new ProtoWriter().double(1, e.wallTime);
   if (e.step !== undefined && e.step !== 0) w.int(2, e.step);
   if (e.fileVersion !== undefined) w.string(3, e.fileVersion);
   if (e.summary !== undefined) w.bytes(5, e.summary);
-  if (e.sessionStart === true) w.message(6, (s) => s.int(1, 1));
+  if (e.sessionStart === true) w.message(7, (s) => s.int(1, 1));
   return w.finish();
 }
 
@@ -156,7 +156,7 @@ export function decodeEvent(buf: Uint8Array): DecodedEvent {
     else if (f.field === 5) {
       for (const v of decodeProto(bytesOf(f)))
         if (v.field === 1) e.values.push(decodeValue(bytesOf(v)));
-    } else if (f.field === 6) {
+    } else if (f.field === 7) {
       for (const s of decodeProto(bytesOf(f)))
         if (s.field === 1) e.sessionLogStatus = Number(s.value);
     }

@@ -75,6 +75,23 @@ function hasPython(): boolean {
   );
 }
 
+const TB_PYTHON = process.env['TENSORBOARD_PYTHON'] ?? '/usr/bin/python3';
+const hasTensorboard =
+  spawnSync(TB_PYTHON, ['-c', 'import tensorboard.backend.event_processing.event_accumulator'], {
+    stdio: 'ignore',
+  }).status === 0;
+
+const TB_CHECK = String.raw`
+import json, sys
+from tensorboard.backend.event_processing import event_accumulator as ea
+acc = ea.EventAccumulator(sys.argv[1], size_guidance={ea.SCALARS: 0, ea.HISTOGRAMS: 0, ea.TENSORS: 0})
+acc.Reload()
+out = {'tags': acc.Tags(), 'loss': [[e.step, e.value] for e in acc.Scalars('train/loss')]}
+out['hist_num'] = acc.Histograms('train/h')[0].histogram_value.num
+out['text'] = acc.Tensors('config/text_summary')[0].tensor_proto.string_val[0].decode()
+print(json.dumps(out))
+`;
+
 describe('TensorBoard event files', () => {
   it('CRC-32C matches the check value and the mask is TFRecord’s', () => {
     expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
@@ -140,6 +157,46 @@ describe('TensorBoard event files', () => {
     expect(pyLoss.map((e) => e.step)).toEqual([0, 1, 2, 3, 4]);
     expect(pyLoss[1]!.values['train/loss']).toBe(0.5);
     expect(readFileSync(path).length).toBeGreaterThan(100);
+  });
+
+  it('TensorBoard itself reads the files, and drops orphaned steps after a resume', async (ctx) => {
+    if (!hasTensorboard) {
+      console.warn(
+        `skipping: ${TB_PYTHON} cannot import tensorboard (set TENSORBOARD_PYTHON to a python that can)`,
+      );
+      ctx.skip();
+    }
+    const runDir = mkdtempSync(join(tmpdir(), 'tb-'));
+    const first = new ExperimentLogger({
+      run: { runDir, pipeline: 't', config: { lr: 0.1 }, startStep: 0, resumed: false },
+      sinks: [tensorboardSink()],
+    });
+    for (let s = 0; s < 10; s++) first.log({ loss: s }, { step: s });
+    first.logHistogram('h', [1, 2, 3], { step: 3 });
+    await first.close();
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = new ExperimentLogger({
+      run: { runDir, pipeline: 't', config: { lr: 0.1 }, startStep: 4, resumed: true },
+      sinks: [tensorboardSink()],
+    });
+    for (let s = 5; s < 8; s++) second.log({ loss: 100 + s }, { step: s });
+    await second.close();
+    const out = JSON.parse(
+      execFileSync(TB_PYTHON, ['-c', TB_CHECK, join(runDir, 'logs', 'tb')], { encoding: 'utf8' }),
+    ) as { tags: { scalars: string[] }; loss: [number, number][]; hist_num: number; text: string };
+    expect(out.tags.scalars).toContain('train/loss');
+    expect(out.loss).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+      [5, 105],
+      [6, 106],
+      [7, 107],
+    ]);
+    expect(out.hist_num).toBe(3);
+    expect(out.text).toContain('lr: 0.1');
   });
 
   it('a resumed run starts with session_log START at the next step', async () => {

@@ -11,6 +11,8 @@ import {
   textSummary,
 } from './events.js';
 
+let fileCounter = 0;
+
 /** Options of {@link tensorboardSink}. */
 export interface TensorboardSinkOptions {
   /** Write the run's config as a text summary (`config/text_summary`) at start. Default true. */
@@ -20,7 +22,7 @@ export interface TensorboardSinkOptions {
 }
 
 /**
- * Writes TensorBoard event files (`events.out.tfevents.<secs>.<host>.<pid>`) under `logs/tb/`:
+ * Writes TensorBoard event files (`events.out.tfevents.<secs>.<host>.<pid>.<n>`) under `logs/tb/`:
  * `brain.Event:2` first, the config as text, one event of scalars per committed row,
  * histograms. Every delivery is written at once, so TensorBoard shows the run while it trains.
  * A resumed run starts its new file with `session_log START` at the next step, which makes
@@ -41,7 +43,7 @@ export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
       const secs = Math.floor(Date.now() / 1000);
       path = join(
         dir,
-        `events.out.tfevents.${String(secs).padStart(10, '0')}.${hostname()}.${process.pid}`,
+        `events.out.tfevents.${String(secs).padStart(10, '0')}.${hostname()}.${process.pid}.${fileCounter++}`,
       );
       fd = openSync(path, 'a');
       const chunks = [frameRecord(encodeEvent({ wallTime: now(), fileVersion: 'brain.Event:2' }))];

@@ -47,6 +47,17 @@ describe('generation and replay', () => {
     expect(await contentDigest(other)).toBe(await contentDigest(single));
   });
 
+  it.runIf(process.versions.node.startsWith('20.'))(
+    'pins golden hashes (cpu backend, Node 20): the seed scheme and rollout never drift silently',
+    () => {
+      expect(config.datasetId).toBe('ds-9050627a289c3107');
+      expect(hashes(single).slice(0, 2)).toEqual([
+        '6ddb8f2e0a7a0c738db7a846b16ede22b7a3b2a023abd2e6374e13445c462888',
+        'cc8869f2d4ec9628d4402fad27daddb68d938d4adda8a709cc9e6c226522ee5f',
+      ]);
+    },
+  );
+
   it('replays every operator bit for bit, also out of order', async () => {
     expect((await verifyDataset(single)).checked).toBe(N);
     const seen: number[] = [];

@@ -27,28 +27,37 @@ export function blurCircular(
 ): void {
   if (sigma < 0.5) return;
   const k = gaussianKernel(sigma);
-  const r = (k.length - 1) / 2;
+  const taps = k.length;
+  const r = (taps - 1) / 2;
+  const wrap = (i: number, n: number) => ((i % n) + n) % n;
+  const colIdx = new Int32Array(w * taps);
+  for (let j = 0; j < w; j++)
+    for (let t = 0; t < taps; t++) colIdx[j * taps + t] = wrap(j + t - r, w);
+  const rowIdx = new Int32Array(h * taps);
+  for (let i = 0; i < h; i++)
+    for (let t = 0; t < taps; t++) rowIdx[i * taps + t] = wrap(i + t - r, h);
   const tmp = new Float64Array(x.length);
   for (let i = 0; i < h; i++)
-    for (let j = 0; j < w; j++)
-      for (let ch = 0; ch < c; ch++) {
-        let acc = 0;
-        for (let d = -r; d <= r; d++) {
-          const jj = (((j + d) % w) + w) % w;
-          acc += (k[d + r] as number) * (x[(i * w + jj) * c + ch] as number);
-        }
-        tmp[(i * w + j) * c + ch] = acc;
+    for (let j = 0; j < w; j++) {
+      const o = (i * w + j) * c;
+      for (let t = 0; t < taps; t++) {
+        const wt = k[t] as number;
+        const src = (i * w + (colIdx[j * taps + t] as number)) * c;
+        for (let ch = 0; ch < c; ch++)
+          tmp[o + ch] = (tmp[o + ch] as number) + wt * (x[src + ch] as number);
       }
+    }
+  x.fill(0);
   for (let i = 0; i < h; i++)
-    for (let j = 0; j < w; j++)
-      for (let ch = 0; ch < c; ch++) {
-        let acc = 0;
-        for (let d = -r; d <= r; d++) {
-          const ii = (((i + d) % h) + h) % h;
-          acc += (k[d + r] as number) * (tmp[(ii * w + j) * c + ch] as number);
-        }
-        x[(i * w + j) * c + ch] = acc;
+    for (let j = 0; j < w; j++) {
+      const o = (i * w + j) * c;
+      for (let t = 0; t < taps; t++) {
+        const wt = k[t] as number;
+        const src = ((rowIdx[i * taps + t] as number) * w + j) * c;
+        for (let ch = 0; ch < c; ch++)
+          x[o + ch] = (x[o + ch] as number) + wt * (tmp[src + ch] as number);
       }
+    }
 }
 
 function standardize(x: Float64Array, center: boolean): void {

@@ -16,6 +16,7 @@ describe('seeds', () => {
       .update(Buffer.concat([len(SEED_SCHEME), len('ds-a'), idx, Buffer.from(u.buffer)]))
       .digest('hex');
     expect(operatorSeed('ds-a', 7, u)).toBe(expected);
+    expect(expected).toBe('24cfd4cd99272911a3fb42344bd2d48b9ce42d8c44c9b6b2d786b0c2bfd993f3');
   });
 
   it('changes with every input, including float32 rounding of the parameters', () => {

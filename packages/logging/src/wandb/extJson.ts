@@ -2,7 +2,37 @@ function num(n: number): string {
   if (Number.isNaN(n)) return 'NaN';
   if (n === Infinity) return 'Infinity';
   if (n === -Infinity) return '-Infinity';
-  return JSON.stringify(n);
+  return String(n);
+}
+
+const keyCache = new Map<string, string>();
+
+function key(k: string): string {
+  let s = keyCache.get(k);
+  if (s === undefined) {
+    s = JSON.stringify(k);
+    if (keyCache.size < 10_000) keyCache.set(k, s);
+  }
+  return s;
+}
+
+/**
+ * {@link toExtendedJson} of `{...values, ...tail}` without building the merged object (the
+ * history row fast path); keys of `tail` win.
+ */
+export function rowJson(values: Record<string, unknown>, tail: Record<string, number>): string {
+  let out = '{';
+  for (const k in values) {
+    const v = values[k];
+    if (v === undefined || k in tail) continue;
+    if (out.length > 1) out += ',';
+    out += `${key(k)}:${typeof v === 'number' ? num(v) : toExtendedJson(v)}`;
+  }
+  for (const k in tail) {
+    if (out.length > 1) out += ',';
+    out += `${key(k)}:${num(tail[k] as number)}`;
+  }
+  return `${out}}`;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface LineStoreOptions {
   maxMemoryBytes: number;
   /** Global index of the file's first line (non-zero only after a resume without local files). */
   base?: number;
+  /** Keep unsent lines in memory for a consumer (false: write-only, e.g. offline). */
+  window?: boolean;
   /** Called once each time the store starts or stops serving lines from disk. */
   onSpill?: (spilling: boolean, file: string) => void;
 }
@@ -66,6 +68,7 @@ export class LineStore {
   readonly base: number;
   readonly #max: number;
   readonly #onSpill: LineStoreOptions['onSpill'];
+  readonly #window: boolean;
   #diskLines = 0;
   #diskBytes = 0;
   #pending: string[] = [];
@@ -85,6 +88,7 @@ export class LineStore {
     this.base = options.base ?? 0;
     this.#max = options.maxMemoryBytes;
     this.#onSpill = options.onSpill;
+    this.#window = options.window ?? true;
     mkdirSync(dirname(file), { recursive: true });
     const keep =
       options.keepLines === undefined ? Infinity : Math.max(0, options.keepLines - this.base);
@@ -134,6 +138,8 @@ export class LineStore {
     this.#pendingBytes += bytes;
     if (index < this.#acked) {
       this.#ackedByte += bytes;
+    } else if (!this.#window) {
+      this.#spilled = true;
     } else if (!this.#spilled && this.#winBytes + bytes <= this.#max) {
       this.#win.push(line);
       this.#winBytes += bytes;

@@ -87,17 +87,20 @@ export class Session {
       base: this.record.historyBase,
       keepLines: keep,
       acked: this.progress.historyAcked,
+      window: o.online,
       onSpill,
     });
     this.output = new LineStore(join(o.dir, FILES.output), {
       maxMemoryBytes: Math.floor(mem * 0.2),
       base: this.record.outputBase,
       acked: this.progress.outputAcked,
+      window: o.online,
       onSpill,
     });
     this.files = new LineStore(join(o.dir, FILES.files), {
       maxMemoryBytes: Math.max(1024, Math.floor(mem * 0.05)),
       acked: this.progress.filesAcked,
+      window: o.online,
     });
   }
 

@@ -79,6 +79,7 @@ describe('offline mode and sync', () => {
     });
     await off.close({ exitCode: 0, preempting: false });
     expect(server.requests).toEqual([]);
+    expect(off.notices.filter((n) => n.level !== 'info')).toEqual([]);
     const wdir = join(offDir, 'wandb');
     expect(readFileSync(join(wdir, 'history.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(
       120,

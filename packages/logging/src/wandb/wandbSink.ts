@@ -13,7 +13,7 @@ import type {
   Sink,
 } from '../types.js';
 import { wandbConfigJson } from './api.js';
-import { parseExtendedJson, toExtendedJson } from './extJson.js';
+import { parseExtendedJson, rowJson, toExtendedJson } from './extJson.js';
 import { htmlMedia, svgToHtml } from './media.js';
 import { redact } from './redact.js';
 import { FILES, type RunRecord, readJson, writeJsonSync } from './runFiles.js';
@@ -53,6 +53,8 @@ interface PendingRow {
   step: number;
   time: number;
   values: Record<string, unknown>;
+  /** True once `values` is the sink's own copy (safe to merge into). */
+  owned?: boolean;
 }
 
 function newRunId(seed: string): string {
@@ -240,10 +242,11 @@ export class WandbSink implements Sink {
 
   #push(line: string): void {
     const s = this.#session as Session;
-    if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+    const bytes = line.length <= MAX_LINE_BYTES / 3 ? line.length : Buffer.byteLength(line);
+    if (bytes > MAX_LINE_BYTES) {
       this.#notify(
         'warn',
-        `wandb: a history row of ${Buffer.byteLength(line)} bytes exceeds W&B's line limit; not sent`,
+        `wandb: a history row of ${bytes} bytes exceeds W&B's line limit; not sent`,
       );
       return;
     }
@@ -253,15 +256,21 @@ export class WandbSink implements Sink {
 
   #emit(row: PendingRow): void {
     const runtime = Math.max(0, row.time - this.#t0);
-    const full = { ...row.values, _step: row.step, _runtime: runtime, _timestamp: row.time };
-    this.#push(toExtendedJson(full));
-    (this.#session as Session).summary.update(full);
+    const tail = { _step: row.step, _runtime: runtime, _timestamp: row.time };
+    this.#push(rowJson(row.values, tail));
+    const summary = (this.#session as Session).summary;
+    summary.update(row.values);
+    summary.update(tail);
     this.#lastStep = Math.max(this.#lastStep, row.step);
   }
 
   #add(step: number, time: number, values: Record<string, unknown>): void {
     const p = this.#pending;
     if (p !== undefined && step === p.step) {
+      if (p.owned !== true) {
+        p.values = { ...p.values };
+        p.owned = true;
+      }
       Object.assign(p.values, values);
       return;
     }
@@ -277,7 +286,7 @@ export class WandbSink implements Sink {
       this.#pending = undefined;
       return;
     }
-    this.#pending = { step, time, values: { ...values } };
+    this.#pending = { step, time, values };
   }
 
   #late(step: number, current: number): void {

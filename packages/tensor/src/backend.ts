@@ -93,8 +93,9 @@ async function loadNative(): Promise<Loaded> {
         continue;
       }
       const version = packageVersionAt(entry, name);
+      const skipped = reasons.length === 0 ? '' : ` (${reasons.join('; ')})`;
       return {
-        probe: { name: 'tensorflow', available: true, detail: `${name}@${version}` },
+        probe: { name: 'tensorflow', available: true, detail: `${name}@${version}${skipped}` },
         packageName: name,
         packageVersion: version,
       };

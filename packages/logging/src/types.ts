@@ -83,7 +83,9 @@ export interface CloseInfo {
 /**
  * A destination of logged data. The logger calls these methods on its own cadence for the sink
  * and isolates failures: a sink that throws is reported and, after repeated failures, disabled.
- * Methods may return a promise; the logger never lets a slow sink block `log()`.
+ * Methods may return a promise; the logger never lets a slow sink block `log()`: a synchronous
+ * method runs inline when the sink's cadence is due (keep it cheap), while a returned promise
+ * makes the sink's later data wait and coalesce until it settles.
  */
 export interface Sink {
   /** Stable name used in config and messages (`console`, `jsonl`, `tensorboard`, `svg`, `wandb`). */

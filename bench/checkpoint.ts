@@ -1,6 +1,6 @@
 import { open, rm } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CheckpointManager } from '../packages/checkpoint/src/index.js';
@@ -171,9 +171,12 @@ export async function main(args: string[]): Promise<void> {
     await rm(root, { recursive: true, force: true });
   }
   const cpu = cpus()[0]?.model ?? 'cpu';
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(
-    `\ncheckpoint benchmark — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.versions.node}, dir ${tmpdir()} (warm page cache), median of ${reps}`,
+    `\ncheckpoint benchmark — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.versions.node}, dir ${tmpdir()} (warm page cache), median of ${reps}, load average at the end ${load}`,
   );
   out(
     'save = safetensors + state.json + manifest (SHA-256 of files, state digest), fsync, rename; plain = one fs write of the same bytes + fsync',

@@ -252,7 +252,13 @@ export class CheckpointManager {
   async #applyRetention(): Promise<void> {
     const policy = this.#opts.retention;
     if (policy === undefined) return;
-    const all = await this.#list();
+    let all: CheckpointInfo[];
+    try {
+      all = await this.#list();
+    } catch (err) {
+      this.#warn(`retention skipped: cannot list ${this.directory}: ${(err as Error).message}`);
+      return;
+    }
     for (const step of stepsToDelete(policy, all)) {
       const from = join(this.directory, stepDirName(step));
       const trash = `${from}.trash-${process.pid}-${++this.#tmpCounter}`;

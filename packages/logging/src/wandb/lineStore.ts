@@ -52,6 +52,35 @@ function scan(file: string, upToLines: number): { lines: number; bytes: number; 
   }
 }
 
+/**
+ * The number of leading lines of a history file whose `_step` is below `step` (the lines a
+ * resumed run keeps; the first line at or past `step` and everything after it is regenerated).
+ */
+export function linesBeforeStep(file: string, step: number): number {
+  if (!existsSync(file)) return 0;
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let carry = '';
+    let pos = 0;
+    let count = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) return count;
+      pos += n;
+      const parts = (carry + buf.toString('utf8', 0, n)).split('\n');
+      carry = parts.pop() ?? '';
+      for (const line of parts) {
+        const m = /"_step":(-?\d+)/.exec(line);
+        if (m !== null && Number(m[1]) >= step) return count;
+        count++;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The number of complete lines in `file` (0 when it does not exist). */
 export function countLines(file: string): number {
   return scan(file, Infinity).lines;
@@ -218,6 +247,19 @@ export class LineStore {
     } finally {
       await fh.close();
     }
+  }
+
+  /** Drops every line from global index `n` on (file and memory). */
+  truncateTo(n: number): void {
+    this.writeOutSync();
+    const keep = Math.max(0, Math.min(n, this.total) - this.base);
+    const at = scan(this.file, keep);
+    const fd = openSync(this.file, 'r+');
+    ftruncateSync(fd, at.bytes);
+    closeSync(fd);
+    this.#diskLines = at.lines;
+    this.#diskBytes = at.bytes;
+    this.resetAcked(Math.min(this.#acked, this.total));
   }
 
   /** Moves the first unacknowledged index to `n` (e.g. the server's line count on resume). */

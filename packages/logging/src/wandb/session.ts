@@ -1,9 +1,8 @@
-import { existsSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@x/core';
 import { upsertRun } from './api.js';
-import { LineStore, countLines } from './lineStore.js';
+import { LineStore, countLines, linesBeforeStep } from './lineStore.js';
 import {
   EMPTY_PROGRESS,
   FILES,
@@ -29,8 +28,10 @@ export interface SessionOptions {
   online: boolean;
   /** Continue at the server's `historyLineCount` (resumed runs and `sync`). */
   serverResume: boolean;
-  /** History lines that precede the new ones (a resumed run's checkpointed count). */
+  /** A resumed run's checkpointed history line count (used only when the local file is gone). */
   keepHistoryLines?: number;
+  /** Drop local history lines at or past the first step logged after a resume. */
+  alignOnFirstStep?: boolean;
   /** Seed of the backoff jitter stream. */
   seed: string;
   notify: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -61,6 +62,7 @@ export class Session {
   #stalled = false;
   #preempt = false;
   #summaryOnDisk = '';
+  #aligned = true;
   #spillNoticed = new Set<string>();
 
   constructor(o: SessionOptions) {
@@ -69,23 +71,25 @@ export class Session {
     this.record = o.record;
     this.progress = { ...EMPTY_PROGRESS, ...readJson<Progress>(o.dir, FILES.progress) };
     const historyFile = join(o.dir, FILES.history);
-    const keep = o.keepHistoryLines;
-    if (keep !== undefined && this.record.historyBase + countLines(historyFile) < keep) {
-      if (existsSync(historyFile)) renameSync(historyFile, `${historyFile}.${Date.now()}.old`);
+    const fallback = o.keepHistoryLines;
+    if (
+      fallback !== undefined &&
+      fallback > 0 &&
+      this.record.historyBase + countLines(historyFile) === 0
+    ) {
       o.notify(
         'warn',
-        `wandb: ${historyFile} lacks lines the checkpoint counted (${keep}); continuing at line ${keep}`,
+        `wandb: ${historyFile} is missing; the checkpoint counted ${fallback} history lines, continuing at line ${fallback}`,
       );
-      this.record.historyBase = keep;
+      this.record.historyBase = fallback;
     }
+    this.#aligned = !o.alignOnFirstStep;
     writeJsonSync(o.dir, FILES.run, this.record);
-    if (keep !== undefined) this.progress.historyAcked = Math.min(this.progress.historyAcked, keep);
     const onSpill = (on: boolean, file: string): void => this.#onSpill(on, file);
     const mem = o.settings.maxMemoryBytes;
     this.history = new LineStore(historyFile, {
       maxMemoryBytes: Math.floor(mem * 0.75),
       base: this.record.historyBase,
-      keepLines: keep,
       acked: this.progress.historyAcked,
       window: o.online,
       onSpill,
@@ -130,6 +134,18 @@ export class Session {
 
   get memoryBytes(): number {
     return this.history.memoryBytes + this.output.memoryBytes + this.files.memoryBytes;
+  }
+
+  /**
+   * On resume: keeps the local history lines before `firstStep` (the first step logged after
+   * the resume) and drops the rest, which the resumed run regenerates. Uploading waits for this.
+   */
+  alignHistory(firstStep: number): void {
+    if (this.#aligned) return;
+    this.#aligned = true;
+    const keep = this.history.base + linesBeforeStep(this.history.file, firstStep);
+    if (keep < this.history.total) this.history.truncateTo(keep);
+    this.progress.historyAcked = Math.min(this.progress.historyAcked, this.history.total);
   }
 
   /** Starts the background loop (writes to disk; online, uploads). */
@@ -185,7 +201,7 @@ export class Session {
     } catch (err) {
       this.#o.notify('error', `wandb: cannot write ${this.dir}: ${(err as Error).message}`);
     }
-    if (!this.#o.online || this.#stalled || this.#closing) return;
+    if (!this.#o.online || this.#stalled || this.#closing || !this.#aligned) return;
     try {
       if (this.#uploader === undefined && !(await this.connect())) return;
       const up = this.#uploader as Uploader;
@@ -304,6 +320,7 @@ export class Session {
    * flags within `timeoutMs`. Returns true when the server acknowledged the final request.
    */
   async finish(final: FinalFlags, timeoutMs: number): Promise<boolean> {
+    this.alignHistory(Infinity);
     this.#closing = true;
     this.#ticker.wake();
     let delivered = false;

@@ -227,6 +227,7 @@ export class WandbSink implements Sink {
       online: this.#mode === 'online',
       serverResume: resumed,
       keepHistoryLines: this.#stateSet ? this.#state.historyLines : undefined,
+      alignOnFirstStep: resumed,
       seed: this.#opts.seed ?? runId,
       notify: this.#notify,
       sleep: this.#opts.sleep,
@@ -265,6 +266,7 @@ export class WandbSink implements Sink {
   }
 
   #add(step: number, time: number, values: Record<string, unknown>): void {
+    (this.#session as Session).alignHistory(step);
     const p = this.#pending;
     if (p !== undefined && step === p.step) {
       if (p.owned !== true) {

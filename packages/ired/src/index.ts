@@ -22,6 +22,7 @@ export type {
 } from './config.js';
 export { formatRrnCsv, parseRrnCsv, readRrnCsv, writeRrnCsv } from './csv.js';
 export { PuzzleStream } from './data.js';
+export { ComponentGroup, NestedComponent, nestKeys } from './nested.js';
 export type { PuzzleStreamState } from './data.js';
 export {
   BOARD_SIZE,

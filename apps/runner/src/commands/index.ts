@@ -1,6 +1,8 @@
 import type { Command } from '../command.js';
 import { ckptCommands } from './ckpt.js';
 import { doctorCommand } from './doctor.js';
+import { iredCommands } from './ired.js';
+import './iredQuickstart.js';
 import { quickstartCommand } from './quickstart.js';
 import { operatorsCommands } from './operators.js';
 import { wandbCommands } from './wandb.js';
@@ -13,6 +15,7 @@ export const commands: Command[] = [
   doctorCommand,
   quickstartCommand,
   ...ckptCommands,
+  ...iredCommands,
   ...operatorsCommands,
   ...timestepperCommands,
   ...wandbCommands,

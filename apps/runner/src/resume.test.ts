@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadFrom, openRunCheckpoints } from '@x/checkpoint';
-import { RngStreams, ValueComponent, captureState, stateDigest } from '@x/core';
+import { EpochCursor, loadFrom, openRunCheckpoints } from '@x/checkpoint';
+import { Rng, RngStreams, ValueComponent, captureState, stateDigest } from '@x/core';
+import { ExperimentLogger } from '@x/logging';
 import { Adam, Ema, VariableSet, dense, glorotUniform, initBackend, zeros } from '@x/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -15,8 +16,15 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A tiny MLP regression run where every source of state is a Component. */
-function makeRun(seed: number) {
+function makeRun(seed: number, runDir: string) {
   const rng = new RngStreams(seed);
+  const dataset = new Float32Array(64 * 3);
+  Rng.fromSeed(seed).stream('dataset').fillNormal(dataset);
+  const cursor = new EpochCursor(64, seed);
+  const logger = new ExperimentLogger({
+    run: { runDir, pipeline: 'resume-test', config: {}, startStep: 0, resumed: false },
+    sinks: [],
+  });
   const init = rng.get('init');
   const params = new VariableSet();
   params.add('l1/kernel', glorotUniform(init, [3, 8], 3, 8));
@@ -26,13 +34,13 @@ function makeRun(seed: number) {
   const optimizer = new Adam(params, { learningRate: 0.01, clipGlobalNorm: 5 });
   const ema = new Ema(params, 0.9);
   const trainer = new ValueComponent({ step: 0, examples: 0 });
-  const components = { model: params, optimizer, ema, rng, trainer };
+  const components = { model: params, optimizer, ema, rng, data: cursor, trainer, logger };
 
   const step = (): number => {
     const data = rng.get('data');
     const n = 1 + data.int(4, 9);
     const xs = new Float32Array(n * 3);
-    data.fillNormal(xs);
+    cursor.next(n).forEach((ex, i) => xs.set(dataset.subarray(3 * ex, 3 * ex + 3), 3 * i));
     const ys = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       ys[i] =
@@ -59,9 +67,11 @@ function makeRun(seed: number) {
     const loss = (value.dataSync() as Float32Array)[0] as number;
     tf.dispose([value, ...Object.values(grads)]);
     trainer.value = { step: trainer.value.step + 1, examples: trainer.value.examples + n };
+    logger.log({ loss }, { step: trainer.value.step });
     return loss;
   };
-  const dispose = () => {
+  const dispose = async () => {
+    await logger.close({ exitCode: 0, preempting: false });
     ema.dispose();
     params.dispose();
   };
@@ -75,7 +85,7 @@ async function train(
   saveEvery: number,
   skipRng = false,
 ) {
-  const run = makeRun(42);
+  const run = makeRun(42, runDir);
   const ckpt = openRunCheckpoints(runDir, {
     saveEvery,
     resume,
@@ -94,11 +104,11 @@ async function train(
   await ckpt.finish(step, run.components, { metrics: { loss } });
   const digest = stateDigest(await captureState(run.components));
   const modelDigest = stateDigest(run.components.model.getState());
-  run.dispose();
+  await run.dispose();
   return { digest, modelDigest };
 }
 
-describe('resume equivalence with a TensorFlow.js model, Adam, EMA and RNG-driven data', () => {
+describe('resume equivalence with a TensorFlow.js model, Adam, EMA, RNG-driven data, data cursor and logger', () => {
   it('training N, saving, restoring into fresh objects and training M more equals N+M straight', async () => {
     const { digest: straight } = await train(join(root, 'straight'), 14, false, 100);
     const dir = join(root, 'resumed');

@@ -15,6 +15,23 @@ export function frameRecord(data: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Frames many payloads into one buffer of consecutive TFRecords. */
+export function frameRecords(payloads: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of payloads) total += p.length + 16;
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  let o = 0;
+  for (const p of payloads) {
+    dv.setBigUint64(o, BigInt(p.length), true);
+    dv.setUint32(o + 8, maskedCrc32c(out.subarray(o, o + 8)), true);
+    out.set(p, o + 12);
+    dv.setUint32(o + 12 + p.length, maskedCrc32c(p), true);
+    o += p.length + 16;
+  }
+  return out;
+}
+
 /** Fields of an `Event` to encode. */
 export interface EventFields {
   wallTime: number;

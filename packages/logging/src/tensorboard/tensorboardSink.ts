@@ -6,6 +6,7 @@ import type { HistogramRecord, MetricRow, RunInfo, Sink } from '../types.js';
 import {
   encodeEvent,
   frameRecord,
+  frameRecords,
   histogramSummary,
   scalarSummary,
   textSummary,
@@ -63,22 +64,18 @@ export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
     },
     writeRows(rows: readonly MetricRow[]) {
       write(
-        Buffer.concat(
+        frameRecords(
           rows.map((r) =>
-            frameRecord(
-              encodeEvent({ wallTime: r.time, step: r.step, summary: scalarSummary(r.values) }),
-            ),
+            encodeEvent({ wallTime: r.time, step: r.step, summary: scalarSummary(r.values) }),
           ),
         ),
       );
     },
     writeHistograms(hs: readonly HistogramRecord[]) {
       write(
-        Buffer.concat(
+        frameRecords(
           hs.map((h) =>
-            frameRecord(
-              encodeEvent({ wallTime: h.time, step: h.step, summary: histogramSummary(h) }),
-            ),
+            encodeEvent({ wallTime: h.time, step: h.step, summary: histogramSummary(h) }),
           ),
         ),
       );

@@ -1,11 +1,30 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli.js';
 import { timestepperCommands } from './commands/timestepper.js';
-import { runRunner } from './testkit.js';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), 'bin.ts');
+
+function runAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@x/source', '--import', 'tsx', bin, ...args],
+      {
+        cwd: join(dirname(bin), '..'),
+        env: { ...process.env, INIT_CWD: dir },
+      },
+    );
+    const r = { code: 0, stdout: '', stderr: '' };
+    child.stdout.on('data', (d: Buffer) => (r.stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (r.stderr += d.toString()));
+    child.on('close', (code) => done({ ...r, code: code ?? -1 }));
+  });
+}
 
 async function inProcess(
   args: string[],
@@ -46,36 +65,38 @@ function lastJson(stdout: string): Record<string, unknown> {
 }
 
 describe('runner timestepper', () => {
-  it('train resumes exactly: 2 steps + --resume to 4 equals 4 steps straight (state digest)', () => {
-    const straight = runRunner([
-      'timestepper',
-      'train',
-      '--problem',
-      'figure8',
-      '--out',
-      join(dir, 'a'),
-      '--steps',
-      '4',
-      '--save-every',
-      '2',
-      ...tiny,
+  it('train resumes exactly: 2 steps + --resume to 4 equals 4 steps straight (state digest)', async () => {
+    const [straight, half] = await Promise.all([
+      runAsync([
+        'timestepper',
+        'train',
+        '--problem',
+        'figure8',
+        '--out',
+        join(dir, 'a'),
+        '--steps',
+        '4',
+        '--save-every',
+        '2',
+        ...tiny,
+      ]),
+      runAsync([
+        'timestepper',
+        'train',
+        '--problem',
+        'figure8',
+        '--out',
+        join(dir, 'b'),
+        '--steps',
+        '2',
+        '--save-every',
+        '2',
+        ...tiny,
+      ]),
     ]);
     expect(straight.code, straight.stderr).toBe(0);
-    const half = runRunner([
-      'timestepper',
-      'train',
-      '--problem',
-      'figure8',
-      '--out',
-      join(dir, 'b'),
-      '--steps',
-      '2',
-      '--save-every',
-      '2',
-      ...tiny,
-    ]);
     expect(half.code, half.stderr).toBe(0);
-    const resumed = runRunner([
+    const resumed = await runAsync([
       'timestepper',
       'train',
       '--resume',

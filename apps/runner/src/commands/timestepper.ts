@@ -77,6 +77,7 @@ model.historyLen, model.hidden, gate.threshold, gate.maxRetries, loss.eLower/eUp
       resume: setup.resume,
       backend: setup.backend,
       out: ctx.out,
+      quiet: setup.quiet,
       signal: ctx.signal,
     });
     ctx.out.line(`run directory: ${r.runDir}`);

@@ -27,6 +27,7 @@ export const timestepperQuickstartStep: QuickstartStep = {
       resume: false,
       backend: ctx.backend,
       out: ctx.out,
+      quiet: true,
     });
     const kepler = makeProblem('kepler');
     const bench = await runTimestepperBench({

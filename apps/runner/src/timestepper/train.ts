@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRunCheckpoints } from '@x/checkpoint';
 import { captureState, stateDigest } from '@x/core';
+import { createRunLogger, loggingConfigSchema } from '@x/logging';
 import { initBackend } from '@x/tensor';
 import {
   TimestepTrainer,
@@ -17,12 +18,12 @@ import { z } from 'zod';
 import type { Output } from '../command.js';
 import { runFieldsSchema, type BackendRequest } from '../runSetup.js';
 import { energySvg, orbitSvg } from './pictures.js';
-import { timestepperLogger } from './runLogger.js';
 
 /** The `runner timestepper train` config: the trainer's plus the run fields. */
 export const timestepperRunSchema = z.strictObject({
   ...trainConfigSchema.shape,
   ...runFieldsSchema,
+  logging: loggingConfigSchema.optional(),
 });
 export type TimestepperRunConfig = z.output<typeof timestepperRunSchema>;
 
@@ -45,7 +46,7 @@ export interface TrainOutcome {
 }
 
 function trainConfigOf(cfg: TimestepperRunConfig): TrainConfig {
-  const { seed: _s, steps: _t, saveEvery: _e, ...rest } = cfg;
+  const { seed: _s, steps: _t, saveEvery: _e, logging: _l, ...rest } = cfg;
   return rest;
 }
 
@@ -66,6 +67,7 @@ export async function runTimestepperTrain(options: {
   resume: boolean;
   backend: BackendRequest;
   out: Output;
+  quiet?: boolean;
   signal?: AbortSignal;
 }): Promise<TrainOutcome> {
   const { config, runDir, out } = options;
@@ -78,14 +80,16 @@ export async function runTimestepperTrain(options: {
     onWarning: (m) => out.warn(m),
   });
   const guess = options.resume ? ((await ckpt.manager.latest()) ?? 0) : 0;
-  const logger = timestepperLogger({
+  const logger = createRunLogger({
     runDir,
+    pipeline: 'timestepper',
     config: config,
+    quiet: options.quiet,
     totalSteps: config.steps,
     startStep: guess,
     resumed: options.resume && guess > 0,
     seed: config.seed,
-    out,
+    handleSignals: false,
   });
   const components = { ...trainer.components(), logger };
   const restoredStep = await ckpt.resume(components);

@@ -47,9 +47,9 @@ const RANGES: Record<
   ProblemName,
   { fixedSteps: [number, number]; eta: [number, number]; aarseth: [number, number] }
 > = {
-  kepler: { fixedSteps: [3e4, 3e6], eta: [0.1, 0.003], aarseth: [0.1, 1e-4] },
+  kepler: { fixedSteps: [1e5, 1e7], eta: [0.05, 0.002], aarseth: [0.01, 3e-5] },
   figure8: { fixedSteps: [300, 3e4], eta: [0.3, 0.01], aarseth: [0.3, 1e-3] },
-  pythagorean: { fixedSteps: [1e4, 1e6], eta: [0.1, 0.001], aarseth: [0.1, 1e-4] },
+  pythagorean: { fixedSteps: [1e4, 3e6], eta: [0.02, 1e-4], aarseth: [1e-3, 1e-7] },
   plummer: { fixedSteps: [1e3, 3e4], eta: [0.3, 0.01], aarseth: [0.3, 1e-3] },
 };
 

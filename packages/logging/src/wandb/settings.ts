@@ -90,7 +90,7 @@ export interface WandbSettings extends Omit<WandbConfig, 'mode' | 'baseUrl' | 'e
   apiKey: ApiKey | undefined;
   /** Where the key came from (`WANDB_API_KEY`, `netrc`), for messages. */
   apiKeySource: string | undefined;
-  /** The directory of W&B files (`<run-dir>/wandb` unless `WANDB_DIR` says otherwise). */
+  /** `WANDB_DIR`: W&B files go to `$WANDB_DIR/wandb/<run-dir name>` instead of `<run-dir>/wandb`. */
   dir: string | undefined;
 }
 

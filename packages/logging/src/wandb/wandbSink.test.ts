@@ -116,6 +116,21 @@ afterAll(() => {
   }
 });
 
+describe('WandbSink files', () => {
+  it('honours WANDB_DIR and keeps a key logged in the config out of run.json', async () => {
+    const wandbDir = tmp();
+    const runDir = join(tmp(), 'my-run');
+    const sink = new WandbSink({ env: { ...env('offline'), WANDB_DIR: wandbDir }, config: FAST });
+    sink.start({ ...runInfo(runDir), config: { leaked: KEY } });
+    sink.writeRows([row(0)]);
+    await sink.close({ exitCode: 0, preempting: false });
+    expect(sink.dir).toBe(join(wandbDir, 'wandb', 'my-run'));
+    expect(readFileSync(join(sink.dir!, 'run.json'), 'utf8')).toContain('***');
+    const res = await syncOfflineRun(sink.dir!, { env: env('online') });
+    expect(res.historyLines).toBe(1);
+  });
+});
+
 describe('WandbSink online', () => {
   it('delivers every row once, in order, at contiguous offsets through 500s, 429s, drops and slow answers', async () => {
     const sleeps: number[] = [];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { XError, assertStateMatches } from '@x/core';
 import type {
   CloseInfo,
@@ -187,7 +187,10 @@ export class WandbSink implements Sink {
   #open(): void {
     const run = this.#run as RunInfo;
     const s = this.settings;
-    const dir = resolve(s.dir === undefined ? run.runDir : s.dir, 'wandb');
+    const dir =
+      s.dir === undefined
+        ? resolve(run.runDir, 'wandb')
+        : resolve(s.dir, 'wandb', basename(resolve(run.runDir)));
     mkdirSync(dir, { recursive: true });
     const resumed = run.resumed || this.#stateSet;
     const existing = readJson<RunRecord>(dir, FILES.run);
@@ -206,7 +209,7 @@ export class WandbSink implements Sink {
       jobType: s.jobType,
       notes: s.notes,
       tags: s.tags,
-      config: wandbConfigJson(run.config),
+      config: redact(wandbConfigJson(run.config), s.apiKey),
       baseUrl: s.baseUrl,
       historyBase: existing?.runId === runId ? existing.historyBase : 0,
       outputBase: existing?.runId === runId ? existing.outputBase : 0,

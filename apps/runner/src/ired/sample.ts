@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadFrom } from '@x/checkpoint';
-import { Rng, XError, type State } from '@x/core';
+import { Rng, XError } from '@x/core';
 import {
   cosineSchedule,
   countGivens,

@@ -99,6 +99,7 @@ export const timestepperBenchCommand: Command = {
   --out <file.json>          benchmark JSON; the SVG plot is written beside it (<file>.svg)
   --tend <t>                 end time (default: the reference horizon: kepler 100 orbits, figure8 10 T, pythagorean 70, plummer 10)
   --points <n>               parameter values per method (default 6)
+  --learned-min <s>          smallest dt multiplier of the learned sweep (default 2^((1-points)/2))
   --max-force-evals <n>      budget per integration (default 2e7; runs that hit it are marked completed: false)`,
   options: {
     problem: { type: 'string' },
@@ -107,12 +108,14 @@ export const timestepperBenchCommand: Command = {
     tend: { type: 'string' },
     points: { type: 'string' },
     'max-force-evals': { type: 'string' },
+    'learned-min': { type: 'string' },
     backend: { type: 'string' },
   },
   async run(ctx) {
     const problem = problemFlag(ctx, true) as ProblemName;
     const outFlag = str(ctx, 'out');
     if (outFlag === undefined) throw new XError('INVALID_INPUT', '--out <file.json> is required');
+    const learnedMin = num(ctx, 'learned-min', undefined, (n) => n > 0, 'a positive number');
     const tEnd = num(ctx, 'tend', undefined, (n) => n > 0, 'a positive number');
     const r = await runTimestepperBench({
       problem,
@@ -120,6 +123,7 @@ export const timestepperBenchCommand: Command = {
       ...(str(ctx, 'checkpoint') === undefined ? {} : { checkpoint: str(ctx, 'checkpoint') }),
       cwd: ctx.cwd,
       ...(tEnd === undefined ? {} : { tEnd }),
+      ...(learnedMin === undefined ? {} : { learnedMin }),
       points: num(
         ctx,
         'points',

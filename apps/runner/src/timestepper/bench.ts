@@ -25,12 +25,14 @@ export interface BenchOptions {
   tEnd?: number;
   points: number;
   maxForceEvals: number;
+  /** Smallest dt multiplier of the learned sweep (default 2^((1 − points)/2)). */
+  learnedMin?: number;
   out: Output;
 }
 
 /**
  * Sweeps fixed, adaptive, symmetric and aarseth (and the learned rule from a checkpoint, its dt
- * multiplied by 2^(1/2)…2^(-k/2)) to `tEnd`, writes the contract's JSON and an SVG beside it.
+ * multiplied by √2 … learnedMin, log-spaced) to `tEnd`, writes the contract's JSON and an SVG beside it.
  */
 export async function runTimestepperBench(
   o: BenchOptions,
@@ -46,8 +48,11 @@ export async function runTimestepperBench(
     );
     if (config.problem !== o.problem)
       o.out.warn(`the model was trained on ${config.problem}; benchmarking it on ${o.problem}`);
+    const lo = o.learnedMin ?? 2 ** ((1 - o.points) / 2);
     const params = Array.from({ length: o.points }, (_, i) =>
-      Number((2 ** ((1 - i) / 2)).toPrecision(4)),
+      Number(
+        (Math.SQRT2 * (lo / Math.SQRT2) ** (o.points > 1 ? i / (o.points - 1) : 0)).toPrecision(4),
+      ),
     );
     sweeps.push({
       name: 'learned',

@@ -33,9 +33,9 @@ const DIGITS = 9;
 function cases(quick: boolean): Case[] {
   const out: Case[] = [
     { name: 'matMul 512x512x512', kind: 'matMul', dims: [512, 512, 512] },
-    { name: 'matMul 2592x1152x128 (im2col)', kind: 'matMul', dims: [2592, 1152, 128] },
-    { name: 'conv2d fwd b16 c64 (im2col)', kind: 'conv2d', dims: [16, 64] },
-    { name: 'conv2d fwd b32 c128 (im2col)', kind: 'conv2d', dims: [32, 128] },
+    { name: 'matMul 2592x1152x128', kind: 'matMul', dims: [2592, 1152, 128] },
+    { name: 'conv2d fwd b16 c64 (@x/tensor)', kind: 'conv2d', dims: [16, 64] },
+    { name: 'conv2d fwd b32 c128 (@x/tensor)', kind: 'conv2d', dims: [32, 128] },
     { name: 'conv2d fwd b32 c128 (tf.conv2d)', kind: 'conv2d-native', dims: [32, 128] },
   ];
   for (const [b, c] of quick ? SECOND_ORDER.slice(0, 1) : SECOND_ORDER) {

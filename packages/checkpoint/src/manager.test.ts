@@ -133,7 +133,7 @@ describe('CheckpointManager save/restore', () => {
     const dir = freshDir();
     const mgr = new CheckpointManager(dir);
     await mgr.save(1, components(1));
-    for (const leftover of ['step-00000002.tmp-123-1', 'step-00000001.trash-9-9']) {
+    for (const leftover of ['step-00000002.tmp-4194301-1', 'step-00000001.trash-4194302-9']) {
       mkdirSync(join(dir, leftover));
       writeFileSync(join(dir, leftover, 'state.safetensors'), 'partial');
     }
@@ -141,6 +141,16 @@ describe('CheckpointManager save/restore', () => {
     const again = new CheckpointManager(dir);
     expect((await again.list()).map((c) => c.step)).toEqual([1]);
     expect(readdirSync(dir).sort()).toEqual(['step-00000001', 'unrelated.txt']);
+  });
+
+  it('leaves the temporary directory of a live writer alone', async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const live = `step-00000005.tmp-${process.pid}-77`;
+    mkdirSync(join(dir, live));
+    const mgr = new CheckpointManager(dir);
+    expect(await mgr.list()).toEqual([]);
+    expect(readdirSync(dir)).toEqual([live]);
   });
 });
 

@@ -22,7 +22,17 @@ import { FILES, decodeMetrics, encodeMetrics, parseManifest, type Manifest } fro
 import { RetentionSchema, bestStep, stepsToDelete, type RetentionPolicy } from './retention.js';
 
 const STEP_DIR = /^step-(\d{8,})$/;
-const LEFTOVER = /^step-\d{8,}\.(tmp|trash)-/;
+const LEFTOVER = /^step-\d{8,}\.(tmp|trash)-(\d+)-\d+$/;
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** The directory name of a step: `step-00000040`. */
 export function stepDirName(step: number): string {
@@ -137,7 +147,8 @@ export class CheckpointManager {
       try {
         await this.#fs.mkdir(this.directory);
         for (const name of await this.#fs.readdir(this.directory)) {
-          if (LEFTOVER.test(name)) await this.#fs.rm(join(this.directory, name));
+          const m = LEFTOVER.exec(name);
+          if (m !== null && !isAlive(Number(m[2]))) await this.#fs.rm(join(this.directory, name));
         }
       } catch (err) {
         this.#ready = undefined;

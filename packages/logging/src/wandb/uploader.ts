@@ -64,22 +64,32 @@ export class Uploader {
     return o.history.unsent === 0 && o.output.unsent === 0 && o.files.unsent === 0;
   }
 
-  async #uploadFiles(): Promise<string[]> {
+  async #uploadFiles(): Promise<{ taken: number; uploaded: string[] }> {
     const o = this.#o;
     const lines = await o.files.peek(64 * 1024, 20);
-    if (lines.length === 0) return [];
+    if (lines.length === 0) return { taken: 0, uploaded: [] };
     const names = lines.map((l) => (JSON.parse(l) as { name: string }).name);
-    const { uploadHeaders, urls } = await createRunFiles(o.transport, o.path, names);
-    for (const name of names) {
-      const url = urls.get(name);
-      if (url === undefined) {
-        o.notify('warn', `wandb: the server gave no upload URL for ${name}; skipped`);
-        continue;
+    const uploaded: string[] = [];
+    try {
+      const { uploadHeaders, urls } = await createRunFiles(o.transport, o.path, names);
+      for (const name of names) {
+        const url = urls.get(name);
+        if (url === undefined) {
+          o.notify('warn', `wandb: the server gave no upload URL for ${name}; skipped`);
+          continue;
+        }
+        const body = await readFile(join(o.dir, 'files', name));
+        await o.transport.upload(url, uploadHeaders, body, name);
+        uploaded.push(name);
       }
-      const body = await readFile(join(o.dir, 'files', name));
-      await o.transport.upload(url, uploadHeaders, body, name);
+    } catch (err) {
+      if (o.transport.aborted) throw err;
+      o.notify(
+        'warn',
+        `wandb: ${names.length - uploaded.length} picture file(s) not uploaded (${(err as Error).message}); metrics go on`,
+      );
     }
-    return names;
+    return { taken: names.length, uploaded };
   }
 
   /**
@@ -92,7 +102,7 @@ export class Uploader {
     preempting = false,
   ): Promise<'idle' | 'sent' | 'final'> {
     const o = this.#o;
-    const uploaded = await this.#uploadFiles();
+    const { taken, uploaded } = await this.#uploadFiles();
     const history = await o.history.peek(this.#max / 2);
     const output = await o.output.peek(this.#max / 4);
     const summary = o.summary.take();
@@ -108,16 +118,16 @@ export class Uploader {
       final !== undefined &&
       history.length === o.history.unsent &&
       output.length === o.output.unsent &&
-      uploaded.length === o.files.unsent;
+      taken === o.files.unsent;
     if (preempting) body['preempting'] = true;
     if (last) Object.assign(body, final);
-    if (Object.keys(body).length === 0 && !heartbeat) return 'idle';
+    if (Object.keys(body).length === 0 && !heartbeat && taken === 0) return 'idle';
     const res = await o.transport.fileStream(o.path, JSON.stringify(body));
     this.requests++;
     this.#lastSentAt = Date.now();
     o.history.ack(history.length);
     o.output.ack(output.length);
-    o.files.ack(uploaded.length);
+    o.files.ack(taken);
     if (summary !== undefined) o.summary.sent(summary.version);
     o.progress.historyAcked = o.history.acked;
     o.progress.outputAcked = o.output.acked;

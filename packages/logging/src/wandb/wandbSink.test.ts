@@ -211,6 +211,19 @@ describe('WandbSink online', () => {
     for (const r of storageReqs) expect(r.headers.authorization).toBeUndefined();
   });
 
+  it('goes on with metrics when a picture upload fails for good', async () => {
+    server.inject({ match: 'upload', kind: 'status', status: 403 });
+    const { sink, notices } = makeSink('online');
+    sink.start(runInfo(tmp()));
+    sink.writePicture({ step: 0, time: 1_700_000_000, name: 'viz', svg: '<svg/>' });
+    for (let s = 0; s < 5; s++) sink.writeRows([row(s)]);
+    await sink.close({ exitCode: 0, preempting: false });
+    expectRows(sink.runId!, 0, 5);
+    expect(server.runs.get(sink.runId!)!.uploaded).toEqual([]);
+    expect(server.runs.get(sink.runId!)!.complete).toBe(true);
+    expect(notices.some((n) => n.message.includes('not uploaded'))).toBe(true);
+  });
+
   it('sends heartbeats when idle', async () => {
     const { sink } = makeSink('online', { config: { heartbeatMs: 30 } });
     sink.start(runInfo(tmp()));

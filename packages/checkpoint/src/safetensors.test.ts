@@ -272,4 +272,26 @@ describe('safetensors reader fuzz (seeded)', () => {
     }
     expect(rejected).toBeGreaterThan(1500);
   });
+
+  it('the file reader rejects damaged files the same way (reads only the header before validating)', async () => {
+    const base = encodeSafetensors(sample());
+    const { n } = header(base);
+    const rng = Rng.fromSeed(77).stream('file-fuzz');
+    const path = join(tmp, 'fuzz.safetensors');
+    let rejected = 0;
+    for (let iter = 0; iter < 150; iter++) {
+      const r = rng.stream('case', iter);
+      let file = base.slice();
+      if (r.int(0, 2) === 0) file = file.subarray(0, r.int(0, file.length));
+      else for (let k = r.int(1, 4); k > 0; k--) file[r.int(0, 8 + n)] = r.int(0, 256);
+      writeFileSync(path, file);
+      try {
+        await readSafetensorsFile(path);
+      } catch (err) {
+        if (!(err instanceof XError) || err.code !== 'INVALID_INPUT') throw err;
+        rejected++;
+      }
+    }
+    expect(rejected).toBeGreaterThan(75);
+  });
 });

@@ -19,6 +19,20 @@ import { Ticker } from './ticker.js';
 import { WandbRequestError, WandbTransport, type TransportOptions } from './transport.js';
 import { type FinalFlags, Uploader } from './uploader.js';
 
+const open = new Set<Session>();
+let exitHooked = false;
+
+function writeAllOnExit(): void {
+  for (const s of open) {
+    try {
+      s.onExit?.();
+      s.toDiskSync();
+    } catch {
+      /* the process is exiting; nothing more can be done */
+    }
+  }
+}
+
 /** Options of {@link Session}. */
 export interface SessionOptions {
   /** The W&B directory (`<run-dir>/wandb`). */
@@ -150,6 +164,11 @@ export class Session {
 
   /** Starts the background loop (writes to disk; online, uploads). */
   start(): void {
+    open.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on('exit', writeAllOnExit);
+    }
     this.#loop = this.#run();
   }
 
@@ -220,6 +239,9 @@ export class Session {
       this.#fail(err);
     }
   }
+
+  /** Called when the process exits without `finish()` (e.g. to commit a row being assembled). */
+  onExit: (() => void) | undefined;
 
   /** The server's `historyLineCount` when the run was created or resumed. */
   serverHistoryLines = 0;
@@ -309,6 +331,7 @@ export class Session {
 
   /** Stops the loop without uploading anything more (the files stay on disk). */
   dispose(): void {
+    open.delete(this);
     this.#closing = true;
     this.#ticker.wake();
     this.#transport?.abort();
@@ -348,6 +371,7 @@ export class Session {
       await this.#loop;
     }
     this.toDiskSync();
+    open.delete(this);
     await this.#transport?.close();
     return delivered;
   }

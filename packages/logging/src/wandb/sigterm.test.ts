@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { syncOfflineRun } from './sync.js';
 import { type FakeWandb, startFakeWandb } from './testing.js';
 
 const KEY = 'sigterm-child-key-0123456789abcdef01234567';
@@ -71,4 +72,34 @@ it('a real child process sends preempting on SIGTERM after delivering every row'
     if (statSync(p).isFile()) expect(readFileSync(p, 'utf8')).not.toContain(KEY);
   }
   expect(out + err).not.toContain(KEY);
+});
+
+it('a process that exits without close() leaves every row on disk, and sync uploads them (run still open)', async () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'wandb-exit-'));
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=@x/source',
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'fixtures', 'exitChild.ts'),
+      runDir,
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, WANDB_MODE: 'offline', WANDB_PROJECT: 'exit' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  expect(code).toBe(0);
+  const runId = out.trim();
+  const res = await syncOfflineRun(runDir, {
+    env: { WANDB_API_KEY: KEY, WANDB_BASE_URL: server.url, NETRC: '/nonexistent' },
+  });
+  expect(res.state).toBe('running');
+  expect(server.rows(runId).map((r) => r['x'])).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  expect(server.runs.get(runId)!.complete).toBe(false);
 });

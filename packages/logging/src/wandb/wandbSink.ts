@@ -236,6 +236,10 @@ export class WandbSink implements Sink {
       sleep: this.#opts.sleep,
       syncHint: this.#opts.syncHint ?? `runner wandb sync ${runDirArg}`,
     });
+    this.#session.onExit = () => {
+      if (this.#pending !== undefined) this.#emit(this.#pending);
+      this.#pending = undefined;
+    };
     if (resumed && this.#stateSet) {
       this.#session.summary.replace(
         parseExtendedJson(this.#state.summary) as Record<string, unknown>,

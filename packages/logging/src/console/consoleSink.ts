@@ -5,7 +5,7 @@ import { ConsoleState } from './consoleState.js';
 export interface ConsoleSinkOptions {
   /** Where to write (default `process.stderr`; results belong on stdout). */
   stream?: NodeJS.WriteStream;
-  /** Live ink view (default: when the stream is a TTY). */
+  /** Live ink view (default: when the stream is a TTY at least 20 columns wide). */
   live?: boolean;
   /** Colors (default: off when `NO_COLOR` is set, or without a TTY). */
   color?: boolean;
@@ -29,7 +29,7 @@ export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
   const stream = options.stream ?? process.stderr;
   const quiet = options.quiet ?? false;
   const tty = stream.isTTY === true;
-  const live = !quiet && (options.live ?? tty);
+  const live = !quiet && (options.live ?? (tty && (stream.columns ?? 0) >= 20));
   const noColor = process.env['NO_COLOR'] !== undefined && process.env['NO_COLOR'] !== '';
   const color = options.color ?? (tty && !noColor);
   const maxPerCategory = options.maxPerCategory ?? 8;

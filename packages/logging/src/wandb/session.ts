@@ -62,7 +62,7 @@ export interface SessionOptions {
 export class Session {
   readonly dir: string;
   readonly record: RunRecord;
-  readonly history: LineStore;
+  history: LineStore;
   readonly output: LineStore;
   readonly files: LineStore;
   readonly summary = new Summary();
@@ -101,13 +101,7 @@ export class Session {
     writeJsonSync(o.dir, FILES.run, this.record);
     const onSpill = (on: boolean, file: string): void => this.#onSpill(on, file);
     const mem = o.settings.maxMemoryBytes;
-    this.history = new LineStore(historyFile, {
-      maxMemoryBytes: Math.floor(mem * 0.75),
-      base: this.record.historyBase,
-      acked: this.progress.historyAcked,
-      window: o.online,
-      onSpill,
-    });
+    this.history = this.#historyStore(this.record.historyBase, this.progress.historyAcked);
     this.output = new LineStore(join(o.dir, FILES.output), {
       maxMemoryBytes: Math.floor(mem * 0.2),
       base: this.record.outputBase,
@@ -119,6 +113,16 @@ export class Session {
       maxMemoryBytes: Math.max(1024, Math.floor(mem * 0.05)),
       acked: this.progress.filesAcked,
       window: o.online,
+    });
+  }
+
+  #historyStore(base: number, acked: number): LineStore {
+    return new LineStore(join(this.dir, FILES.history), {
+      maxMemoryBytes: Math.floor(this.#o.settings.maxMemoryBytes * 0.75),
+      base,
+      acked,
+      window: this.#o.online,
+      onSpill: (on, file) => this.#onSpill(on, file),
     });
   }
 
@@ -288,11 +292,16 @@ export class Session {
           );
         }
         this.history.resetAcked(Math.max(h, this.history.base));
-      } else if (res.historyLineCount > this.history.acked) {
+      } else if (res.historyLineCount > 0 && this.history.base === 0 && this.history.acked === 0) {
+        const h = res.historyLineCount;
         this.#o.notify(
           'warn',
-          `wandb: run ${this.record.runId} already has ${res.historyLineCount} history lines on the server; new lines overwrite them from line ${this.history.acked}`,
+          `wandb: run ${this.record.runId} already has ${h} history lines on the server; this run's lines are appended after them`,
         );
+        this.history.writeOutSync();
+        this.record.historyBase = h;
+        writeJsonSync(this.dir, FILES.run, this.record);
+        this.history = this.#historyStore(h, h);
       }
       this.#uploader = new Uploader({
         transport: this.#transport,

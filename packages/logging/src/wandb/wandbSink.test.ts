@@ -224,6 +224,27 @@ describe('WandbSink online', () => {
     expect(notices.some((n) => n.message.includes('not uploaded'))).toBe(true);
   });
 
+  it('appends after the lines a reused WANDB_RUN_ID already has, never overwriting them', async () => {
+    const first = new WandbSink({
+      env: { ...env('online'), WANDB_RUN_ID: 'reused01' },
+      config: FAST,
+    });
+    first.start(runInfo(tmp()));
+    for (let s = 0; s < 5; s++) first.writeRows([row(s)]);
+    await first.close({ exitCode: 0, preempting: false });
+    const { sink, notices } = makeSink('online', {
+      env: { ...env('online'), WANDB_RUN_ID: 'reused01' },
+    });
+    sink.start(runInfo(tmp()));
+    for (let s = 100; s < 103; s++) sink.writeRows([row(s)]);
+    await sink.close({ exitCode: 0, preempting: false });
+    const run = server.runs.get('reused01')!;
+    expect(run.gaps).toEqual([]);
+    expect(run.conflicts).toEqual([]);
+    expect(server.rows('reused01').map((r) => r['_step'])).toEqual([0, 1, 2, 3, 4, 100, 101, 102]);
+    expect(notices.some((n) => n.message.includes('appended'))).toBe(true);
+  });
+
   it('sends heartbeats when idle', async () => {
     const { sink } = makeSink('online', { config: { heartbeatMs: 30 } });
     sink.start(runInfo(tmp()));

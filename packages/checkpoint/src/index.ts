@@ -1,4 +1,6 @@
-export { CheckpointManager, applyState, stepDirName } from './manager.js';
+export { CheckpointManager } from './manager.js';
+export { stepDirName } from './listing.js';
+export { applyState } from './applyState.js';
 export type {
   CheckpointInfo,
   CheckpointManagerOptions,
@@ -7,7 +9,7 @@ export type {
   SaveOptions,
   SaveResult,
   VerifyResult,
-} from './manager.js';
+} from './managerTypes.js';
 export {
   estimateCheckpointBytes,
   loadCheckpoint,

@@ -14,7 +14,8 @@ import { RngStreams, ValueComponent, captureState, isXError, stateDigest } from 
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bag } from './__fixtures__/components.js';
 import { faultyFs } from './__fixtures__/faultyFs.js';
-import { CheckpointManager, stepDirName } from './manager.js';
+import { stepDirName } from './listing.js';
+import { CheckpointManager } from './manager.js';
 import { parseManifest } from './manifest.js';
 
 const root = mkdtempSync(join(tmpdir(), 'x-ckpt-'));

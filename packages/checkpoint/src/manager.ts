@@ -3,7 +3,6 @@ import {
   XError,
   captureState,
   cloneState,
-  isTensorData,
   isXError,
   parseConfig,
   type ComponentMap,
@@ -16,12 +15,22 @@ import {
   writeCheckpointFiles,
   type LoadedCheckpoint,
 } from './checkpointIo.js';
+import { applyState } from './applyState.js';
 import { writeFailure } from './errors.js';
 import { nodeFs, type FsOps } from './fsOps.js';
-import { FILES, decodeMetrics, encodeMetrics, parseManifest, type Manifest } from './manifest.js';
-import { RetentionSchema, bestStep, stepsToDelete, type RetentionPolicy } from './retention.js';
+import { readListing, stepDirName } from './listing.js';
+import { decodeMetrics, encodeMetrics } from './manifest.js';
+import type {
+  CheckpointInfo,
+  CheckpointManagerOptions,
+  RestoreOptions,
+  RestoreResult,
+  SaveOptions,
+  SaveResult,
+  VerifyResult,
+} from './managerTypes.js';
+import { RetentionSchema, bestStep, stepsToDelete } from './retention.js';
 
-const STEP_DIR = /^step-(\d{8,})$/;
 const LEFTOVER = /^step-\d{8,}\.(tmp|trash)-(\d+)-\d+$/;
 
 function isAlive(pid: number): boolean {
@@ -34,11 +43,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The directory name of a step: `step-00000040`. */
-export function stepDirName(step: number): string {
-  return `step-${String(step).padStart(8, '0')}`;
-}
-
 const OptionsSchema = z.strictObject({
   retention: RetentionSchema.optional(),
   async: z.boolean().optional(),
@@ -48,73 +52,6 @@ const OptionsSchema = z.strictObject({
   onWarning: z.custom<(message: string) => void>((v) => typeof v === 'function').optional(),
   fs: z.custom<FsOps>((v) => typeof v === 'object' && v !== null).optional(),
 });
-
-/** Options of {@link CheckpointManager}. */
-export interface CheckpointManagerOptions {
-  /** Which checkpoints to keep (default: all). */
-  retention?: RetentionPolicy;
-  /** Write in the background: `save` returns once the state is captured (default false). */
-  async?: boolean;
-  /** Deep-copy captured states before a background write (default true when `async`). */
-  copyState?: boolean;
-  /** Library and backend versions recorded in every manifest (e.g. `{ tfjs: '4.22.0', backend: 'cpu' }`). */
-  versions?: Record<string, string>;
-  /** Free space required beyond the checkpoint's estimated size (default 1 MiB). */
-  minFreeBytes?: number;
-  /** Receives warnings (fallback to an older checkpoint, retention that could not delete). */
-  onWarning?: (message: string) => void;
-  /** File-system operations (default `node:fs`); inject to simulate failures. */
-  fs?: FsOps;
-}
-
-/** Metrics and metadata stored with a checkpoint. */
-export interface SaveOptions {
-  /** Numbers recorded in the manifest; retention's `best` rule ranks by one of them. */
-  metrics?: Record<string, number>;
-  /** Any JSON recorded in the manifest and returned by `restore`. */
-  metadata?: Record<string, unknown>;
-}
-
-/** What `save` reports. */
-export interface SaveResult {
-  step: number;
-  path: string;
-  /** True when the write continues in the background (`async`); see {@link CheckpointManager.wait}. */
-  pending: boolean;
-}
-
-/** One listed checkpoint (from its directory name and manifest, not yet verified). */
-export interface CheckpointInfo {
-  step: number;
-  path: string;
-  createdAt?: string;
-  metrics?: Record<string, number>;
-  /** Why the manifest could not be read, when it could not. */
-  damaged?: string;
-}
-
-/** Options of {@link CheckpointManager.restore}. */
-export interface RestoreOptions {
-  /** Which checkpoint: a step or `'latest'` (default). */
-  step?: number | 'latest';
-  /** When the newest checkpoint is damaged, restore the newest valid one and warn (default false). */
-  allowFallback?: boolean;
-}
-
-/** What `restore` reports. */
-export interface RestoreResult {
-  step: number;
-  path: string;
-  manifest: Manifest;
-  metadata: Record<string, unknown>;
-  metrics: Record<string, number>;
-  /** Warnings about damaged newer checkpoints that were skipped. */
-  warnings: string[];
-}
-
-/** Result of {@link CheckpointManager.verify}. */
-export type VerifyResult =
-  { ok: true; step: number; manifest: Manifest } | { ok: false; step: number; problem: string };
 
 /**
  * Atomic, checksummed checkpoints of a set of {@link ComponentMap components} in one directory
@@ -283,34 +220,8 @@ export class CheckpointManager {
     }
   }
 
-  async #list(): Promise<CheckpointInfo[]> {
-    const out: CheckpointInfo[] = [];
-    for (const name of await this.#fs.readdir(this.directory)) {
-      const m = STEP_DIR.exec(name);
-      if (m === null) continue;
-      const path = join(this.directory, name);
-      const info: CheckpointInfo = { step: Number(m[1]), path };
-      try {
-        const mPath = join(path, FILES.manifest);
-        const f = await this.#fs.open(mPath, 'r');
-        let text: string;
-        try {
-          const size = await this.#fs.size(mPath);
-          const buf = Buffer.alloc(Math.min(size, 16 << 20));
-          await f.read(buf, 0);
-          text = buf.toString('utf8');
-        } finally {
-          await f.close();
-        }
-        const manifest = parseManifest(text, mPath);
-        info.createdAt = manifest.createdAt;
-        info.metrics = decodeMetrics(manifest.metrics);
-      } catch (err) {
-        info.damaged = (err as Error).message;
-      }
-      out.push(info);
-    }
-    return out.sort((a, b) => a.step - b.step);
+  #list(): Promise<CheckpointInfo[]> {
+    return readListing(this.#fs, this.directory);
   }
 
   /** Committed checkpoints, oldest first (temporary leftovers of crashed saves are never listed). */
@@ -452,98 +363,4 @@ function jsonCopy(value: Record<string, unknown>, what: string): Record<string, 
 
 function mib(n: number): string {
   return `${(n / 2 ** 20).toFixed(1)} MiB`;
-}
-
-/**
- * Sets each component's state from a loaded checkpoint. Tensors present in both the current and
- * the saved state are checked first (dtype and shape, naming the leaf path); each component's
- * `setState` validates the rest. If a `setState` fails, the components already set are put back
- * to their previous state.
- */
-export async function applyState(
-  components: ComponentMap,
-  loaded: LoadedCheckpoint,
-): Promise<void> {
-  const names = Object.keys(components).sort();
-  const before: Record<string, State> = {};
-  for (const name of names) {
-    if (!(name in loaded.state)) {
-      throw new XError(
-        'STATE_MISMATCH',
-        `${loaded.dir}: ${name}: missing (the checkpoint holds ${Object.keys(loaded.state).sort().join(', ') || 'nothing'})`,
-        { details: { path: name } },
-      );
-    }
-    const current = await (components[name] as ComponentMap[string]).getState();
-    before[name] = current;
-    const bad = tensorMismatch(current, loaded.state[name] as State, name);
-    if (bad !== undefined) {
-      throw new XError('STATE_MISMATCH', `${loaded.dir}: ${bad.path}: ${bad.reason}`, {
-        details: { path: bad.path },
-      });
-    }
-  }
-  const done: string[] = [];
-  try {
-    for (const name of names) {
-      try {
-        await (components[name] as ComponentMap[string]).setState(loaded.state[name] as State);
-      } catch (err) {
-        if (isXError(err)) {
-          throw new XError(err.code, `${loaded.dir}: ${name}/${err.message}`, {
-            cause: err,
-            details: err.details,
-          });
-        }
-        throw err;
-      }
-      done.push(name);
-    }
-  } catch (err) {
-    for (const name of done)
-      await (components[name] as ComponentMap[string]).setState(before[name] as State);
-    throw err;
-  }
-}
-
-function tensorMismatch(
-  current: State,
-  saved: State,
-  path: string,
-): { path: string; reason: string } | undefined {
-  if (isTensorData(current)) {
-    if (!isTensorData(saved))
-      return {
-        path,
-        reason: `expected tensor ${current.dtype}[${current.shape.join(', ')}], got ${saved === null ? 'null' : Array.isArray(saved) ? 'array' : typeof saved}`,
-      };
-    if (saved.dtype !== current.dtype)
-      return { path, reason: `expected dtype ${current.dtype}, got ${saved.dtype}` };
-    if (
-      saved.shape.length !== current.shape.length ||
-      saved.shape.some((d, i) => d !== current.shape[i])
-    ) {
-      return {
-        path,
-        reason: `expected shape [${current.shape.join(', ')}], got [${saved.shape.join(', ')}]`,
-      };
-    }
-    return undefined;
-  }
-  if (
-    current === null ||
-    typeof current !== 'object' ||
-    saved === null ||
-    typeof saved !== 'object' ||
-    isTensorData(saved)
-  )
-    return undefined;
-  const cur = current as Record<string, State>;
-  const sav = saved as Record<string, State>;
-  for (const k of Object.keys(cur).sort()) {
-    if (!Object.prototype.hasOwnProperty.call(sav, k)) continue;
-    const r = tensorMismatch(cur[k] as State, sav[k] as State, `${path}/${k}`);
-    if (r !== undefined) return r;
-  }
-  return undefined;
 }

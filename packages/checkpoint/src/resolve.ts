@@ -2,11 +2,10 @@ import { basename, join, resolve } from 'node:path';
 import { XError, isXError, type ComponentMap } from '@x/core';
 import { loadCheckpoint, type LoadedCheckpoint } from './checkpointIo.js';
 import { nodeFs, type FsOps } from './fsOps.js';
-import { applyState } from './manager.js';
-import { FILES, decodeMetrics, parseManifest, type Manifest } from './manifest.js';
+import { applyState } from './applyState.js';
+import { STEP_DIR, readListing, readSmall } from './listing.js';
+import { FILES, parseManifest, type Manifest } from './manifest.js';
 import { parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader } from './safetensors.js';
-
-const STEP_DIR = /^step-(\d{8,})$/;
 
 /** Options of {@link loadFrom} and {@link restoreFrom}. */
 export interface ResolveOptions {
@@ -120,19 +119,6 @@ export async function restoreFrom(
   return loaded;
 }
 
-async function readSmall(fs: FsOps, path: string, limit: number): Promise<Buffer> {
-  const size = await fs.size(path);
-  if (size > limit) throw new XError('INTEGRITY', `${path}: ${size} bytes, more than ${limit}`);
-  const f = await fs.open(path, 'r');
-  try {
-    const buf = Buffer.alloc(size);
-    await f.read(buf, 0);
-    return buf;
-  } finally {
-    await f.close();
-  }
-}
-
 /** A checkpoint's manifest and safetensors header, read without verifying checksums. */
 export interface CheckpointSummary {
   dir: string;
@@ -178,20 +164,11 @@ export async function listCheckpoints(
   fs: FsOps = nodeFs,
 ): Promise<ListedCheckpoint[]> {
   const target = await classifyPath(path, fs);
-  if (target.kind === 'checkpoint')
+  if (target.kind === 'checkpoint') {
     throw new XError('INVALID_INPUT', `${target.dir} is a checkpoint, not a run directory`);
-  const out: ListedCheckpoint[] = [];
-  for (const { step, dir } of (await listCheckpointDirs(target.dir, fs)).reverse()) {
-    try {
-      const mPath = join(dir, FILES.manifest);
-      const manifest = parseManifest(
-        (await readSmall(fs, mPath, 16 << 20)).toString('utf8'),
-        mPath,
-      );
-      out.push({ step, dir, manifest, metrics: decodeMetrics(manifest.metrics) });
-    } catch (err) {
-      out.push({ step, dir, damaged: (err as Error).message });
-    }
   }
-  return out;
+  return (await readListing(fs, target.dir)).map(({ path: dir, createdAt: _c, ...rest }) => ({
+    dir,
+    ...rest,
+  }));
 }

@@ -1,11 +1,7 @@
 import { join } from 'node:path';
 import { XError, type ComponentMap } from '@x/core';
-import {
-  CheckpointManager,
-  type CheckpointManagerOptions,
-  type RestoreResult,
-  type SaveOptions,
-} from './manager.js';
+import { CheckpointManager } from './manager.js';
+import type { CheckpointManagerOptions, RestoreResult, SaveOptions } from './managerTypes.js';
 
 /** Options of {@link openRunCheckpoints}. */
 export interface RunCheckpointOptions extends CheckpointManagerOptions {

@@ -86,5 +86,5 @@ describe('runner ckpt', () => {
     expect(d.out.trimEnd().split('\n').at(-1)).toBe(digests[10]);
     expect((await cli('ckpt', 'digest', 'run/checkpoints/step-00000020')).code).toBe(1);
     expect((await cli('ckpt', 'list', 'nowhere')).code).toBe(2);
-  }, 90_000);
+  }, 180_000);
 });

@@ -120,12 +120,12 @@ describe('resume equivalence with a TensorFlow.js model, Adam, EMA, RNG-driven d
     expect(final.step).toBe(14);
     expect(final.manifest.stateDigest).toBe(straight);
     expect(final.manifest.versions['backend']).toBe(backend);
-  }, 60_000);
+  }, 120_000);
 
   it('is sensitive: a resume that does not restore the RNG streams diverges', async () => {
     const straight = await train(join(root, 'straight2'), 8, false, 100);
     const dir = join(root, 'no-rng');
     await train(dir, 5, false, 5);
     expect((await train(dir, 8, true, 5, true)).modelDigest).not.toBe(straight.modelDigest);
-  }, 60_000);
+  }, 120_000);
 });

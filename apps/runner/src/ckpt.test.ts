@@ -74,7 +74,7 @@ describe('runner ckpt', () => {
     b[b.length - 1] = (b[b.length - 1] as number) ^ 1;
     writeFileSync(file, b);
     const bad = runRunner(['ckpt', 'verify', join(runDir, 'checkpoints', 'step-00000020')], {
-      timeoutMs: 60_000,
+      timeoutMs: 150_000,
     });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/check failed: .*state\.safetensors: SHA-256/);

@@ -154,7 +154,7 @@ export const paperPreset: IredConfig = {
  */
 export const cpuPreset: IredConfig = {
   model: {
-    channels: 64,
+    channels: 32,
     blocks: 2,
     kernel: 5,
     stemKernel: 3,
@@ -165,9 +165,9 @@ export const cpuPreset: IredConfig = {
   ...structuredClone(common),
   train: {
     ...structuredClone(common.train),
-    batchSize: 32,
+    batchSize: 16,
     learningRate: 1e-3,
-    ema: { decay: 0.995, every: 1, startAfter: 20 },
+    ema: { decay: 0.995, every: 1, startAfter: 100 },
   },
 };
 

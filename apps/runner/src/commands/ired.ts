@@ -132,7 +132,7 @@ export const iredTrainCommand: Command = {
   path: ['ired', 'train'],
   summary: 'train the IRED Sudoku energy model (denoising on ∇E + contrastive, Adam, EMA)',
   usage: '[--preset <cpu|paper>] [train flags]',
-  help: `  --preset <cpu|paper>       embedded defaults: cpu (64 channels, 2 blocks, batch 32) or paper (384, 6, batch 64)
+  help: `  --preset <cpu|paper>       embedded defaults: cpu (32 channels, 2 blocks, batch 16, lr 1e-3) or paper (384, 6, batch 64, lr 1e-4)
 ${trainFlagsHelp}
 Config keys: model.channels/blocks/kernel, diffusion.landscapes/optSteps/contrastiveWeight,
 train.batchSize/learningRate/clipNorm/ema.decay, data.train.csv (RRN CSV; default generated

@@ -173,6 +173,18 @@ describe('ExperimentLogger', () => {
     expect(logger.stats.lowerStepCount).toBe(1);
   });
 
+  it('passes sink notices (RunInfo.notify) to the other sinks, tagged with the sink name', async () => {
+    let notify: ((l: 'warn', m: string) => void) | undefined;
+    const noisy: Sink = { name: 'noisy', start: (run) => void (notify = run.notify) };
+    const mem = new MemorySink();
+    const logger = new ExperimentLogger({ run, sinks: [noisy, mem] });
+    notify?.('warn', 'retrying in 2 s');
+    await logger.close();
+    expect(mem.notices).toMatchObject([
+      { level: 'warn', source: 'noisy', message: 'retrying in 2 s' },
+    ]);
+  });
+
   it('reports non-numeric values once and skips them', async () => {
     const { logger, sink, notices } = make();
     logger.log({ a: 'x', b: true, c: { dataSync: () => new Float32Array([2.5]) } }, { step: 0 });

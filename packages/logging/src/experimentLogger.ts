@@ -114,8 +114,13 @@ export class ExperimentLogger implements Component<LoggerState> {
       if (names.has(r.name)) throw new XError('INVALID_CONFIG', `two sinks named '${r.name}'`);
       names.add(r.name);
     }
-    const run: RunInfo = { ...options.run, notify: (level, msg) => this.notice(level, msg) };
-    for (const r of this.#runners) r.start(run);
+    for (const r of this.#runners) {
+      const run: RunInfo = {
+        ...options.run,
+        notify: (level, msg) => this.notice(level, msg, r.name),
+      };
+      r.start(run);
+    }
     const secs = this.#runners
       .map((r) => r.every.seconds)
       .filter((s): s is number => s !== undefined);

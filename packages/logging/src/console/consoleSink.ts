@@ -41,7 +41,7 @@ export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
   const plainNotice = (n: NoticeRecord) => {
     const label = n.level === 'info' ? 'note' : n.level;
     const text = color ? `${COLORS[n.level]}${label}${ESC}[0m` : label;
-    stream.write(`${text}: ${n.message}\n`);
+    stream.write(`${text}${n.source === 'logger' ? '' : ` [${n.source}]`}: ${n.message}\n`);
   };
 
   return {

@@ -56,7 +56,7 @@ export function LiveView({ state, color, maxPerCategory, width }: LiveViewProps)
       h(
         Text,
         { key: `n${i}`, color: c(LEVEL_COLOR[n.level]) },
-        `${n.level === 'info' ? 'note' : n.level}: ${n.message}`,
+        `${n.level === 'info' ? 'note' : n.level}${n.source === 'logger' ? '' : ` [${n.source}]`}: ${n.message}`,
       ),
     ),
   );

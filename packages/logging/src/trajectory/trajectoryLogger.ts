@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { XError } from '@x/core';
 import { shapeOf, toFloat32, toFloat64 } from '../arrays.js';
 import { npyHeader } from './npy.js';
+import { loadTrajectory, type LoadedTrajectory } from './npzReader.js';
 import {
   compressionSettings,
   writeZip,
@@ -134,6 +135,11 @@ export class TrajectoryLogger {
       );
     }
     this.#opts = { streaming: false, flushBytes: 8 * 1024 * 1024, ...options, compression };
+  }
+
+  /** Reads a trajectory `.npz` back (see {@link loadTrajectory}). */
+  static load(path: string): LoadedTrajectory {
+    return loadTrajectory(path);
   }
 
   /** Ids of the open trajectories. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -126,10 +126,15 @@ describe('runner operators', () => {
       yaml,
       '--pictures',
       '1',
+      '--log',
+      join(dir, 'extract-run'),
       '--backend',
       'cpu',
     ]);
     expect(g.stdout).toMatch(/picture: .*extract-svg\/operator-00000.svg/);
+    expect(readFileSync(join(dir, 'extract-run', 'logs', 'episodes.jsonl'), 'utf8')).toMatch(
+      /"index":1,"hash":"[0-9a-f]{64}"/,
+    );
     const r = await cli(['operators', 'extract', out, '--family', 'temporal']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/extract temporal \[#{20}\] 2\/2/);

@@ -11,14 +11,18 @@ import {
   generateDataset,
   h5ready,
   mergeShards,
+  operatorSpec,
   parseIndices,
   parseShard,
   replayDataset,
   resolveDatasetConfig,
+  shardRange,
   trajectorySvg,
   type DatasetConfig,
   type RolloutResult,
+  type Shard,
 } from '@x/operator-replay';
+import { createRunLogger, type ExperimentLogger } from '@x/logging';
 import { initBackend } from '@x/tensor';
 import type { Command, CommandContext, Output } from '../command.js';
 import { backendFlag, type BackendRequest } from '../runSetup.js';
@@ -64,6 +68,52 @@ function datasetConfig(ctx: CommandContext): DatasetConfig {
     [file, ctx.values['set'] === undefined ? undefined : '--set'].filter(Boolean).join(' + ') ||
       'defaults',
   );
+}
+
+function svgDir(out: string): string {
+  return join(dirname(out), `${basename(out).replace(/\.h5$/, '')}-svg`);
+}
+
+/** The run logger of a generation: per-operator metrics and parameters under `runDir`. */
+export function operatorsLogger(
+  runDir: string,
+  config: DatasetConfig,
+  shard: Shard | undefined,
+  total: number,
+): ExperimentLogger {
+  const range = shardRange(total, shard ?? { index: 0, count: 1 });
+  return createRunLogger({
+    runDir,
+    pipeline: 'operators',
+    config: { ...config, totalOperators: total },
+    quiet: true,
+    totalSteps: range.end,
+    startStep: range.start,
+    resumed: false,
+    handleSignals: false,
+  });
+}
+
+/** Logs one operator's rollout (final energy, a few parameters) and its parameters as an episode. */
+export function logRollout(
+  logger: ExperimentLogger,
+  config: DatasetConfig,
+  r: RolloutResult,
+): void {
+  const [m, t, c, h, w] = r.shape;
+  const field = c * h * w;
+  let energy = 0;
+  for (let k = 0; k < m; k++) {
+    const base = (k * t + t - 1) * field;
+    for (let i = 0; i < field; i++) energy += (r.trajectory[base + i] as number) ** 2;
+  }
+  const p = operatorSpec(config, r.index).params;
+  const step = r.index + 1;
+  logger.log(
+    { final_energy: energy / (m * field), layers: p.numLayers, noise_scale: p.noiseScale },
+    { step, category: 'generate' },
+  );
+  logger.logEpisode({ index: r.index, hash: r.hash, ...p }, { step, category: 'operators' });
 }
 
 function svgWriter(dir: string, limit: number, written: string[]): (r: RolloutResult) => void {
@@ -128,7 +178,8 @@ export const operatorsGenerateCommand: Command = {
   --seed <n>           root seed (rootSeed)
   --pictures <k>       SVG film strips of the first k operators beside the file (default 3, 0 = none)
   --batch-size <b>     operators per written batch (results do not depend on it)
-  --backend <b>        auto|tensorflow|wasm|cpu (recorded in the file; replay needs the same)`,
+  --backend <b>        auto|tensorflow|wasm|cpu (recorded in the file; replay needs the same)
+  --log <run-dir>      also log per-operator metrics and parameters (logs/metrics.jsonl, episodes, TensorBoard)`,
   options: {
     ...configFlags,
     n: { type: 'string' },
@@ -136,6 +187,7 @@ export const operatorsGenerateCommand: Command = {
     shard: { type: 'string' },
     workers: { type: 'string' },
     pictures: { type: 'string' },
+    log: { type: 'string' },
     'batch-size': { type: 'string' },
   },
   async run(ctx) {
@@ -188,8 +240,11 @@ export const operatorsGenerateCommand: Command = {
       return 0;
     }
     const info = await initBackend(backend);
+    const logDir =
+      str(ctx, 'log') === undefined ? undefined : resolve(ctx.cwd, str(ctx, 'log') as string);
+    const logger = logDir === undefined ? undefined : operatorsLogger(logDir, config, shard, n);
     const pictures: string[] = [];
-    const svgDir = join(dirname(out), `${basename(out).replace(/\.h5$/, '')}-svg`);
+    const picture = svgWriter(svgDir(out), intFlag(ctx, 'pictures', 0, 3), pictures);
     const res = await generateDataset({
       config,
       total: n,
@@ -197,8 +252,13 @@ export const operatorsGenerateCommand: Command = {
       ...(shard === undefined ? {} : { shard }),
       ...(str(ctx, 'batch-size') === undefined ? {} : { batchSize: intFlag(ctx, 'batch-size', 1) }),
       onProgress: progressBar(ctx.out, `generate (${info.name})`),
-      onRollout: svgWriter(svgDir, intFlag(ctx, 'pictures', 0, 3), pictures),
+      onRollout: (r) => {
+        picture(r);
+        if (logger !== undefined) logRollout(logger, config, r);
+      },
     });
+    await logger?.close({ exitCode: 0, preempting: false });
+    if (logDir !== undefined) ctx.out.line(`log: ${logDir}`);
     for (const p of pictures) ctx.out.line(`picture: ${p}`);
     ctx.out.line(
       `wrote ${out}: operators ${res.start}..${res.start + res.count - 1} of ${n} (dataset ${res.datasetId}, backend ${info.name})`,

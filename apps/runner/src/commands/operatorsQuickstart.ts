@@ -10,7 +10,7 @@ import {
 } from '@x/operator-replay';
 import { initBackend } from '@x/tensor';
 import { quickstartSteps, type QuickstartStep } from '../quickstart.js';
-import { progressBar } from './operators.js';
+import { logRollout, operatorsLogger, progressBar } from './operators.js';
 
 /** Quickstart config: 8 small operators (grid 16, 8 timesteps, 2 realizations). */
 export const operatorsQuickstartConfig = {
@@ -35,7 +35,10 @@ export const operatorsQuickstartStep: QuickstartStep = {
     const info = await initBackend(ctx.backend);
     const config = resolveDatasetConfig(operatorsQuickstartConfig, 'quickstart defaults');
     const pictures: string[] = [];
+    const runDir = join(dir, 'run');
+    const logger = operatorsLogger(runDir, config, undefined, 8);
     const picture = (r: RolloutResult) => {
+      logRollout(logger, config, r);
       if (pictures.length >= 3) return;
       const p = join(svgDir, `operator-${String(r.index).padStart(5, '0')}.svg`);
       writeFileSync(p, trajectorySvg(r));
@@ -48,6 +51,7 @@ export const operatorsQuickstartStep: QuickstartStep = {
       onProgress: progressBar(ctx.out, `generate (${info.name})`),
       onRollout: picture,
     });
+    await logger.close({ exitCode: 0, preempting: false });
     const report = await verifyDataset(file, {
       onProgress: progressBar(ctx.out, 'replay --verify'),
     });
@@ -57,6 +61,7 @@ export const operatorsQuickstartStep: QuickstartStep = {
       `operators dataset (8 operators, summary + temporal features): ${file}`,
       `operators replay: ${report.checked}/${report.checked} bit-exact (backend ${info.name})`,
       `operators pictures: ${svgDir}`,
+      `operators generation log: ${runDir}/logs`,
     ];
   },
 };

@@ -93,7 +93,10 @@ function sudokuTrajectory(steps: number, batch: number): Float32Array[] {
   return out;
 }
 
-/** `pnpm bench logging [--steps N]`: log() cost with every local sink, and trajectory save. */
+/**
+ * `pnpm bench logging [--steps N] [--step-ms ired=1000,timestepper=130]`: log() cost with every
+ * local sink (and its share of the given pipelines' step times), and trajectory save vs numpy.
+ */
 export async function main(args: string[]): Promise<void> {
   const stepsArg = args.indexOf('--steps');
   const steps = stepsArg >= 0 ? Number(args[stepsArg + 1]) : 20000;
@@ -112,6 +115,16 @@ export async function main(args: string[]): Promise<void> {
   process.stdout.write(
     `  every sink every step: median ${every.median.toFixed(2)} µs, p99 ${every.p99.toFixed(2)} µs, mean ${every.mean.toFixed(2)} µs\n`,
   );
+  const stepArg = args.indexOf('--step-ms');
+  const pipelines = (stepArg >= 0 ? (args[stepArg + 1] ?? '') : '')
+    .split(',')
+    .filter((p) => p.includes('='))
+    .map((p) => p.split('=') as [string, string]);
+  for (const [name, ms] of pipelines) {
+    process.stdout.write(
+      `  share of a ${name} training step (${ms} ms): ${((100 * def.mean) / (Number(ms) * 1000)).toFixed(4)} %\n`,
+    );
+  }
   for (const ms of [1, 10, 100, 1000]) {
     process.stdout.write(
       `  share of a ${ms} ms training step: ${((100 * def.mean) / (ms * 1000)).toFixed(4)} % (default), ${((100 * every.mean) / (ms * 1000)).toFixed(4)} % (every step)\n`,

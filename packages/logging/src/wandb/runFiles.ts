@@ -1,7 +1,12 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XError } from '@x/core';
+import type { RunInfo } from '../types.js';
+import { wandbConfigJson } from './api.js';
+import { redact } from './redact.js';
+import type { WandbSettings } from './settings.js';
 
 /** `wandb/run.json`: what is needed to create or resume the W&B run later (never the key). */
 export interface RunRecord {
@@ -102,3 +107,54 @@ export const EMPTY_PROGRESS: Progress = {
   filesAcked: 0,
   completeSent: false,
 };
+
+function newRunId(seed: string): string {
+  const h = createHash('sha256')
+    .update(`${seed}\0${process.pid}\0${process.hrtime.bigint()}\0${Date.now()}`)
+    .digest();
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let id = '';
+  for (let i = 0; i < 8; i++) id += alphabet[(h[i] as number) % alphabet.length];
+  return id;
+}
+
+/**
+ * The run record of a starting sink: a resumed run keeps the id of its checkpointed state or of
+ * `run.json`; a new run takes `WANDB_RUN_ID` or a fresh id, and refuses a directory that belongs
+ * to another run.
+ */
+export function makeRunRecord(o: {
+  dir: string;
+  run: RunInfo;
+  settings: WandbSettings;
+  resumed: boolean;
+  stateRunId: string | undefined;
+}): RunRecord {
+  const { dir, run, settings: s, resumed } = o;
+  const existing = readJson<RunRecord>(dir, FILES.run);
+  const runId =
+    o.stateRunId ?? (resumed ? existing?.runId : undefined) ?? s.runId ?? newRunId(run.runDir);
+  const record: RunRecord = {
+    version: 1,
+    runId,
+    entity: s.entity ?? (existing?.runId === runId ? existing.entity : null),
+    project: s.project ?? existing?.project ?? run.pipeline,
+    displayName: s.name,
+    group: s.group,
+    jobType: s.jobType,
+    notes: s.notes,
+    tags: s.tags,
+    config: redact(wandbConfigJson(run.config), s.apiKey),
+    baseUrl: s.baseUrl,
+    historyBase: existing?.runId === runId ? existing.historyBase : 0,
+    outputBase: existing?.runId === runId ? existing.outputBase : 0,
+    startedAt: existing?.runId === runId ? existing.startedAt : Date.now() / 1000,
+  };
+  if (existing !== undefined && existing.runId !== runId && !resumed) {
+    throw new XError(
+      'INVALID_INPUT',
+      `${join(dir, FILES.run)} belongs to W&B run ${existing.runId}; a new run cannot reuse ${dir}`,
+    );
+  }
+  return record;
+}

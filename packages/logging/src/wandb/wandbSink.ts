@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -12,11 +11,11 @@ import type {
   RunInfo,
   Sink,
 } from '../types.js';
-import { wandbConfigJson } from './api.js';
-import { parseExtendedJson, rowJson, toExtendedJson } from './extJson.js';
+import { parseExtendedJson, toExtendedJson } from './extJson.js';
 import { htmlMedia, svgToHtml } from './media.js';
 import { redact } from './redact.js';
-import { FILES, type RunRecord, readJson, writeJsonSync } from './runFiles.js';
+import { FILES, makeRunRecord, writeJsonSync } from './runFiles.js';
+import { RowAssembler } from './rows.js';
 import { Session } from './session.js';
 import { type ResolveWandbOptions, type WandbSettings, resolveWandbSettings } from './settings.js';
 import type { TransportOptions } from './transport.js';
@@ -49,24 +48,6 @@ export interface WandbSinkState {
 
 const EMPTY_STATE: WandbSinkState = { runId: '', historyLines: 0, summary: '{}' };
 
-interface PendingRow {
-  step: number;
-  time: number;
-  values: Record<string, unknown>;
-  /** True once `values` is the sink's own copy (safe to merge into). */
-  owned?: boolean;
-}
-
-function newRunId(seed: string): string {
-  const h = createHash('sha256')
-    .update(`${seed}\0${process.pid}\0${process.hrtime.bigint()}\0${Date.now()}`)
-    .digest();
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  let id = '';
-  for (let i = 0; i < 8; i++) id += alphabet[(h[i] as number) % alphabet.length];
-  return id;
-}
-
 /**
  * The Weights & Biases sink: speaks W&B's HTTP protocol (GraphQL `upsertBucket`, `file_stream`,
  * `createRunFiles`) with undici, off the training path. Every write only appends to bounded
@@ -88,11 +69,8 @@ export class WandbSink implements Sink {
   #state: WandbSinkState = { ...EMPTY_STATE };
   #stateSet = false;
   #run: RunInfo | undefined;
-  #pending: PendingRow | undefined;
-  #lastStep = -Infinity;
-  #t0 = 0;
+  #rows: RowAssembler | undefined;
   #writes = new Set<Promise<void>>();
-  #lateNoticed = false;
   #closed = false;
   #pushedSinceStart = 0;
   #onNotice: ((n: NoticeRecord) => void) | undefined;
@@ -193,35 +171,14 @@ export class WandbSink implements Sink {
         : resolve(s.dir, 'wandb', basename(resolve(run.runDir)));
     mkdirSync(dir, { recursive: true });
     const resumed = run.resumed || this.#stateSet;
-    const existing = readJson<RunRecord>(dir, FILES.run);
-    const runId =
-      (this.#stateSet && this.#state.runId !== '' ? this.#state.runId : undefined) ??
-      (resumed ? existing?.runId : undefined) ??
-      s.runId ??
-      newRunId(run.runDir);
-    const record: RunRecord = {
-      version: 1,
-      runId,
-      entity: s.entity ?? (existing?.runId === runId ? existing.entity : null),
-      project: s.project ?? existing?.project ?? run.pipeline,
-      displayName: s.name,
-      group: s.group,
-      jobType: s.jobType,
-      notes: s.notes,
-      tags: s.tags,
-      config: redact(wandbConfigJson(run.config), s.apiKey),
-      baseUrl: s.baseUrl,
-      historyBase: existing?.runId === runId ? existing.historyBase : 0,
-      outputBase: existing?.runId === runId ? existing.outputBase : 0,
-      startedAt: existing?.runId === runId ? existing.startedAt : Date.now() / 1000,
-    };
-    if (existing !== undefined && existing.runId !== runId && !resumed) {
-      throw new XError(
-        'INVALID_INPUT',
-        `${join(dir, FILES.run)} belongs to W&B run ${existing.runId}; a new run cannot reuse ${dir}`,
-      );
-    }
-    this.#t0 = record.startedAt;
+    const record = makeRunRecord({
+      dir,
+      run,
+      settings: s,
+      resumed,
+      stateRunId: this.#stateSet && this.#state.runId !== '' ? this.#state.runId : undefined,
+    });
+    const runId = record.runId;
     const runDirArg = s.dir === undefined ? run.runDir : dir;
     this.#session = new Session({
       dir,
@@ -236,10 +193,15 @@ export class WandbSink implements Sink {
       sleep: this.#opts.sleep,
       syncHint: this.#opts.syncHint ?? `runner wandb sync ${runDirArg}`,
     });
-    this.#session.onExit = () => {
-      if (this.#pending !== undefined) this.#emit(this.#pending);
-      this.#pending = undefined;
-    };
+    const session = this.#session;
+    const rows = new RowAssembler({
+      t0: record.startedAt,
+      summary: session.summary,
+      push: (line) => this.#push(line),
+      notify: this.#notify,
+    });
+    this.#rows = rows;
+    session.onExit = () => rows.commit();
     if (resumed && this.#stateSet) {
       this.#session.summary.replace(
         parseExtendedJson(this.#state.summary) as Record<string, unknown>,
@@ -262,51 +224,6 @@ export class WandbSink implements Sink {
     this.#pushedSinceStart++;
   }
 
-  #emit(row: PendingRow): void {
-    const runtime = Math.max(0, row.time - this.#t0);
-    const tail = { _step: row.step, _runtime: runtime, _timestamp: row.time };
-    this.#push(rowJson(row.values, tail));
-    const summary = (this.#session as Session).summary;
-    summary.update(row.values);
-    summary.update(tail);
-    this.#lastStep = Math.max(this.#lastStep, row.step);
-  }
-
-  #add(step: number, time: number, values: Record<string, unknown>): void {
-    (this.#session as Session).alignHistory(step);
-    const p = this.#pending;
-    if (p !== undefined && step === p.step) {
-      if (p.owned !== true) {
-        p.values = { ...p.values };
-        p.owned = true;
-      }
-      Object.assign(p.values, values);
-      return;
-    }
-    if (p !== undefined && step < p.step) {
-      this.#late(step, p.step);
-      this.#emit({ step, time, values });
-      return;
-    }
-    if (p !== undefined) this.#emit(p);
-    if (step <= this.#lastStep) {
-      this.#late(step, this.#lastStep);
-      this.#emit({ step, time, values });
-      this.#pending = undefined;
-      return;
-    }
-    this.#pending = { step, time, values };
-  }
-
-  #late(step: number, current: number): void {
-    if (this.#lateNoticed) return;
-    this.#lateNoticed = true;
-    this.#notify(
-      'warn',
-      `wandb: data for step ${step} arrived after step ${current}; sent as its own history row (further cases not reported)`,
-    );
-  }
-
   #active(): boolean {
     return this.#session !== undefined && !this.#closed;
   }
@@ -314,6 +231,11 @@ export class WandbSink implements Sink {
   writeRows(rows: readonly MetricRow[]): void {
     if (!this.#active()) return;
     for (const r of rows) this.#add(r.step, r.time, r.values);
+  }
+
+  #add(step: number, time: number, values: Record<string, unknown>): void {
+    (this.#session as Session).alignHistory(step);
+    (this.#rows as RowAssembler).add(step, time, values);
   }
 
   writePicture(picture: PictureRecord): void {
@@ -380,8 +302,7 @@ export class WandbSink implements Sink {
   async close(info: CloseInfo): Promise<void> {
     const s = this.#session;
     if (s === undefined || this.#closed) return;
-    if (this.#pending !== undefined) this.#emit(this.#pending);
-    this.#pending = undefined;
+    this.#rows?.commit();
     this.#closed = true;
     await Promise.all([...this.#writes]);
     writeJsonSync(s.dir, FILES.exit, {
@@ -399,11 +320,11 @@ export class WandbSink implements Sink {
     const s = this.#session;
     if (s === undefined) return { ...this.#state };
     const { _runtime: _r, _timestamp: _t, ...summary } = s.summary.values;
-    if (this.#pending !== undefined)
-      Object.assign(summary, this.#pending.values, { _step: this.#pending.step });
+    const pending = this.#rows?.pending;
+    if (pending !== undefined) Object.assign(summary, pending.values, { _step: pending.step });
     return {
       runId: s.record.runId,
-      historyLines: s.history.total + (this.#pending === undefined ? 0 : 1),
+      historyLines: s.history.total + (pending === undefined ? 0 : 1),
       summary: toExtendedJson(summary),
     };
   }

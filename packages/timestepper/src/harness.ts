@@ -1,6 +1,6 @@
 import { integrate } from './integrate.js';
 import type { NBodyState } from './nbody.js';
-import type { ProblemName } from './problems.js';
+import { makeProblem, type ProblemName } from './problems.js';
 import { aarsethRule, adaptiveRule, fixedRule, symmetricRule, type StepRule } from './stepRules.js';
 
 /** One point of a method's sweep (the contract's benchmark JSON). */
@@ -42,7 +42,7 @@ function logspace(hi: number, lo: number, n: number): number[] {
   );
 }
 
-/** Default parameter ranges per problem (fixed: total steps to tEnd; others: η). */
+/** Default parameter ranges per problem (fixed: total steps to the reference tEnd, scaled to the run's tEnd; others: η). */
 const RANGES: Record<
   ProblemName,
   { fixedSteps: [number, number]; eta: [number, number]; aarseth: [number, number] }
@@ -56,10 +56,11 @@ const RANGES: Record<
 /** The four analytic methods with default sweeps for a problem (`points` values each). */
 export function defaultSweeps(problem: ProblemName, tEnd: number, points = 6): MethodSweep[] {
   const r = RANGES[problem];
+  const span = Math.max(tEnd / makeProblem(problem).tEnd, 1e-3);
   return [
     {
       name: 'fixed',
-      params: logspace(tEnd / r.fixedSteps[0], tEnd / r.fixedSteps[1], points),
+      params: logspace(tEnd / (span * r.fixedSteps[0]), tEnd / (span * r.fixedSteps[1]), points),
       rule: fixedRule,
     },
     { name: 'adaptive', params: logspace(r.eta[0], r.eta[1], points), rule: adaptiveRule },

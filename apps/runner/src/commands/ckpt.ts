@@ -23,6 +23,10 @@ function bytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+function clip(text: string, n: number): string {
+  return text.length <= n ? text : `${text.slice(0, n - 1)}…`;
+}
+
 function metricsText(m: Record<string, number> | undefined): string {
   if (m === undefined) return '';
   return Object.entries(m)
@@ -98,7 +102,7 @@ export const ckptListCommand: Command = {
           (c.manifest?.createdAt ?? '?').padEnd(24),
           bytes(size).padStart(10),
           status.padEnd(9),
-          metricsText(c.metrics),
+          clip(metricsText(c.metrics), 100),
         ].join('  '),
       );
     }

@@ -17,8 +17,8 @@ export interface RecordedRequest {
 export interface Fault {
   /** `graphql`, `file_stream`, `upload`, or a path regexp. */
   match: 'graphql' | 'file_stream' | 'upload' | RegExp;
-  /** `status`: answer `status` unprocessed; `drop`: close the socket unprocessed; `dropAfter`: process, then close the socket; `slow`: process, then answer after `delayMs`. */
-  kind: 'status' | 'drop' | 'dropAfter' | 'slow';
+  /** `status`: answer `status` unprocessed; `drop`: close the socket unprocessed; `dropAfter`: process, then close the socket; `slow`: process, then answer after `delayMs`; `rateLimit`: process, answering with `RateLimit-Remaining: 0` and `RateLimit-Reset: <retryAfter>`. */
+  kind: 'status' | 'drop' | 'dropAfter' | 'slow' | 'rateLimit';
   status?: number;
   retryAfter?: string;
   delayMs?: number;
@@ -282,6 +282,10 @@ export async function startFakeWandb(options: {
         return;
       }
       if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
+      if (fault?.kind === 'rateLimit') {
+        res.setHeader('ratelimit-remaining', '0');
+        res.setHeader('ratelimit-reset', fault.retryAfter ?? '1');
+      }
       json(res, out.status, out.body);
     })();
   });

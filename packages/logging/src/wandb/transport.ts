@@ -67,13 +67,15 @@ function header(h: RawResponse['headers'], name: string): string | undefined {
 /**
  * W&B's HTTP API over undici: GraphQL, file_stream and presigned uploads, with retries
  * (exponential backoff with seeded jitter, `Retry-After` honoured, the SDK's non-retryable
- * statuses). Credentials go only to the base URL's origin, never to upload URLs.
+ * statuses) and, like the SDK, a pause when the server reports `RateLimit-Remaining: 0` until
+ * `RateLimit-Reset`. Credentials go only to the base URL's origin, never to upload URLs.
  */
 export class WandbTransport {
   readonly #o: TransportOptions;
   readonly #agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 10_000 } });
   readonly #origin: string;
   #abort = new AbortController();
+  #notBefore = 0;
 
   constructor(options: TransportOptions) {
     this.#o = options;
@@ -91,6 +93,14 @@ export class WandbTransport {
 
   async close(): Promise<void> {
     await this.#agent.close().catch(() => undefined);
+  }
+
+  #rateLimit(headers: RawResponse['headers']): void {
+    const remaining = Number(header(headers, 'ratelimit-remaining'));
+    const reset = Number(header(headers, 'ratelimit-reset'));
+    if (Number.isFinite(remaining) && remaining <= 0 && Number.isFinite(reset) && reset > 0) {
+      this.#notBefore = Date.now() + Math.min(reset, 300) * 1000;
+    }
   }
 
   #redact(s: string): string {
@@ -136,8 +146,11 @@ export class WandbTransport {
       let status: number | undefined;
       try {
         if (signal.aborted) throw new WandbRequestError(`${label}: cancelled`, undefined, true);
+        const hold = this.#notBefore - Date.now();
+        if (hold > 0) await (this.#o.sleep ?? defaultSleep)(hold, signal);
         const res = await send();
         status = res.status;
+        this.#rateLimit(res.headers);
         if (res.status < 300) {
           if (attempt > 0) {
             this.#o.notify({

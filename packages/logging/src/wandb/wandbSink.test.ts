@@ -152,6 +152,7 @@ describe('WandbSink online', () => {
     server.inject({ match: 'file_stream', kind: 'drop' });
     server.inject({ match: 'file_stream', kind: 'dropAfter', times: 2 });
     server.inject({ match: 'file_stream', kind: 'slow', delayMs: 1000 });
+    server.inject({ match: 'file_stream', kind: 'rateLimit', retryAfter: '3' });
     const runDir = tmp();
     sink.start(runInfo(runDir));
     for (let s = 0; s < 300; s++) {
@@ -175,8 +176,11 @@ describe('WandbSink online', () => {
     expect(typeof r10['_runtime']).toBe('number');
     expect(run.summary).toMatchObject({ _step: 299, 'train/nan': 299 });
     expect(sleeps).toContain(7000);
+    expect(sleeps.some((ms) => ms > 2500 && ms <= 3000)).toBe(true);
     const faults = server.requests.map((r) => r.fault).filter(Boolean);
-    expect(faults).toEqual(expect.arrayContaining(['status', 'drop', 'dropAfter', 'slow']));
+    expect(faults).toEqual(
+      expect.arrayContaining(['status', 'drop', 'dropAfter', 'slow', 'rateLimit']),
+    );
     for (const r of server.requests.filter((x) => x.server === 'api' && x.fault !== 'drop')) {
       expect(r.headers.authorization).toBe(`Basic ${KEY_B64}`);
     }

@@ -235,6 +235,7 @@ export class ExperimentLogger implements Component<LoggerState> {
 
   /** Logs an episode or sample summary (never merged; delivered on each sink's cadence). */
   logEpisode(data: Record<string, unknown>, options: LogOptions): void {
+    if (this.#afterClose('logEpisode')) return;
     const ep: EpisodeRecord = {
       step: options.step,
       time: this.#now() / 1000,
@@ -246,6 +247,7 @@ export class ExperimentLogger implements Component<LoggerState> {
 
   /** Logs a histogram of `values` under `category/name` (TensorBoard shows it). */
   logHistogram(name: string, values: unknown, options: LogOptions & { bins?: number }): void {
+    if (this.#afterClose('logHistogram')) return;
     const data = toFloat64(values);
     if (data === undefined || data.length === 0) return;
     const full = `${options.category ?? 'train'}/${name}`;
@@ -286,6 +288,7 @@ export class ExperimentLogger implements Component<LoggerState> {
 
   /** Logs ready SVG text as picture `category/name`. */
   logPicture(name: string, svg: string, options: LogOptions): void {
+    if (this.#afterClose('logPicture')) return;
     const full = `${options.category ?? 'train'}/${name}`;
     const picture = { step: options.step, time: this.#now() / 1000, name: full, svg };
     for (const r of this.#runners) r.addPicture(picture);
@@ -328,6 +331,11 @@ export class ExperimentLogger implements Component<LoggerState> {
     this.stats.notices++;
     this.#onNotice?.(n);
     for (const r of this.#runners) r.addNotice(n);
+  }
+
+  #afterClose(what: string): boolean {
+    if (this.#closed) this.#once(`closed:${what}`, 'warn', `${what}() after close() ignored`);
+    return this.#closed;
   }
 
   #once(key: string, level: NoticeRecord['level'], msg: string): void {

@@ -28,6 +28,7 @@ export class SinkRunner {
   readonly sink: Sink;
   readonly every: Cadence;
   disabled = false;
+  closed = false;
   failuresInRow = 0;
   readonly #host: RunnerHost;
   readonly #disableAfter: number;
@@ -73,29 +74,29 @@ export class SinkRunner {
   }
 
   addRow(row: MetricRow): void {
-    if (this.disabled || !this.sink.writeRows) return;
+    if (this.closed || this.disabled || !this.sink.writeRows) return;
     this.#push(this.#rows, row);
     this.deliver();
   }
 
   addEpisode(ep: EpisodeRecord): void {
-    if (this.disabled || !this.sink.writeEpisodes) return;
+    if (this.closed || this.disabled || !this.sink.writeEpisodes) return;
     this.#push(this.#episodes, ep);
   }
 
   addHistogram(h: HistogramRecord): void {
-    if (this.disabled || !this.sink.writeHistograms) return;
+    if (this.closed || this.disabled || !this.sink.writeHistograms) return;
     this.#push(this.#histograms, h);
   }
 
   addPicture(p: PictureRecord): void {
-    if (this.disabled || !this.sink.writePicture) return;
+    if (this.closed || this.disabled || !this.sink.writePicture) return;
     this.#push(this.#pictures, p);
     this.deliver();
   }
 
   addNotice(n: NoticeRecord): void {
-    if (this.disabled || !this.sink.writeNotice) return;
+    if (this.closed || this.disabled || !this.sink.writeNotice) return;
     this.#push(this.#notices, n);
     this.deliver();
   }
@@ -222,6 +223,7 @@ export class SinkRunner {
 
   async close(info: CloseInfo): Promise<void> {
     await this.flush();
+    this.closed = true;
     if (this.sink.close) await this.#call('close', () => this.sink.close?.(info));
   }
 

@@ -75,6 +75,20 @@ describe('ExperimentLogger', () => {
     expect(batches).toEqual([[0], [1, 2, 3, 4], [5]]);
   });
 
+  it('bounds what waits for a stuck sink, dropping the oldest with a notice', () => {
+    const stuck: Sink = {
+      name: 'stuck',
+      start: () => new Promise<void>(() => undefined),
+      writeRows: () => undefined,
+    };
+    const notices: NoticeRecord[] = [];
+    const logger = new ExperimentLogger({ run, sinks: [stuck], onNotice: (n) => notices.push(n) });
+    for (let s = 0; s <= 100_001; s++) logger.log({ x: s }, { step: s });
+    expect(notices.map((n) => n.message)).toEqual([
+      "sink 'stuck' is too slow: dropped its 10000 oldest buffered items so far",
+    ]);
+  });
+
   it('isolates a failing sink: reported once per kind, disabled after repeated failures', async () => {
     let calls = 0;
     const bad: Sink = {

@@ -99,11 +99,11 @@ export class ExperimentLogger implements Component<LoggerState> {
           'error',
           `sink '${r.name}' disabled after ${r.failuresInRow} failures in a row (last: ${message(err)}); the other sinks and the run go on`,
         ),
-      overflow: (r, n) => {
-        if ((n & (n - 1)) === 0) {
-          this.notice('warn', `sink '${r.name}' is too slow: dropped its oldest data ${n} time(s)`);
-        }
-      },
+      overflow: (r, n) =>
+        this.notice(
+          'warn',
+          `sink '${r.name}' is too slow: dropped its ${n} oldest buffered items so far`,
+        ),
     };
     this.#runners = options.sinks.map((s) => {
       const entry: SinkEntry = 'sink' in s ? s : { sink: s };

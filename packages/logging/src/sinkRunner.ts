@@ -112,8 +112,9 @@ export class SinkRunner {
   #push<T>(buf: T[], item: T): void {
     buf.push(item);
     if (buf.length > MAX_BUFFERED) {
-      buf.splice(0, buf.length - MAX_BUFFERED);
-      this.#dropped++;
+      const n = Math.ceil(MAX_BUFFERED / 10);
+      buf.splice(0, n);
+      this.#dropped += n;
       this.#host.overflow(this, this.#dropped);
     }
   }

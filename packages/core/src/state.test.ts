@@ -110,3 +110,15 @@ describe('stateDigest', () => {
     );
   });
 });
+
+describeComponentContract('ValueComponent with slashed keys', {
+  create: () =>
+    new ValueComponent<Record<string, ReturnType<typeof tensorData<'float32'>>>>({
+      'stem/kernel': tensorData('float32', [2], [0, 0]),
+    }),
+  mutate: (c) => {
+    const v = c as ValueComponent<Record<string, ReturnType<typeof tensorData<'float32'>>>>;
+    const k = v.value['stem/kernel'];
+    v.value = { 'stem/kernel': tensorData('float32', [2], [(k?.data[0] ?? 0) + 1, 2]) };
+  },
+});

@@ -2,14 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Component } from './component.js';
 import { stateDigest } from './digest.js';
 import { isXError } from './errors.js';
-import {
-  cloneState,
-  isTensorData,
-  walkState,
-  type State,
-  type StateObject,
-  type TensorData,
-} from './state.js';
+import { cloneState, isTensorData, type State, type TensorData } from './state.js';
 
 /** Options of {@link describeComponentContract}. */
 export interface ComponentContractOptions<S extends State> {
@@ -21,13 +14,29 @@ export interface ComponentContractOptions<S extends State> {
   invalid?: { name: string; make: (valid: S) => unknown; path: string }[];
 }
 
-function setAtPath(state: State, path: string, value: State): State {
+interface Leaf {
+  keys: string[];
+  path: string;
+  value: State;
+}
+
+function leaves(state: State, keys: string[] = []): Leaf[] {
+  if (state === null || typeof state !== 'object' || isTensorData(state)) {
+    return [{ keys, path: keys.join('/'), value: state }];
+  }
+  const entries: [string, State][] = Array.isArray(state)
+    ? state.map((v, i) => [String(i), v])
+    : Object.keys(state)
+        .sort()
+        .map((k) => [k, state[k] as State]);
+  return entries.flatMap(([k, v]) => leaves(v, [...keys, k]));
+}
+
+function setAt(state: State, keys: readonly string[], value: State): State {
   const copy = cloneState(state);
-  const parts = path.split('/');
-  let node = copy as StateObject | State[];
-  for (let i = 0; i < parts.length - 1; i++)
-    node = (node as Record<string, State>)[parts[i] as string] as StateObject;
-  (node as Record<string, State>)[parts[parts.length - 1] as string] = value;
+  let node = copy as Record<string, State>;
+  for (const k of keys.slice(0, -1)) node = node[k] as Record<string, State>;
+  node[keys[keys.length - 1] as string] = value;
   return copy;
 }
 
@@ -130,8 +139,8 @@ export function describeComponentContract<S extends State>(
       const c = await make();
       await mutate(c);
       const valid = await c.getState();
-      const leaves = [...walkState(valid)];
-      const tensor = leaves.find((l) => isTensorData(l.value) && l.value.shape.length > 0);
+      const all = leaves(valid);
+      const tensor = all.find((l) => isTensorData(l.value) && l.value.shape.length > 0);
       if (tensor !== undefined) {
         const t = tensor.value as TensorData;
         const otherDtype = t.dtype === 'float64' ? 'float32' : 'float64';
@@ -140,17 +149,17 @@ export function describeComponentContract<S extends State>(
           shape: [...t.shape],
           data: otherDtype === 'float64' ? Float64Array.from(t.data) : Float32Array.from(t.data),
         };
-        await expectRejected(c, setAtPath(valid, tensor.path, wrongDtype), tensor.path);
+        await expectRejected(c, setAt(valid, tensor.keys, wrongDtype), tensor.path);
         const shape = [...t.shape, 1];
         await expectRejected(
           c,
-          setAtPath(valid, tensor.path, { ...t, data: t.data.slice(), shape }),
+          setAt(valid, tensor.keys, { ...t, data: t.data.slice(), shape }),
           tensor.path,
         );
       }
-      const scalar = leaves.find((l) => typeof l.value === 'number' || typeof l.value === 'string');
+      const scalar = all.find((l) => typeof l.value === 'number' || typeof l.value === 'string');
       if (scalar !== undefined && scalar.path !== '') {
-        await expectRejected(c, setAtPath(valid, scalar.path, { wrong: true }), scalar.path);
+        await expectRejected(c, setAt(valid, scalar.keys, { wrong: true }), scalar.path);
       }
       expect(tensor ?? scalar, 'the state has no leaf to corrupt').toBeDefined();
       for (const inv of options.invalid ?? [])

@@ -77,6 +77,7 @@ export class Session {
   #preempt = false;
   #summaryOnDisk = '';
   #aligned = true;
+  #diskFailing = false;
   #spillNoticed = new Set<string>();
 
   constructor(o: SessionOptions) {
@@ -221,8 +222,12 @@ export class Session {
   async #tick(): Promise<void> {
     try {
       await this.toDisk();
+      this.#diskFailing = false;
     } catch (err) {
-      this.#o.notify('error', `wandb: cannot write ${this.dir}: ${(err as Error).message}`);
+      if (!this.#diskFailing) {
+        this.#o.notify('error', `wandb: cannot write ${this.dir}: ${(err as Error).message}`);
+      }
+      this.#diskFailing = true;
     }
     if (!this.#o.online || this.#stalled || this.#closing || !this.#aligned) return;
     try {
@@ -256,6 +261,13 @@ export class Session {
   #fail(err: unknown): void {
     this.lastError = err as Error;
     if (err instanceof WandbRequestError && this.#transport?.aborted === true) return;
+    if (err instanceof WandbRequestError && err.retryable && !this.#closing) {
+      this.#o.notify(
+        'warn',
+        `wandb: ${err.message}; everything is kept in ${this.dir}; trying again`,
+      );
+      return;
+    }
     this.#stalled = true;
     this.#o.notify(
       'error',

@@ -249,6 +249,22 @@ describe('WandbSink online', () => {
     expect(notices.some((n) => n.message.includes('appended'))).toBe(true);
   });
 
+  it('keeps trying after retries run out (the data waits on disk), then delivers', async () => {
+    server.down = true;
+    const { sink, notices } = makeSink('online', {
+      config: { retry: { minMs: 5, maxMs: 10, maxAttempts: 2, graphqlMaxAttempts: 2 } },
+    });
+    sink.start(runInfo(tmp()));
+    for (let s = 0; s < 20; s++) sink.writeRows([row(s)]);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(sink.stats().stalled).toBe(false);
+    expect(notices.some((n) => n.message.includes('trying again'))).toBe(true);
+    server.down = false;
+    await new Promise((r) => setTimeout(r, 100));
+    await sink.close({ exitCode: 0, preempting: false });
+    expectRows(sink.runId!, 0, 20);
+  });
+
   it('sends heartbeats when idle', async () => {
     const { sink } = makeSink('online', { config: { heartbeatMs: 30 } });
     sink.start(runInfo(tmp()));

@@ -179,6 +179,17 @@ describe('ExperimentLogger', () => {
     expect(notices.some((n) => /2 log\(\) call\(s\) at a lower step/.test(n.message))).toBe(true);
   });
 
+  it('after setState (resume) accepts only steps above the checkpointed one', async () => {
+    const { logger, sink, notices } = make();
+    logger.setState({ step: 40, lowerStepCount: 0, sinks: { mem: { id: 'run-7' } } });
+    expect(sink.state).toEqual({ id: 'run-7' });
+    logger.log({ a: 1 }, { step: 40 });
+    logger.log({ a: 2 }, { step: 41 });
+    await logger.close();
+    expect(notices.some((n) => n.message.includes('at step 40 after resumed step 40'))).toBe(true);
+    expect(sink.rows.map((r) => r.step)).toEqual([41]);
+  });
+
   it('treats a step equal to a committed step as lower', () => {
     const { logger } = make();
     logger.log({ a: 1 }, { step: 1 });

@@ -170,9 +170,9 @@ export class ExperimentLogger implements Component<LoggerState> {
     if (!Number.isSafeInteger(step) || step < 0) {
       throw new XError('INVALID_INPUT', `log(): step must be a non-negative integer, got ${step}`);
     }
-    if (!this.#acceptStep(step, category, Object.keys(metrics))) return;
+    if (!this.#acceptStep(step, category, metrics)) return;
     const pending = this.#pending as Pending;
-    for (const key of Object.keys(metrics)) {
+    for (const key in metrics) {
       const v = metrics[key];
       const x = typeof v === 'number' ? v : toScalar(v);
       const name = `${category}/${key}`;
@@ -184,7 +184,7 @@ export class ExperimentLogger implements Component<LoggerState> {
     }
   }
 
-  #acceptStep(step: number, category: string, keys: string[]): boolean {
+  #acceptStep(step: number, category: string, metrics: object): boolean {
     if (this.#closed) {
       this.#once('closed', 'warn', `log() after close() ignored (step ${step})`);
       return false;
@@ -198,7 +198,8 @@ export class ExperimentLogger implements Component<LoggerState> {
     }
     this.stats.lowerStepCount++;
     const n = this.stats.lowerStepCount;
-    const at = cur === undefined ? `resumed step ${this.#floor}` : `step ${cur}`;
+    const keys = Object.keys(metrics);
+    const at = cur === undefined ? `resumed step ${this.#floor - 1}` : `step ${cur}`;
     const what = `'${category}' values (${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', …' : ''}) at step ${step} after ${at}`;
     switch (this.config.lowerStep) {
       case 'error':

@@ -223,8 +223,21 @@ export const operatorsGenerateCommand: Command = {
       for (const s of (ctx.values['set'] as string[] | undefined) ?? []) base.push('--set', s);
       ctx.out.info(`generating ${n} operators in ${k} processes`);
       const parts = Array.from({ length: k }, (_, i) => join(tmp, `part-${i}.h5`));
+      const log = str(ctx, 'log');
       const results = await Promise.all(
-        parts.map((p, i) => runChild([...base, '--shard', `${i}/${k}`, '--out', p], ctx.cwd)),
+        parts.map((p, i) =>
+          runChild(
+            [
+              ...base,
+              ...(log === undefined ? [] : ['--log', join(resolve(ctx.cwd, log), `shard-${i}`)]),
+              '--shard',
+              `${i}/${k}`,
+              '--out',
+              p,
+            ],
+            ctx.cwd,
+          ),
+        ),
       );
       const failed = results.findIndex((r) => r.code !== 0);
       if (failed >= 0)

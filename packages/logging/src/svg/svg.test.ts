@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExperimentLogger } from '../experimentLogger.js';
+import { jsonlSink } from '../sinks/jsonlSink.js';
 import { heatmapSvg } from './heatmap.js';
 import { lineChartSvg } from './lineChart.js';
 import { svgSink } from './svgSink.js';
@@ -68,5 +69,23 @@ describe('svg sink', () => {
     const chart = join(runDir, 'svg', 'charts', 'train', 'loss.svg');
     expect(readFileSync(chart, 'utf8')).toContain('<path d="M');
     expect(existsSync(join(runDir, 'svg', 'charts', 'eval'))).toBe(false);
+  });
+
+  it('a resumed run charts the steps logged before the resume too', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'svg-'));
+    const make = (startStep: number, resumed: boolean) =>
+      new ExperimentLogger({
+        run: { runDir, pipeline: 't', config: {}, startStep, resumed },
+        sinks: [jsonlSink(), svgSink({ charts: ['train/loss'] })],
+      });
+    const a = make(0, false);
+    for (let s = 0; s < 10; s++) a.log({ loss: s }, { step: s });
+    await a.close();
+    const b = make(5, true);
+    for (let s = 6; s < 12; s++) b.log({ loss: 100 + s }, { step: s });
+    await b.close();
+    const svg = readFileSync(join(runDir, 'svg', 'charts', 'train', 'loss.svg'), 'utf8');
+    const d = /<path d="([^"]+)"/.exec(svg)![1]!;
+    expect(d.split(/[ML]/).filter((p) => p !== '')).toHaveLength(12);
   });
 });

@@ -8,6 +8,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readJsonl } from '../sinks/jsonlSink.js';
 import type { MetricRow, PictureRecord, RunInfo, Sink } from '../types.js';
 import { lineChartSvg } from './lineChart.js';
 
@@ -66,6 +67,27 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
   let scheduled: NodeJS.Immediate | undefined;
   let notify: RunInfo['notify'];
 
+  const record = (rows: readonly MetricRow[]) => {
+    for (const row of rows) {
+      for (const [name, v] of Object.entries(row.values)) {
+        if (!matches(name, patterns)) continue;
+        let s = series.get(name);
+        if (s === undefined) {
+          s = { x: [], y: [] };
+          series.set(name, s);
+        }
+        s.x.push(row.step);
+        s.y.push(v);
+        if (s.x.length > maxPoints) {
+          const last = s.x.length - 1;
+          s.x = s.x.filter((_, i) => i % 2 === 0 || i === last);
+          s.y = s.y.filter((_, i) => i % 2 === 0 || i === last);
+        }
+        dirty.add(name);
+      }
+    }
+  };
+
   const draw = () => {
     for (const name of dirty) {
       const s = series.get(name);
@@ -89,26 +111,21 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
       notify = run.notify;
       mkdirSync(dir, { recursive: true });
       kept = listPictures(dir).map((p) => p.path);
+      if (run.resumed) {
+        const rows: MetricRow[] = [];
+        for (const r of readJsonl(join(run.runDir, 'logs'))) {
+          const { step, time, ...values } = r as { step: number; time: number } & Record<
+            string,
+            number
+          >;
+          if (typeof step === 'number' && step <= run.startStep) rows.push({ step, time, values });
+        }
+        record(rows);
+        dirty.clear();
+      }
     },
     writeRows(rows: readonly MetricRow[]) {
-      for (const row of rows) {
-        for (const [name, v] of Object.entries(row.values)) {
-          if (!matches(name, patterns)) continue;
-          let s = series.get(name);
-          if (s === undefined) {
-            s = { x: [], y: [] };
-            series.set(name, s);
-          }
-          s.x.push(row.step);
-          s.y.push(v);
-          if (s.x.length > maxPoints) {
-            const last = s.x.length - 1;
-            s.x = s.x.filter((_, i) => i % 2 === 0 || i === last);
-            s.y = s.y.filter((_, i) => i % 2 === 0 || i === last);
-          }
-          dirty.add(name);
-        }
-      }
+      record(rows);
       scheduled ??= setImmediate(() => {
         scheduled = undefined;
         try {

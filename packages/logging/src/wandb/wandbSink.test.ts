@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetricRow, NoticeRecord, RunInfo } from '../types.js';
 import { syncOfflineRun } from './sync.js';
 import { type FakeWandb, startFakeWandb } from './testing.js';
-import { WandbSink, type WandbSinkOptions } from './wandbSink.js';
+import { WandbSink, createWandbSink, type WandbSinkOptions } from './wandbSink.js';
 
 const KEY = 'x'.repeat(8) + '0123456789abcdef0123456789abcdef';
 const KEY_B64 = Buffer.from(`api:${KEY}`).toString('base64');
@@ -128,6 +128,37 @@ describe('WandbSink files', () => {
     expect(readFileSync(join(sink.dir!, 'run.json'), 'utf8')).toContain('***');
     const res = await syncOfflineRun(sink.dir!, { env: env('online') });
     expect(res.historyLines).toBe(1);
+  });
+});
+
+describe('WandbSink modes', () => {
+  it('is off for WANDB_MODE=disabled and when nothing enables it', () => {
+    expect(
+      createWandbSink({ env: { WANDB_MODE: 'disabled' }, config: { enabled: true } }),
+    ).toBeUndefined();
+    expect(createWandbSink({ env: {} })).toBeUndefined();
+    expect(createWandbSink({ env: {}, config: { enabled: true } })?.mode).toBe('online');
+  });
+
+  it('falls back to offline with a notice when online has no API key', async () => {
+    const runDir = tmp();
+    const { sink, notices } = makeSink('online', { env: { ...env('online'), WANDB_API_KEY: '' } });
+    sink.start(runInfo(runDir));
+    sink.writeRows([row(0)]);
+    await sink.close({ exitCode: 0, preempting: false });
+    expect(sink.mode).toBe('offline');
+    expect(notices[0]?.message).toContain(`runner wandb sync ${runDir}`);
+    expect(server.requests).toEqual([]);
+    const res = await syncOfflineRun(runDir, { env: env('online') });
+    expect(res).toMatchObject({ historyLines: 1, state: 'complete' });
+  });
+
+  it('takes its config section from RunInfo.sinkConfig when constructed without one', async () => {
+    const sink = new WandbSink({ env: { ...env('online'), WANDB_MODE: '' } });
+    expect(sink.mode).toBe('disabled');
+    sink.start({ ...runInfo(tmp()), sinkConfig: { ...FAST, enabled: true, mode: 'offline' } });
+    expect(sink.mode).toBe('offline');
+    await sink.close({ exitCode: 0, preempting: false });
   });
 });
 

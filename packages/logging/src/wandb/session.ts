@@ -16,22 +16,9 @@ import {
 import type { WandbSettings } from './settings.js';
 import { Summary } from './summary.js';
 import { Ticker } from './ticker.js';
+import { onProcessExit } from './exitHook.js';
 import { WandbRequestError, WandbTransport, type TransportOptions } from './transport.js';
 import { type FinalFlags, Uploader } from './uploader.js';
-
-const open = new Set<Session>();
-let exitHooked = false;
-
-function writeAllOnExit(): void {
-  for (const s of open) {
-    try {
-      s.onExit?.();
-      s.toDiskSync();
-    } catch {
-      /* the process is exiting; nothing more can be done */
-    }
-  }
-}
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
@@ -169,11 +156,7 @@ export class Session {
 
   /** Starts the background loop (writes to disk; online, uploads). */
   start(): void {
-    open.add(this);
-    if (!exitHooked) {
-      exitHooked = true;
-      process.on('exit', writeAllOnExit);
-    }
+    onProcessExit.add(this);
     this.#loop = this.#run();
   }
 
@@ -352,7 +335,7 @@ export class Session {
 
   /** Stops the loop without uploading anything more (the files stay on disk). */
   dispose(): void {
-    open.delete(this);
+    onProcessExit.delete(this);
     this.#closing = true;
     this.#ticker.wake();
     this.#transport?.abort();
@@ -392,7 +375,7 @@ export class Session {
       await this.#loop;
     }
     this.toDiskSync();
-    open.delete(this);
+    onProcessExit.delete(this);
     await this.#transport?.close();
     return delivered;
   }

@@ -140,6 +140,8 @@ describe('resume', () => {
     expect(steps(runId)).toEqual(range(0, 15));
     expect(server.runs.get(runId)!.complete).toBe(true);
     expect(server.runs.get(runId)!.upserts).toBe(2);
+    expect(server.runs.get(runId)!.summary).toMatchObject({ _step: 14, loss: 1 / 15 });
+    expect(server.runs.get(runId)!.rewrites).toBe(0);
     const local = readFileSync(join(runDir, 'wandb', 'history.jsonl'), 'utf8')
       .trimEnd()
       .split('\n');

@@ -2,6 +2,13 @@
 import { runCli } from './cli.js';
 import { commands } from './commands/index.js';
 
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const controller = new AbortController();
 const exitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tsxLoader = import.meta.resolve('tsx');
 
 /** Result of running the real runner CLI in a child process. */
 export interface RunResult {
@@ -18,7 +19,7 @@ export function runRunner(
 ): RunResult {
   const r = spawnSync(
     process.execPath,
-    ['--conditions=@x/source', '--import', 'tsx', join(runnerRoot, 'src', 'bin.ts'), ...args],
+    ['--conditions=@x/source', '--import', tsxLoader, join(runnerRoot, 'src', 'bin.ts'), ...args],
     {
       cwd: options.cwd ?? runnerRoot,
       env: { ...process.env, INIT_CWD: options.cwd ?? runnerRoot, ...options.env },

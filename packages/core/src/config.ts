@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { XError } from './errors.js';
+import { setOwn } from './state.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -166,7 +167,8 @@ export function deepMerge<T>(base: T, override: unknown): T {
   if (!isPlainObject(base) || !isPlainObject(override))
     return (override === undefined ? base : override) as T;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(override)) out[k] = k in out ? deepMerge(out[k], v) : v;
+  for (const [k, v] of Object.entries(override))
+    setOwn(out, k, Object.hasOwn(out, k) ? deepMerge(out[k], v) : v);
   return out as T;
 }
 

@@ -7,6 +7,7 @@ export {
   dtypeByteSize,
   isTensorData,
   joinPath,
+  setOwn,
   shapeSize,
   statesEqual,
   tensorData,

@@ -46,6 +46,14 @@ describe('state trees', () => {
     expect(statesEqual(a, b)).toBe(false);
   });
 
+  it('copies a __proto__ key as an own property', () => {
+    const a = JSON.parse('{"__proto__": {"x": 1}, "y": 2}') as State;
+    const b = cloneState(a) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(b)).toBe(Object.prototype);
+    expect(Object.keys(b).sort()).toEqual(['__proto__', 'y']);
+    expect(statesEqual(a, b as State)).toBe(true);
+  });
+
   it('walks leaves in sorted path order', () => {
     const paths = [...walkState(sample())].map((l) => l.path);
     expect(paths).toEqual([

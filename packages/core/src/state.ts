@@ -110,8 +110,22 @@ function cloneAny(value: State, path: string): State {
     );
   }
   const out: StateObject = {};
-  for (const [k, v] of Object.entries(value)) out[k] = cloneAny(v, joinPath(path, k));
+  for (const [k, v] of Object.entries(value)) setOwn(out, k, cloneAny(v, joinPath(path, k)));
   return out;
+}
+
+/** Sets an own enumerable property, also for keys like `__proto__` that plain assignment mishandles. */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    target[key] = value;
+  }
 }
 
 /** Joins state-tree path segments with `/` (the leaf naming used by checkpoints). */

@@ -210,6 +210,22 @@ describe('ExperimentLogger', () => {
     ]);
   });
 
+  it('gives each sink its config section as RunInfo.sinkConfig (logging.<name> or sinks.<name>)', () => {
+    const seen: Record<string, unknown> = {};
+    const probe = (name: string): Sink => ({
+      name,
+      start: (r) => void (seen[name] = r.sinkConfig),
+    });
+    new ExperimentLogger({
+      run,
+      sinks: [probe('wandb'), probe('jsonl'), probe('other')],
+      config: parseLoggingConfig({ wandb: { enabled: true }, sinks: { jsonl: { maxBytes: 10 } } }),
+    });
+    expect(seen['wandb']).toEqual({ enabled: true });
+    expect(seen['jsonl']).toMatchObject({ maxBytes: 10 });
+    expect(seen['other']).toBeUndefined();
+  });
+
   it('reports non-numeric values once and skips them', async () => {
     const { logger, sink, notices } = make();
     logger.log({ a: 'x', b: true, c: { dataSync: () => new Float32Array([2.5]) } }, { step: 0 });

@@ -118,6 +118,7 @@ export class ExperimentLogger implements Component<LoggerState> {
       const run: RunInfo = {
         ...options.run,
         notify: (level, msg) => this.notice(level, msg, r.name),
+        sinkConfig: this.#sinkSection(r.name),
       };
       r.start(run);
     }
@@ -129,6 +130,11 @@ export class ExperimentLogger implements Component<LoggerState> {
       this.#timer = setInterval(() => this.#tick(), period);
       this.#timer.unref();
     }
+  }
+
+  #sinkSection(name: string): unknown {
+    const sinks = this.config.sinks as Record<string, unknown>;
+    return name in sinks ? sinks[name] : (this.config as Record<string, unknown>)[name];
   }
 
   /** True once `close()` has started. */

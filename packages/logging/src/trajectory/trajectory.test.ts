@@ -116,7 +116,8 @@ describe('TrajectoryLogger', () => {
     }
     expect(traj.memoryEstimate(big)).toBeLessThan(64 * 1024 + 4096);
     await traj.save(big, join(dir, 'big.npz'));
-    await traj.save(ids[7]!, join(dir, 'p7.npz'));
+    await traj.save(ids[7]!, join(dir, 'p7.npz'), { clear: true });
+    expect(traj.ids).not.toContain(ids[7]);
     const back = TrajectoryLogger.load(join(dir, 'big.npz'));
     expect(back.states.shape).toEqual([40, 4, 9, 9, 9]);
     expect((back.states.data as Float32Array)[39 * 4 * 729 + 100]).toBe(fill(4, 39)[100]);

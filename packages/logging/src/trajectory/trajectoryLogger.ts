@@ -249,8 +249,15 @@ export class TrajectoryLogger {
     return n;
   }
 
-  /** Writes the trajectory to `path` as `.npz` (parents created). The trajectory stays open. */
-  async save(id: string, path: string, options: { completed?: boolean } = {}): Promise<void> {
+  /**
+   * Writes the trajectory to `path` as `.npz` (parents created). The trajectory stays open unless
+   * `clear` is set (write each episode or batch, then free its memory and spool file).
+   */
+  async save(
+    id: string,
+    path: string,
+    options: { completed?: boolean; clear?: boolean } = {},
+  ): Promise<void> {
     const t = this.#get(id);
     mkdirSync(dirname(path), { recursive: true });
     const n = t.numSteps;
@@ -296,6 +303,7 @@ export class TrajectoryLogger {
       else entries.push({ name, bytes: arrEntry('<f8', [], Float64Array.of(v)) });
     }
     await writeZip(path, entries, compressionSettings(this.#opts.compression));
+    if (options.clear === true) this.clear(id);
   }
 
   *#stateBytes(t: Trajectory, shape: number[]): Generator<Uint8Array> {

@@ -133,6 +133,7 @@ export const timestepperBenchCommand: Command = {
       ) as number,
       maxForceEvals: num(ctx, 'max-force-evals', 2e7, (n) => n >= 10, 'a number >= 10') as number,
       out: ctx.out,
+      signal: ctx.signal,
     });
     ctx.out.line(`bench json: ${r.json}`);
     ctx.out.line(`bench svg: ${r.svg}`);

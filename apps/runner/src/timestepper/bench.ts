@@ -28,6 +28,8 @@ export interface BenchOptions {
   /** Smallest dt multiplier of the learned sweep (default 2^((1 − points)/2)). */
   learnedMin?: number;
   out: Output;
+  /** Stops between points when aborted (the partial report is still written). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -63,13 +65,26 @@ export async function runTimestepperBench(
     dispose = () => model.dispose();
   }
   try {
-    const report = runComparison(o.problem, createState(problem.ic), tEnd, sweeps, {
-      maxForceEvals: o.maxForceEvals,
-      onPoint: (m, p) =>
+    const initial = createState(problem.ic);
+    const report: BenchReport = { problem: o.problem, tEnd, methods: [] };
+    for (const sweep of sweeps) {
+      const method = { name: sweep.name, points: [] as BenchReport['methods'][number]['points'] };
+      report.methods.push(method);
+      for (const param of sweep.params) {
+        if (o.signal?.aborted === true) break;
+        await new Promise((done) => setImmediate(done));
+        const one = runComparison(o.problem, initial, tEnd, [{ ...sweep, params: [param] }], {
+          maxForceEvals: o.maxForceEvals,
+        });
+        const p = one.methods[0]?.points[0];
+        if (p === undefined) continue;
+        method.points.push(p);
         o.out.info(
-          `${m.padEnd(9)} param ${p.param.toPrecision(4).padStart(10)}  force evals ${String(p.forceEvals).padStart(9)}  max ${p.maxRelEnergyError.toExponential(2)}  final ${p.finalRelEnergyError.toExponential(2)}${p.completed ? '' : '  (budget hit)'}`,
-        ),
-    });
+          `${sweep.name.padEnd(9)} param ${p.param.toPrecision(4).padStart(10)}  force evals ${String(p.forceEvals).padStart(9)}  max ${p.maxRelEnergyError.toExponential(2)}  final ${p.finalRelEnergyError.toExponential(2)}${p.completed ? '' : '  (budget hit)'}`,
+        );
+      }
+    }
+    if (o.signal?.aborted === true) o.out.warn('interrupted: writing the points measured so far');
     mkdirSync(dirname(o.outFile), { recursive: true });
     writeFileSync(
       o.outFile,

@@ -226,6 +226,22 @@ describe('ExperimentLogger', () => {
     expect(seen['other']).toBeUndefined();
   });
 
+  it('close() returns by its deadline even when a sink hangs, saying so', async () => {
+    const hang: Sink = { name: 'hang', close: () => new Promise<void>(() => undefined) };
+    const mem = new MemorySink();
+    const notices: NoticeRecord[] = [];
+    const logger = new ExperimentLogger({
+      run,
+      sinks: [hang, mem],
+      config: parseLoggingConfig({ closeTimeoutSeconds: 0.2 }),
+      onNotice: (n) => notices.push(n),
+    });
+    logger.log({ a: 1 }, { step: 1 });
+    await logger.close();
+    expect(mem.rows).toHaveLength(1);
+    expect(notices.at(-1)?.message).toContain('did not finish within 0.2 s');
+  });
+
   it('reports non-numeric values once and skips them', async () => {
     const { logger, sink, notices } = make();
     logger.log({ a: 'x', b: true, c: { dataSync: () => new Float32Array([2.5]) } }, { step: 0 });

@@ -88,7 +88,7 @@ function integratorRow(label: string, s0: NBodyState, dt: number, steps: number)
   );
 }
 
-async function trainingRow(label: string, config: TrainConfig, epochs: number): Promise<void> {
+function trainingRow(label: string, config: TrainConfig, epochs: number): void {
   const t = new TimestepTrainer(config, 1);
   t.epoch();
   const t0 = performance.now();
@@ -129,12 +129,12 @@ export async function main(args: string[]): Promise<void> {
     1e-3,
     quick ? 200 : 2_000,
   );
-  await trainingRow(
+  trainingRow(
     'kepler (defaults, analytic features)',
     { ...defaultTrainConfig, problem: 'kepler' },
     quick ? 3 : 10,
   );
-  await trainingRow(
+  trainingRow(
     'figure8 (history K = 4)',
     {
       ...defaultTrainConfig,
@@ -143,9 +143,5 @@ export async function main(args: string[]): Promise<void> {
     },
     quick ? 3 : 10,
   );
-  await trainingRow(
-    'plummer N = 100',
-    { ...defaultTrainConfig, problem: 'plummer' },
-    quick ? 1 : 3,
-  );
+  trainingRow('plummer N = 100', { ...defaultTrainConfig, problem: 'plummer' }, quick ? 1 : 3);
 }

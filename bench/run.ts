@@ -9,7 +9,9 @@ const available = readdirSync(here)
   .sort();
 const [name, ...args] = process.argv.slice(2);
 if (name === undefined || !available.includes(name)) {
-  process.stderr.write(`usage: pnpm bench <name> [args]\nbenchmarks: ${available.join(', ') || '(none)'}\n`);
+  process.stderr.write(
+    `usage: pnpm bench <name> [args]\nbenchmarks: ${available.join(', ') || '(none)'}\n`,
+  );
   process.exit(name === undefined ? 0 : 2);
 }
 const mod = (await import(join(here, `${name}.ts`))) as { main: (args: string[]) => Promise<void> };

@@ -1,4 +1,4 @@
-import { XError, isTensorData, joinPath, type State, type TensorData } from '@x/core';
+import { XError, isTensorData, joinPath, setOwn, type State, type TensorData } from '@x/core';
 
 /** Version of the `state.json` encoding. */
 export const STATE_JSON_VERSION = 1;
@@ -15,17 +15,6 @@ function uniqueName(path: string, taken: Map<string, TensorData>): string {
   if (name === '__metadata__') name = '__metadata__#1';
   if (!taken.has(name)) return name;
   for (let i = 2; ; i++) if (!taken.has(`${name}#${i}`)) return `${name}#${i}`;
-}
-
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else target[key] = value;
 }
 
 function encodeNumber(n: number): unknown {

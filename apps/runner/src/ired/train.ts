@@ -1,10 +1,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import { openRunCheckpoints } from '@x/checkpoint';
-import { captureState, Rng, stateDigest } from '@x/core';
+import { captureState, Rng, stateDigest, XError } from '@x/core';
 import {
   evaluateBoards,
   generatePuzzles,
   IredTrainer,
+  parameterCount,
   readRrnCsv,
   sampleBoards,
   type StepMetrics,
@@ -97,7 +98,21 @@ export async function runIredTrain(options: {
   try {
     while (step < config.steps && options.signal?.aborted !== true) {
       const t0 = performance.now();
-      last = trainer.trainStep();
+      try {
+        last = trainer.trainStep();
+      } catch (err) {
+        if (
+          info.name === 'wasm' &&
+          /Aborted|memory access out of bounds/.test((err as Error).message)
+        ) {
+          throw new XError(
+            'ENVIRONMENT',
+            `training step ${step + 1} ran out of the wasm backend's 2 GB heap (model ${(parameterCount(ired.model) / 1e6).toFixed(1)}M parameters, batch ${ired.train.batchSize}, double backprop); use a smaller model.channels / model.blocks / train.batchSize or the tensorflow backend (@tensorflow/tfjs-node)`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
       step = last.step;
       const { step: _s, ...metrics } = last;
       logger.log({ ...metrics, stepSeconds: (performance.now() - t0) / 1000 }, { step });

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@x/core';
-import { checkGradients, conv2d, initBackend, tanh } from '@x/tensor';
+import { checkGradients, initBackend } from '@x/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { paperPreset } from './config.js';
-import { convSame } from './conv.js';
 import { generatePuzzles, SATNET_GIVENS } from './generator.js';
 import { lossParts, makeLossBatch } from './loss.js';
 import {
@@ -36,27 +35,6 @@ describe('schedule', () => {
     const step = [0.167, 0.237, 0.269, 0.298, 0.334, 0.382, 0.453, 0.564, 0.753, 0.999];
     sqrtA.forEach((v, t) => expect(s.sqrtAlphasCumprod[t]).toBeCloseTo(v, 3));
     step.forEach((v, t) => expect(s.optStepSize[t]).toBeCloseTo(v, 3));
-  });
-});
-
-describe('convSame', () => {
-  it('matches @x/tensor conv2d in value, gradient and gradient of gradient', () => {
-    const x = tensorOf(1, [2, 9, 9, 3]) as tf.Tensor4D;
-    const k = tensorOf(2, [5, 5, 3, 4], 0.3) as tf.Tensor4D;
-    expect(tf.max(tf.abs(tf.sub(convSame(x, k), conv2d(x, k)))).dataSync()[0]).toBeLessThan(1e-4);
-    const second = (conv: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D) =>
-      tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-        const gx = tf.grad((xx: tf.Tensor) =>
-          tf.sum(tanh(conv(xx as tf.Tensor4D, b as tf.Tensor4D))),
-        )(a);
-        return tf.sum<tf.Scalar>(tf.square(gx));
-      })([x, k]);
-    const [ax, ak] = second(convSame);
-    const [bx, bk] = second(conv2d);
-    const rel = (u: tf.Tensor, v: tf.Tensor) =>
-      tf.max(tf.abs(tf.sub(u, v))).dataSync()[0]! / tf.max(tf.abs(v)).dataSync()[0]!;
-    expect(rel(ax!, bx!)).toBeLessThan(1e-4);
-    expect(rel(ak!, bk!)).toBeLessThan(1e-4);
   });
 });
 

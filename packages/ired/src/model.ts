@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, tensorData, type TensorData } from '@x/core';
-import { dense, gelu, swish, VariableSet } from '@x/tensor';
+import { conv2d, dense, gelu, swish, VariableSet } from '@x/tensor';
 import type { ModelConfig } from './config.js';
-import { convSame } from './conv.js';
 
 /** Model parameters by name (variables of a {@link VariableSet}, or any tensors of those shapes). */
 export type Params = Record<string, tf.Tensor>;
@@ -91,7 +90,7 @@ export function sinusoidalFeatures(t: readonly number[], dim: number): Float32Ar
 }
 
 function conv(p: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
-  return tf.add(convSame(x, p[`${name}/kernel`] as tf.Tensor4D), p[`${name}/bias`] as tf.Tensor1D);
+  return tf.add(conv2d(x, p[`${name}/kernel`] as tf.Tensor4D), p[`${name}/bias`] as tf.Tensor1D);
 }
 
 /**

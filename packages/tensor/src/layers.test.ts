@@ -15,6 +15,29 @@ function expectClose(a: tf.Tensor, b: tf.Tensor, tol = 1e-5): void {
   expect(d).toBeLessThan(tol);
 }
 
+/** Independent reference: a convolution as a sum over kernel taps of slice × weight products. */
+function tapSumConv(x: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w, cin] = x.shape;
+  const [kh, kw, , cout] = k.shape;
+  const ph = (kh - 1) / 2;
+  const pw = (kw - 1) / 2;
+  const xp = tf.pad(x, [
+    [0, 0],
+    [ph, ph],
+    [pw, pw],
+    [0, 0],
+  ]);
+  let acc: tf.Tensor = tf.zeros([n * h * w, cout]);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const shifted = tf.reshape(tf.slice(xp, [0, i, j, 0], [n, h, w, cin]), [n * h * w, cin]);
+      const tap = tf.reshape(tf.slice(k, [i, j, 0, 0], [1, 1, cin, cout]), [cin, cout]);
+      acc = tf.add(acc, tf.matMul(shifted, tap));
+    }
+  }
+  return tf.reshape(acc, [n, h, w, cout]);
+}
+
 describe.each<BackendName>(['cpu', 'wasm'])('layers on %s', (backend) => {
   beforeAll(async () => {
     await initBackend(backend);
@@ -31,6 +54,25 @@ describe.each<BackendName>(['cpu', 'wasm'])('layers on %s', (backend) => {
       expectClose(conv2d(x, k), tf.conv2d(x, k, 1, 'same'));
       expectClose(conv2d(x, k, { padding: 'valid' }), tf.conv2d(x, k, 1, 'valid'));
     }
+  });
+
+  it('conv2d second derivatives match an independent tap-sum convolution', () => {
+    const x = randn('x2', [2, 9, 9, 3]) as tf.Tensor4D;
+    const k = randn('k2', [5, 5, 3, 4], 0.3) as tf.Tensor4D;
+    const second = (conv: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D) =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+        const gx = tf.grad((xx: tf.Tensor) =>
+          tf.sum(tf.square(conv(xx as tf.Tensor4D, b as tf.Tensor4D))),
+        )(a);
+        return tf.sum<tf.Scalar>(tf.square(gx));
+      })([x, k]);
+    const [ax, ak] = second((a, b) => conv2d(a, b));
+    const [bx, bk] = second(tapSumConv);
+    const rel = (u: tf.Tensor, v: tf.Tensor) =>
+      (tf.max(tf.abs(tf.sub(u, v))).dataSync()[0] as number) /
+      (tf.max(tf.abs(v)).dataSync()[0] as number);
+    expect(rel(ax as tf.Tensor, bx as tf.Tensor)).toBeLessThan(1e-4);
+    expect(rel(ak as tf.Tensor, bk as tf.Tensor)).toBeLessThan(1e-4);
   });
 
   it('circular padding wraps around both spatial axes', () => {

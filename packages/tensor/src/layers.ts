@@ -60,20 +60,67 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return matMulOp(a, b) as tf.Tensor2D;
 }
 
+type Conv = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+
+function zeroPad(x: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
+  if (ph === 0 && pw === 0) return x;
+  return tf.pad(x, [
+    [0, 0],
+    [ph, ph],
+    [pw, pw],
+    [0, 0],
+  ]);
+}
+
+const convOps = new Map<string, Conv>();
+
+/**
+ * A native stride-1 convolution of `x` zero-padded by (ph, pw), whose gradients are again native
+ * convolutions: the input gradient convolves `dy` with the flipped, channel-swapped kernel; the
+ * kernel gradient convolves the input (batch and channels swapped) with `dy` used as a kernel.
+ * No `Conv2DBackpropInput`/`Conv2DBackpropFilter` kernels are needed, and gradients of any order
+ * are correct because each gradient is built from this same op.
+ */
+function nativeConv(ph: number, pw: number): Conv {
+  const key = `${ph}x${pw}`;
+  let op = convOps.get(key);
+  if (op !== undefined) return op;
+  const custom = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([x, w]);
+    return {
+      value: tf.conv2d(zeroPad(x, ph, pw), w, 1, 'valid'),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const [kh, kw] = ws.shape;
+        const flipped = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]);
+        const dx = nativeConv(kh - 1 - ph, kw - 1 - pw)(dy as tf.Tensor4D, flipped);
+        const xt = tf.transpose(xs, [3, 1, 2, 0]);
+        const dyt = tf.transpose(dy as tf.Tensor4D, [1, 2, 0, 3]);
+        const dw = tf.transpose(nativeConv(ph, pw)(xt, dyt), [1, 2, 0, 3]);
+        return [dx, dw];
+      },
+    };
+  });
+  op = (x, w) => custom(x, w);
+  convOps.set(key, op);
+  return op;
+}
+
 /**
  * 2-D convolution, stride 1, NHWC input and `[kh, kw, cin, cout]` kernel (odd kh, kw for
- * `same`/`circular`), written as a sum over kernel taps of shifted-input × tap-weight matrix
- * products (pad or wrap, slice, {@link matMul}). Its first and second derivatives use only
- * slice/pad/transpose/matMul, so it trains on every backend (the wasm backend has no
- * `Conv2DBackpropFilter`) and supports gradients of gradients. Values match `tf.conv2d`.
+ * `same`/`circular`). The forward pass is the backend's native convolution; its gradients are
+ * written as native forward convolutions again (flipped kernel for the input, swapped axes for
+ * the kernel), so it trains on every backend — the wasm backend has no `Conv2DBackpropFilter` —
+ * and supports gradients of gradients (IRED's loss on ∇ₓE). Values match `tf.conv2d`.
  *
  * @example
  * const y = conv2d(x, params.get('stem/kernel') as tf.Tensor4D, { padding: 'same' }); // [n, h, w, cout]
  */
 export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, opts: Conv2dOptions = {}): tf.Tensor4D {
   const padding = opts.padding ?? 'same';
-  const [n, h, w, cin] = x.shape;
-  const [kh, kw, kcin, cout] = kernel.shape;
+  const [, h, w, cin] = x.shape;
+  const [kh, kw, kcin] = kernel.shape;
   if (kcin !== cin) {
     throw new XError(
       'INVALID_INPUT',
@@ -88,35 +135,14 @@ export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, opts: Conv2dOptions 
   }
   const ph = padding === 'valid' ? 0 : (kh - 1) / 2;
   const pw = padding === 'valid' ? 0 : (kw - 1) / 2;
-  const oh = h + 2 * ph - kh + 1;
-  const ow = w + 2 * pw - kw + 1;
-  if (oh <= 0 || ow <= 0) {
+  if (h + 2 * ph - kh + 1 <= 0 || w + 2 * pw - kw + 1 <= 0) {
     throw new XError('INVALID_INPUT', `conv2d: kernel ${kh}x${kw} larger than input ${h}x${w}`);
   }
-  return tf.tidy(() => {
-    let xp: tf.Tensor4D = x;
-    if (ph > 0 || pw > 0) {
-      xp =
-        padding === 'circular'
-          ? circularPad(x, ph, pw)
-          : tf.pad(x, [
-              [0, 0],
-              [ph, ph],
-              [pw, pw],
-              [0, 0],
-            ]);
-    }
-    let acc: tf.Tensor | undefined;
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const shifted = kh === 1 && kw === 1 ? xp : tf.slice(xp, [0, i, j, 0], [n, oh, ow, cin]);
-        const tap = tf.reshape(tf.slice(kernel, [i, j, 0, 0], [1, 1, cin, cout]), [cin, cout]);
-        const y = matMul(tf.reshape(shifted, [n * oh * ow, cin]), tap as tf.Tensor2D);
-        acc = acc === undefined ? y : tf.add(acc, y);
-      }
-    }
-    return tf.reshape(acc as tf.Tensor, [n, oh, ow, cout]);
-  });
+  return tf.tidy(() =>
+    padding === 'circular'
+      ? nativeConv(0, 0)(circularPad(x, ph, pw), kernel)
+      : nativeConv(ph, pw)(x, kernel),
+  );
 }
 
 /**

@@ -1,5 +1,4 @@
 import { isAbsolute, resolve } from 'node:path';
-import { openRunCheckpoints } from '@x/checkpoint';
 import { captureState, Rng, stateDigest, XError } from '@x/core';
 import {
   evaluateBoards,
@@ -11,9 +10,9 @@ import {
   type StepMetrics,
   type SudokuMetrics,
 } from '@x/ired';
-import { createRunLogger } from '@x/logging';
 import { initBackend } from '@x/tensor';
 import type { Output } from '../command.js';
+import { openRunServices } from '../runServices.js';
 import type { BackendRequest } from '../runSetup.js';
 import { type IredRunConfig, iredPart } from './config.js';
 import { boardSvg } from './svg.js';
@@ -56,23 +55,14 @@ export async function runIredTrain(options: {
     seed: config.seed,
     ...(puzzles === undefined ? {} : { puzzles }),
   });
-  const ckpt = openRunCheckpoints(runDir, {
-    saveEvery: config.saveEvery,
-    resume: options.resume,
-    versions: { tfjs: info.tfjsVersion, backend: info.name },
-    onWarning: (m) => out.warn(m),
-  });
-  const guess = options.resume ? ((await ckpt.manager.latest()) ?? 0) : 0;
-  const logger = createRunLogger({
+  const { ckpt, logger } = await openRunServices({
     runDir,
     pipeline: 'ired',
-    config: config,
+    config,
+    resume: options.resume,
     quiet: options.quiet,
-    totalSteps: config.steps,
-    startStep: guess,
-    resumed: options.resume && guess > 0,
-    seed: config.seed,
-    handleSignals: false,
+    backend: info,
+    out,
   });
   logger.registerRenderer('sudoku', (d) => {
     const b = d as {

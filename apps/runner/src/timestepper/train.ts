@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openRunCheckpoints } from '@x/checkpoint';
 import { captureState, stateDigest } from '@x/core';
-import { createRunLogger, loggingConfigSchema } from '@x/logging';
+import { loggingConfigSchema } from '@x/logging';
 import { initBackend } from '@x/tensor';
 import {
   TimestepTrainer,
@@ -16,6 +15,7 @@ import {
 } from '@x/timestepper';
 import { z } from 'zod';
 import type { Output } from '../command.js';
+import { openRunServices } from '../runServices.js';
 import { runFieldsSchema, type BackendRequest } from '../runSetup.js';
 import { energySvg, orbitSvg } from './pictures.js';
 
@@ -73,23 +73,14 @@ export async function runTimestepperTrain(options: {
   const { config, runDir, out } = options;
   const info = await initBackend(options.backend);
   const trainer = new TimestepTrainer(trainConfigOf(config), config.seed);
-  const ckpt = openRunCheckpoints(runDir, {
-    saveEvery: config.saveEvery,
-    resume: options.resume,
-    versions: { tfjs: info.tfjsVersion, backend: info.name },
-    onWarning: (m) => out.warn(m),
-  });
-  const guess = options.resume ? ((await ckpt.manager.latest()) ?? 0) : 0;
-  const logger = createRunLogger({
+  const { ckpt, logger } = await openRunServices({
     runDir,
     pipeline: 'timestepper',
-    config: config,
+    config,
+    resume: options.resume,
     quiet: options.quiet,
-    totalSteps: config.steps,
-    startStep: guess,
-    resumed: options.resume && guess > 0,
-    seed: config.seed,
-    handleSignals: false,
+    backend: info,
+    out,
   });
   const components = { ...trainer.components(), logger };
   const restoredStep = await ckpt.resume(components);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,4 +28,17 @@ export function runRunner(
     },
   );
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts `runner <args>` as a real child process without waiting (for signal tests). */
+export function spawnRunner(args: string[], options: { cwd: string }): ChildProcess {
+  return spawn(
+    process.execPath,
+    ['--conditions=@x/source', '--import', tsxLoader, join(runnerRoot, 'src', 'bin.ts'), ...args],
+    {
+      cwd: runnerRoot,
+      env: { ...process.env, INIT_CWD: options.cwd },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }

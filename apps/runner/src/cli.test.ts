@@ -4,21 +4,10 @@ import { join } from 'node:path';
 import { XError } from '@x/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { runCli, type CliIO } from './cli.js';
+import { runCli } from './cli.js';
 import type { Command } from './command.js';
 import { resolveTrainSetup, runFieldsSchema, trainFlags } from './runSetup.js';
-import { runRunner } from './testkit.js';
-
-function io(cwd = tmpdir()): CliIO & { out: string; err: string } {
-  const r = {
-    out: '',
-    err: '',
-    cwd,
-    stdout: (t: string) => void (r.out += t),
-    stderr: (t: string) => void (r.err += t),
-  };
-  return r;
-}
+import { memoryIO as io, runRunner } from './testkit.js';
 
 const schema = z.strictObject({
   ...runFieldsSchema,

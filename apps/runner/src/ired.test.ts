@@ -5,24 +5,13 @@ import { join } from 'node:path';
 import { Rng } from '@x/core';
 import { generatePuzzles, SATNET_GIVENS, writeRrnCsv } from '@x/ired';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from './cli.js';
 import { iredCommands } from './commands/ired.js';
-import { runRunner } from './testkit.js';
+import { runInProcess, runRunner } from './testkit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'x-ired-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function inProcess(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = { code: 0, stdout: '', stderr: '' };
-  r.code = await runCli(iredCommands, args, {
-    stdout: (t) => (r.stdout += t),
-    stderr: (t) => (r.stderr += t),
-    cwd: dir,
-  });
-  return r;
-}
+const inProcess = (args: string[]) => runInProcess(iredCommands, args, dir);
 
 const tiny = [
   '--set',

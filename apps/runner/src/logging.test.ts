@@ -4,20 +4,10 @@ import { join } from 'node:path';
 import { createRunLogger, loggingConfigSchema, readEventFile, readJsonl } from '@x/logging';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { runCli, type CliIO } from './cli.js';
+import { runCli } from './cli.js';
+import { memoryIO as io } from './testkit.js';
 import type { Command } from './command.js';
 import { resolveTrainSetup, runFieldsSchema, trainFlags } from './runSetup.js';
-
-function io(cwd: string): CliIO & { out: string; err: string } {
-  const r = {
-    out: '',
-    err: '',
-    cwd,
-    stdout: (t: string) => void (r.out += t),
-    stderr: (t: string) => void (r.err += t),
-  };
-  return r;
-}
 
 const schema = z.strictObject({ ...runFieldsSchema, logging: loggingConfigSchema });
 const defaults = { seed: 0, steps: 30, saveEvery: 10, logging: {} };

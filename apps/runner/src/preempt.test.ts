@@ -2,25 +2,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runRunner, spawnRunner } from './testkit.js';
+import { runRunner, spawnRunner, tinyTimestepperArgs } from './testkit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'x-preempt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const tiny = [
-  '--set',
-  'batch=2',
-  '--set',
-  'model.hidden=[8]',
-  '--set',
-  'part1.stepsPerEpoch=3',
-  '--set',
-  'part2.batch=2',
-  '--set',
-  'part2.rollout=3',
-  '--set',
-  'part2.bufferSize=64',
-];
+const tiny = tinyTimestepperArgs;
 
 function checkpointSteps(runDir: string): number[] {
   const ck = join(runDir, 'checkpoints');

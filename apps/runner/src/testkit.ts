@@ -1,6 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli, type CliIO } from './cli.js';
+import type { Command } from './command.js';
 
 const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsxLoader = import.meta.resolve('tsx');
@@ -42,3 +45,42 @@ export function spawnRunner(args: string[], options: { cwd: string }): ChildProc
     },
   );
 }
+
+/** In-memory CLI streams that collect what a command writes. */
+export function memoryIO(cwd: string = tmpdir()): CliIO & { out: string; err: string } {
+  const r = {
+    out: '',
+    err: '',
+    cwd,
+    stdout: (t: string) => void (r.out += t),
+    stderr: (t: string) => void (r.err += t),
+  };
+  return r;
+}
+
+/** Runs `runner <args>` in this process over the given commands, collecting its output. */
+export async function runInProcess(
+  commands: readonly Command[],
+  args: string[],
+  cwd: string,
+): Promise<RunResult> {
+  const io = memoryIO(cwd);
+  const code = await runCli(commands, args, io);
+  return { code, stdout: io.out, stderr: io.err };
+}
+
+/** A tiny `timestepper train` config for tests (seconds per epoch on the cpu backend). */
+export const tinyTimestepperArgs = [
+  '--set',
+  'batch=2',
+  '--set',
+  'model.hidden=[8]',
+  '--set',
+  'part1.stepsPerEpoch=3',
+  '--set',
+  'part2.batch=2',
+  '--set',
+  'part2.rollout=3',
+  '--set',
+  'part2.bufferSize=64',
+];

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from './cli.js';
 import { timestepperCommands } from './commands/timestepper.js';
+import { runInProcess, tinyTimestepperArgs } from './testkit.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), 'bin.ts');
 
@@ -26,38 +26,12 @@ function runAsync(args: string[]): Promise<{ code: number; stdout: string; stder
   });
 }
 
-async function inProcess(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = { code: 0, stdout: '', stderr: '' };
-  r.code = await runCli(timestepperCommands, args, {
-    stdout: (t) => (r.stdout += t),
-    stderr: (t) => (r.stderr += t),
-    cwd: dir,
-  });
-  return r;
-}
+const inProcess = (args: string[]) => runInProcess(timestepperCommands, args, dir);
 
 const dir = mkdtempSync(join(tmpdir(), 'x-timestepper-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const tiny = [
-  '--set',
-  'batch=2',
-  '--set',
-  'model.hidden=[8]',
-  '--set',
-  'part1.stepsPerEpoch=3',
-  '--set',
-  'part2.batch=2',
-  '--set',
-  'part2.rollout=3',
-  '--set',
-  'part2.bufferSize=64',
-  '--backend',
-  'cpu',
-  '--quiet',
-];
+const tiny = [...tinyTimestepperArgs, '--backend', 'cpu', '--quiet'];
 
 function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');

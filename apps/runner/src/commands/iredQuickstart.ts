@@ -18,8 +18,8 @@ export const iredQuickstartStep: QuickstartStep = {
     const defaults = iredRunDefaults('cpu') as Record<string, Record<string, unknown>>;
     const config = iredRunSchema.parse({
       ...defaults,
-      steps: 40,
-      saveEvery: 20,
+      steps: 400,
+      saveEvery: 100,
       model: { ...defaults['model'], channels: 32, blocks: 1 },
       train: { ...defaults['train'], batchSize: 16 },
       diffusion: { ...defaults['diffusion'], optSteps: 5 },
@@ -37,7 +37,7 @@ export const iredQuickstartStep: QuickstartStep = {
       cwd: dir,
       quiet: true,
     });
-    const puzzles = generatePuzzles(Rng.fromSeed(1).stream('quickstart'), 8, SATNET_GIVENS);
+    const puzzles = generatePuzzles(Rng.fromSeed(1).stream('quickstart'), 16, SATNET_GIVENS);
     const csv = join(dir, 'puzzles.csv');
     writeRrnCsv(csv, puzzles);
     const model = await loadIredModel(runDir);

@@ -46,6 +46,17 @@ export function spawnRunner(args: string[], options: { cwd: string }): ChildProc
   );
 }
 
+/** Runs `runner <args>` as a real child process and resolves when it exits (runs run in parallel). */
+export function runRunnerAsync(args: string[], options: { cwd: string }): Promise<RunResult> {
+  return new Promise((done) => {
+    const child = spawnRunner(args, options);
+    const r = { code: 0, stdout: '', stderr: '' };
+    child.stdout?.on('data', (d: Buffer) => (r.stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (r.stderr += d.toString()));
+    child.on('close', (code) => done({ ...r, code: code ?? -1 }));
+  });
+}
+
 /** In-memory CLI streams that collect what a command writes. */
 export function memoryIO(cwd: string = tmpdir()): CliIO & { out: string; err: string } {
   const r = {

@@ -1,31 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { timestepperCommands } from './commands/timestepper.js';
-import { runInProcess, tinyTimestepperArgs } from './testkit.js';
+import { runInProcess, runRunnerAsync, tinyTimestepperArgs } from './testkit.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), 'bin.ts');
-
-function runAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@x/source', '--import', 'tsx', bin, ...args],
-      {
-        cwd: join(dirname(bin), '..'),
-        env: { ...process.env, INIT_CWD: dir },
-      },
-    );
-    const r = { code: 0, stdout: '', stderr: '' };
-    child.stdout.on('data', (d: Buffer) => (r.stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (r.stderr += d.toString()));
-    child.on('close', (code) => done({ ...r, code: code ?? -1 }));
-  });
-}
-
+const runAsync = (args: string[]) => runRunnerAsync(args, { cwd: dir });
 const inProcess = (args: string[]) => runInProcess(timestepperCommands, args, dir);
 
 const dir = mkdtempSync(join(tmpdir(), 'x-timestepper-'));

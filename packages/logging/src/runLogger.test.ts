@@ -1,16 +1,15 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isXError } from '@x/core';
 import { describe, expect, it } from 'vitest';
+import { spawnTsChild } from './__fixtures__/spawnChild.js';
 import { readJsonl } from './sinks/jsonlSink.js';
 import { createRunLogger } from './runLogger.js';
 import { readEventFile } from './tensorboard/events.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..', '..');
 
 describe('createRunLogger', () => {
   it('sets up console, jsonl, tensorboard and svg per the run-directory layout', async () => {
@@ -54,18 +53,7 @@ describe('createRunLogger', () => {
 
   it('an uncaught exception still leaves every committed row in JSONL and TensorBoard', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'crash-'));
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=@x/source',
-        '--import',
-        'tsx',
-        join(here, '__fixtures__', 'signalChild.ts'),
-        runDir,
-        'crash',
-      ],
-      { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnTsChild(join(here, '__fixtures__', 'signalChild.ts'), [runDir, 'crash']);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
@@ -83,17 +71,7 @@ describe('createRunLogger', () => {
 
   it('a SIGTERM during logging leaves complete JSONL and TensorBoard files', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'sig-'));
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=@x/source',
-        '--import',
-        'tsx',
-        join(here, '__fixtures__', 'signalChild.ts'),
-        runDir,
-      ],
-      { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnTsChild(join(here, '__fixtures__', 'signalChild.ts'), [runDir]);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((res, rej) => {

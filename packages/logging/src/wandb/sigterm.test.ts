@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { spawnTsChild } from '../__fixtures__/spawnChild.js';
 import { syncOfflineRun } from './sync.js';
 import { type FakeWandb, startFakeWandb } from './testing.js';
 
 const KEY = 'sigterm-child-key-0123456789abcdef01234567';
-const root = resolve(import.meta.dirname, '../../../..');
 let server: FakeWandb;
 
 beforeEach(async () => {
@@ -19,28 +18,14 @@ afterEach(async () => {
 
 it('a real child process sends preempting on SIGTERM after delivering every row', async () => {
   const runDir = mkdtempSync(join(tmpdir(), 'wandb-sigterm-'));
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=@x/source',
-      '--import',
-      'tsx',
-      join(import.meta.dirname, 'fixtures', 'sigtermChild.ts'),
-      runDir,
-    ],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        WANDB_MODE: 'online',
-        WANDB_API_KEY: KEY,
-        WANDB_BASE_URL: server.url,
-        WANDB_PROJECT: 'child',
-        NETRC: '/nonexistent',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnTsChild(join(import.meta.dirname, 'fixtures', 'sigtermChild.ts'), [runDir], {
+    ...process.env,
+    WANDB_MODE: 'online',
+    WANDB_API_KEY: KEY,
+    WANDB_BASE_URL: server.url,
+    WANDB_PROJECT: 'child',
+    NETRC: '/nonexistent',
+  });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -76,21 +61,11 @@ it('a real child process sends preempting on SIGTERM after delivering every row'
 
 it('a process that exits without close() leaves every row on disk, and sync uploads them (run still open)', async () => {
   const runDir = mkdtempSync(join(tmpdir(), 'wandb-exit-'));
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=@x/source',
-      '--import',
-      'tsx',
-      join(import.meta.dirname, 'fixtures', 'exitChild.ts'),
-      runDir,
-    ],
-    {
-      cwd: root,
-      env: { ...process.env, WANDB_MODE: 'offline', WANDB_PROJECT: 'exit' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnTsChild(join(import.meta.dirname, 'fixtures', 'exitChild.ts'), [runDir], {
+    ...process.env,
+    WANDB_MODE: 'offline',
+    WANDB_PROJECT: 'exit',
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));

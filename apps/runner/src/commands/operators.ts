@@ -13,7 +13,6 @@ import {
   mergeShards,
   operatorSpec,
   parseIndices,
-  parseShard,
   replayDataset,
   resolveDatasetConfig,
   shardRange,
@@ -26,6 +25,7 @@ import { createRunLogger, type ExperimentLogger } from '@x/logging';
 import { initBackend } from '@x/tensor';
 import type { Command, CommandContext, Output } from '../command.js';
 import { backendFlag, type BackendRequest } from '../runSetup.js';
+import { parseShardFlag } from '../shardAuto.js';
 
 function str(ctx: CommandContext, name: string): string | undefined {
   return ctx.values[name] as string | undefined;
@@ -173,6 +173,7 @@ export const operatorsGenerateCommand: Command = {
   help: `  --n <N>              operators in the whole dataset
   --out <file.h5>      output file
   --shard <i>/<n>      only shard i (0-based) of n: a disjoint slice, identical to the same rows of a single run
+                       (auto: i and n from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + JOB_COMPLETIONS; auto/<n>: n given)
   --workers <k>        generate k shards in k processes, then merge (same file as one process)
   --config, --set      dataset config (YAML; keys: rootSeed, timesteps, realizations, parameters.<name>, ...)
   --seed <n>           root seed (rootSeed)
@@ -197,7 +198,7 @@ export const operatorsGenerateCommand: Command = {
     const out = resolve(ctx.cwd, outFlag);
     const config = datasetConfig(ctx);
     const shard =
-      str(ctx, 'shard') === undefined ? undefined : parseShard(str(ctx, 'shard') as string);
+      str(ctx, 'shard') === undefined ? undefined : parseShardFlag(str(ctx, 'shard') as string);
     const workers = intFlag(ctx, 'workers', 1, 1);
     const backend = backendFlag(ctx.values);
     mkdirSync(dirname(out), { recursive: true });

@@ -1,7 +1,0 @@
-import { defineProject } from 'vitest/config';
-
-export default defineProject({
-  resolve: { conditions: ['@x/source'] },
-  ssr: { resolve: { conditions: ['@x/source'] } },
-  test: { name: 'ired', restoreMocks: true, testTimeout: 120_000, hookTimeout: 120_000 },
-});

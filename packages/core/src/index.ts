@@ -38,3 +38,4 @@ export {
   resolveConfig,
 } from './config.js';
 export type { ResolveConfigOptions } from './config.js';
+export { suggest } from './suggest.js';

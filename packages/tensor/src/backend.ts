@@ -1,15 +1,29 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { XError } from '@x/core';
 import './registerGradients.js';
+import { registerWasm, wasmOutDir } from './wasmThreads.js';
 
 /** A tfjs backend this package can run on, fastest first: native TensorFlow, WebAssembly, plain JS. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 /** What the caller asks for: `auto` picks the first available in priority order. */
 export type BackendRequest = 'auto' | BackendName;
+
+/** A backend request with its settings. */
+export interface BackendOptions {
+  /** Default `auto`. */
+  backend?: BackendRequest;
+  /**
+   * Threads of the `wasm` backend's XNNPACK pool (1 = the single-threaded SIMD build; at most 8).
+   * Default: the `X_THREADS` environment variable, else `os.availableParallelism()`. Results are
+   * bitwise identical for every thread count (tested), so runs and replays do not depend on it.
+   */
+  threads?: number;
+}
 
 /** Whether a backend can be used here; `detail` is the package and version, or why not. */
 export interface BackendProbe {
@@ -25,6 +39,8 @@ export interface BackendInfo {
   tfjsVersion: string;
   packageName: string;
   packageVersion: string;
+  /** Threads the backend computes with, where this package sets them (wasm: the XNNPACK pool; cpu: 1). */
+  threads?: number;
   probes: BackendProbe[];
 }
 
@@ -42,6 +58,17 @@ interface Loaded {
 
 let probing: Promise<Loaded[]> | undefined;
 let current: BackendInfo | undefined;
+let currentThreads: number | undefined;
+let wasmModule: WasmPackage | undefined;
+let wasmOut = '';
+
+interface WasmPackage {
+  setWasmPaths: (prefix: string) => void;
+  version_wasm: string;
+  BackendWasm: new (module: unknown) => tf.KernelBackend;
+  setThreadsCount: (n: number) => void;
+  getThreadsCount: () => number;
+}
 let switching: Promise<unknown> = Promise.resolve();
 
 function firstLine(err: unknown): string {
@@ -138,11 +165,10 @@ async function loadWasm(): Promise<Loaded> {
   const entry = resolveFrom(import.meta.url, WASM_PACKAGE);
   if (entry === undefined) return fail(`${WASM_PACKAGE}: not installed`);
   try {
-    const mod = (await import(pathToFileURL(entry).href)) as {
-      setWasmPaths: (prefix: string) => void;
-      version_wasm: string;
-    };
+    const mod = (await import(pathToFileURL(entry).href)) as WasmPackage;
     mod.setWasmPaths(`${dirname(entry)}/`);
+    wasmModule = mod;
+    wasmOut = wasmOutDir(entry);
     const previous = tf.getBackend() as string | undefined;
     const ok = await withoutNewProcessHandlers(() => tf.setBackend('wasm'));
     if (previous != null && previous !== 'wasm') await tf.setBackend(previous);
@@ -203,14 +229,43 @@ export function currentBackend(): BackendInfo | undefined {
     : { ...current, probes: current.probes.map((p) => ({ ...p })) };
 }
 
-async function select(request: BackendRequest): Promise<BackendInfo> {
+/** The thread count of a request: the option, else `X_THREADS`, else every available core. */
+function resolveThreads(threads: number | undefined): number {
+  if (threads !== undefined) {
+    if (!Number.isSafeInteger(threads) || threads < 1)
+      throw new XError('INVALID_INPUT', `threads: expected a positive integer, got ${threads}`);
+    return threads;
+  }
+  const env = process.env['X_THREADS'];
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!/^\d+$/.test(env.trim()) || !Number.isSafeInteger(n) || n < 1)
+      throw new XError('INVALID_INPUT', `X_THREADS: expected a positive integer, got '${env}'`);
+    return n;
+  }
+  return availableParallelism();
+}
+
+function threadsOf(name: BackendName): number | undefined {
+  if (name === 'cpu') return 1;
+  if (name === 'wasm') return wasmModule?.getThreadsCount();
+  return undefined;
+}
+
+async function select(request: BackendRequest, threadsOption?: number): Promise<BackendInfo> {
   if (!(request === 'auto' || BACKEND_NAMES.includes(request))) {
     throw new XError(
       'INVALID_INPUT',
       `unknown backend '${String(request)}' (expected auto, ${BACKEND_NAMES.join(', ')})`,
     );
   }
-  if (current !== undefined && current.requested === request && tf.getBackend() === current.name) {
+  const threads = resolveThreads(threadsOption);
+  if (
+    current !== undefined &&
+    current.requested === request &&
+    currentThreads === threads &&
+    tf.getBackend() === current.name
+  ) {
     return currentBackend() as BackendInfo;
   }
   const loaded = await probesOnce();
@@ -226,7 +281,10 @@ async function select(request: BackendRequest): Promise<BackendInfo> {
       details: { probes },
     });
   }
-  const ok = await tf.setBackend(chosen.probe.name);
+  if (chosen.probe.name === 'wasm' && wasmModule !== undefined) {
+    registerWasm(wasmModule, wasmOut, threads);
+  }
+  const ok = await withoutNewProcessHandlers(() => tf.setBackend(chosen.probe.name));
   if (!ok) {
     throw new XError('ENVIRONMENT', `backend '${chosen.probe.name}' failed to initialize`, {
       details: { probes },
@@ -234,44 +292,53 @@ async function select(request: BackendRequest): Promise<BackendInfo> {
   }
   await tf.ready();
   if (chosen.probe.name === 'cpu') quietCpu();
+  const actual = threadsOf(chosen.probe.name);
   current = {
     name: chosen.probe.name,
     requested: request,
     tfjsVersion: tf.version_core,
     packageName: chosen.packageName,
     packageVersion: chosen.packageVersion,
+    ...(actual === undefined ? {} : { threads: actual }),
     probes,
   };
+  currentThreads = threads;
   return currentBackend() as BackendInfo;
 }
 
 /**
  * Selects and initializes the tfjs backend, then awaits `tf.ready()`. `auto` (the default) takes
  * the first available of `tensorflow` (`@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node`,
- * resolved from this package or from the current directory), `wasm`, `cpu`. Idempotent; calling
+ * resolved from this package or from the current directory), `wasm`, `cpu`. The `wasm` backend
+ * uses every available core unless `threads` (or `X_THREADS`) says otherwise. Idempotent; calling
  * it again with another request switches backends. Throws `INVALID_INPUT` when a forced backend
- * is unavailable, naming the reason.
+ * is unavailable, naming the reason, or when the wasm thread count would change while tensors
+ * live on the wasm backend.
  *
  * @example
- * const info = await initBackend(process.env.X_BACKEND as BackendRequest | undefined);
- * log(`backend ${info.name} (${info.packageName}@${info.packageVersion})`);
+ * const info = await initBackend({ backend: 'wasm', threads: 2 });
+ * log(`backend ${info.name} (${info.packageName}@${info.packageVersion}), ${info.threads} threads`);
  */
-export async function initBackend(request: BackendRequest = 'auto'): Promise<BackendInfo> {
-  const run = switching.then(() => select(request));
+export async function initBackend(
+  request: BackendRequest | BackendOptions = 'auto',
+): Promise<BackendInfo> {
+  const opts = typeof request === 'string' ? { backend: request } : request;
+  const run = switching.then(() => select(opts.backend ?? 'auto', opts.threads));
   switching = run.catch(() => undefined);
   return run;
 }
 
 /**
- * Runs `fn` with `backend` active, then restores the previous backend. Used by self-checks and
- * benchmarks that visit every available backend.
+ * Runs `fn` with `backend` active (at the current thread count), then restores the previous
+ * backend. Used by self-checks and benchmarks that visit every available backend.
  */
 export async function withBackend<T>(backend: BackendName, fn: () => T | Promise<T>): Promise<T> {
   const before = current;
-  await initBackend(backend);
+  const threads = currentThreads;
+  await initBackend({ backend, threads });
   try {
     return await fn();
   } finally {
-    if (before !== undefined) await initBackend(before.requested);
+    if (before !== undefined) await initBackend({ backend: before.requested, threads });
   }
 }

@@ -7,7 +7,13 @@ export {
   probeBackends,
   withBackend,
 } from './backend.js';
-export type { BackendInfo, BackendName, BackendProbe, BackendRequest } from './backend.js';
+export type {
+  BackendInfo,
+  BackendName,
+  BackendOptions,
+  BackendProbe,
+  BackendRequest,
+} from './backend.js';
 export { exp, gelu, sigmoid, softplus, swish, tanh } from './activations.js';
 export { conv2d, dense, groupNorm, matMul } from './layers.js';
 export type { Conv2dOptions } from './layers.js';

@@ -6,7 +6,14 @@ import type { Cadence, LoggingConfig } from './config.js';
 import { defaultLoggingConfig } from './config.js';
 import { makeHistogram } from './histogram.js';
 import { SinkRunner, type RunnerHost } from './sinkRunner.js';
-import type { CloseInfo, EpisodeRecord, NoticeRecord, RunInfo, Sink } from './types.js';
+import type {
+  CloseInfo,
+  EpisodeRecord,
+  FlushOptions,
+  NoticeRecord,
+  RunInfo,
+  Sink,
+} from './types.js';
 
 /** Where a logged value belongs: the step and the category (`train`, `eval`, …). */
 export interface LogOptions {
@@ -150,6 +157,11 @@ export class ExperimentLogger implements Component<LoggerState> {
   /** Names of the sinks, in order. */
   get sinkNames(): string[] {
     return this.#runners.map((r) => r.name);
+  }
+
+  /** The sink named `name` (e.g. `wandb`, to read its upload stats at the end of a run). */
+  getSink(name: string): Sink | undefined {
+    return this.#runners.find((r) => r.name === name)?.sink;
   }
 
   /** Names of sinks disabled after repeated failures. */
@@ -375,9 +387,38 @@ export class ExperimentLogger implements Component<LoggerState> {
     for (const r of this.#runners) r.deliver(true);
   }
 
-  /** Delivers committed data to every sink and waits until each has made it durable. */
-  async flush(): Promise<void> {
-    await Promise.all(this.#runners.map((r) => r.flush()));
+  /**
+   * Delivers committed data to every sink and waits until each has made it durable. With
+   * `durable: true` (call it before a checkpoint of step S commits) the open row is committed
+   * first and each local sink resolves only once everything logged so far is written and fsynced
+   * (JSONL, TensorBoard, the W&B spool). Returns the names of sinks that could not promise that
+   * (disabled or failing; each failure was already reported as a notice).
+   *
+   * @example
+   * await logger.flush({ durable: true });
+   * await checkpoints.save(step, components);
+   */
+  async flush(options: FlushOptions = {}): Promise<string[]> {
+    if (options.durable === true && !this.#closed) this.#commit();
+    const ok = await Promise.all(this.#runners.map((r) => r.flush(options)));
+    return this.#runners.filter((_, i) => ok[i] !== true).map((r) => r.name);
+  }
+
+  /**
+   * Rewinds every sink to `step` for a resumed run: whatever was logged for later steps (by an
+   * interrupted process, after its last checkpoint) is dropped from JSONL (all rotated parts),
+   * TensorBoard event files and the W&B spool, and the logger accepts steps above `step` only.
+   * `step` is the step of the checkpoint actually restored; `-1` starts the logs afresh (a run
+   * resumed without any checkpoint). Call it after restoring and before logging.
+   */
+  async rewind(step: number): Promise<void> {
+    if (!Number.isSafeInteger(step) || step < -1) {
+      throw new XError('INVALID_INPUT', `rewind(): step must be an integer >= -1, got ${step}`);
+    }
+    this.#pending = undefined;
+    this.#lastCommitted = undefined;
+    this.#floor = step + 1;
+    for (const r of this.#runners) await r.rewind(step);
   }
 
   /**

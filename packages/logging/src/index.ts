@@ -1,6 +1,7 @@
 export type {
   CloseInfo,
   EpisodeRecord,
+  FlushOptions,
   HistogramRecord,
   MetricRow,
   NoticeRecord,

@@ -2,6 +2,7 @@ import type { Cadence } from './config.js';
 import type {
   CloseInfo,
   EpisodeRecord,
+  FlushOptions,
   HistogramRecord,
   MetricRow,
   NoticeRecord,
@@ -42,6 +43,7 @@ export class SinkRunner {
   #busy = false;
   #waiters: (() => void)[] = [];
   #dropped = 0;
+  #failures = 0;
 
   constructor(sink: Sink, every: Cadence, host: RunnerHost, disableAfter: number) {
     this.sink = sink;
@@ -214,12 +216,33 @@ export class SinkRunner {
     return new Promise((res) => this.#waiters.push(res));
   }
 
-  /** Delivers everything and waits for the sink to make it durable (`Sink.flush`). */
-  async flush(): Promise<void> {
+  /**
+   * Delivers everything and waits for the sink to make it durable (`Sink.flush`). Returns false
+   * when the sink is disabled or a write or the flush failed (nothing can be promised then).
+   */
+  async flush(options?: FlushOptions): Promise<boolean> {
+    const failuresBefore = this.#failures;
     await this.#idle();
     this.deliver(true);
     await this.#idle();
-    if (!this.disabled && this.sink.flush) await this.#call('flush', () => this.sink.flush?.());
+    if (!this.disabled && this.sink.flush)
+      await this.#call('flush', () => this.sink.flush?.(options));
+    return !this.disabled && this.#failures === failuresBefore;
+  }
+
+  /**
+   * Waits for the sink to be idle, drops buffered data for steps after `step` and lets the sink
+   * drop what it wrote after it (`Sink.rewind`). Throws what the sink throws: a resumed run
+   * must not go on with logs it could not rewind.
+   */
+  async rewind(step: number): Promise<void> {
+    await this.#idle();
+    this.#rows = this.#rows.filter((r) => r.step <= step);
+    this.#episodes = this.#episodes.filter((e) => e.step <= step);
+    this.#histograms = this.#histograms.filter((h) => h.step <= step);
+    this.#pictures = this.#pictures.filter((p) => p.step <= step);
+    this.#lastStep = undefined;
+    if (!this.disabled && this.sink.rewind) await this.sink.rewind(step);
   }
 
   async close(info: CloseInfo): Promise<void> {
@@ -230,6 +253,7 @@ export class SinkRunner {
 
   #failed(method: string, err: unknown): void {
     this.failuresInRow++;
+    this.#failures++;
     this.#host.failed(this, method, err);
     if (!this.disabled && this.failuresInRow >= this.#disableAfter) {
       this.disabled = true;

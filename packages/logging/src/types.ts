@@ -73,6 +73,12 @@ export interface NoticeRecord {
   message: string;
 }
 
+/** Options of {@link Sink.flush}. */
+export interface FlushOptions {
+  /** Resolve only once every item handed to the sink is in its local files, fsynced. */
+  durable?: boolean;
+}
+
 /** How the run ended, passed to {@link Sink.close}. */
 export interface CloseInfo {
   exitCode: number;
@@ -96,8 +102,17 @@ export interface Sink {
   writePicture?(picture: PictureRecord): void | Promise<void>;
   writeNotice?(notice: NoticeRecord): void | Promise<void>;
   writeHistograms?(histograms: readonly HistogramRecord[]): void | Promise<void>;
-  /** Makes everything written so far durable or delivered (bounded wait). */
-  flush?(): Promise<void>;
+  /**
+   * Makes everything written so far durable or delivered (bounded wait). With `durable`, the
+   * sink's local files hold every item handed to it, written and fsynced, when it resolves (the
+   * logger calls this before a checkpoint commits).
+   */
+  flush?(options?: FlushOptions): Promise<void>;
+  /**
+   * Drops everything this run wrote for steps after `step` (`-1`: everything), so that a run
+   * resumed from the checkpoint of `step` logs each later step once. Called before new data.
+   */
+  rewind?(step: number): void | Promise<void>;
   close?(info: CloseInfo): Promise<void>;
   /** Resume state of the sink (e.g. the W&B run id), checkpointed with the logger. */
   getState?(): State;

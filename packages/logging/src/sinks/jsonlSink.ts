@@ -5,14 +5,13 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  readdirSync,
   renameSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { parseJson, stringifyJson } from '../json.js';
+import { jsonlFiles, rewindJsonl } from './jsonlRewind.js';
 import type { EpisodeRecord, MetricRow, RunInfo, Sink } from '../types.js';
 
 /** Options of {@link jsonlSink}. */
@@ -41,6 +40,7 @@ class JsonlFile {
   }
 
   append(text: string): void {
+    if (text === '') return;
     if (this.#fd === undefined) this.open();
     if (this.#size > 0 && this.#size + Buffer.byteLength(text) > this.maxBytes) this.#rotate();
     this.#size += writeSync(this.#fd as number, text);
@@ -85,26 +85,11 @@ export function metricRowJson(row: MetricRow): string {
 
 const keyCache = new Map<string, string>();
 
-function dropAfter(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const keep = lines.filter((l) => {
-    if (l.trim() === '') return false;
-    try {
-      return ((parseJson(l) as { step?: number }).step ?? 0) <= step;
-    } catch {
-      return false;
-    }
-  });
-  if (keep.length !== lines.filter((l) => l.trim() !== '').length) {
-    writeFileSync(path, keep.map((l) => `${l}\n`).join(''));
-  }
-}
-
 /**
  * Writes `logs/metrics.jsonl` (one object per committed step, NaN/±Infinity as bare tokens) and
  * `logs/episodes.jsonl` (`{"step", "time", "category", …data}`), rotating each file past
- * `maxBytes`. On resume, rows after the resumed step are dropped so they are not duplicated.
+ * `maxBytes`. On resume (`start` of a resumed run, then `rewind` to the restored step), rows
+ * after that step are dropped from every part so they are not duplicated.
  */
 export function jsonlSink(options: JsonlSinkOptions = {}): Sink {
   const maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
@@ -117,9 +102,17 @@ export function jsonlSink(options: JsonlSinkOptions = {}): Sink {
       metrics = new JsonlFile(dir, 'metrics', maxBytes);
       episodes = new JsonlFile(dir, 'episodes', maxBytes);
       if (run.resumed) {
-        dropAfter(metrics.path, run.startStep);
-        dropAfter(episodes.path, run.startStep);
+        rewindJsonl(dir, 'metrics', run.startStep);
+        rewindJsonl(dir, 'episodes', run.startStep);
       }
+      metrics.open();
+    },
+    rewind(step: number) {
+      if (metrics === undefined || episodes === undefined) return;
+      metrics.close();
+      episodes.close();
+      rewindJsonl(metrics.dir, 'metrics', step);
+      rewindJsonl(episodes.dir, 'episodes', step);
       metrics.open();
     },
     writeRows(rows: readonly MetricRow[]) {
@@ -153,12 +146,7 @@ export function readJsonl(
   stem: 'metrics' | 'episodes' = 'metrics',
 ): Record<string, unknown>[] {
   if (!existsSync(dir)) return [];
-  const parts = readdirSync(dir)
-    .map((f) => new RegExp(`^${stem}\\.(\\d+)\\.jsonl$`).exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(a[1]) - Number(b[1]))
-    .map((m) => join(dir, m[0]));
-  const files = [...parts, join(dir, `${stem}.jsonl`)].filter((f) => existsSync(f));
+  const files = jsonlFiles(dir, stem);
   const out: Record<string, unknown>[] = [];
   for (const f of files) {
     for (const line of readFileSync(f, 'utf8').split('\n')) {

@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { HistogramRecord, MetricRow, RunInfo, Sink } from '../types.js';
 import {
@@ -11,6 +11,7 @@ import {
   scalarSummary,
   textSummary,
 } from './events.js';
+import { rewindEventFiles } from './tbRewind.js';
 
 let fileCounter = 0;
 
@@ -27,7 +28,8 @@ export interface TensorboardSinkOptions {
  * `brain.Event:2` first, the config as text, one event of scalars per committed row,
  * histograms. Every delivery is written at once, so TensorBoard shows the run while it trains.
  * A resumed run starts its new file with `session_log START` at the next step, which makes
- * TensorBoard discard the orphaned steps of the interrupted run.
+ * TensorBoard discard the orphaned steps of the interrupted run; `rewind(step)` also removes
+ * them from the older event files themselves, so every step is stored once.
  */
 export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
   let fd: number | undefined;
@@ -79,6 +81,14 @@ export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
           ),
         ),
       );
+    },
+    rewind(step: number) {
+      if (fd === undefined) return;
+      rewindEventFiles(dirname(path), path, step);
+      if (step >= 0) {
+        write(frameRecord(encodeEvent({ wallTime: now(), step: step + 1, sessionStart: true })));
+      }
+      fsyncSync(fd);
     },
     flush() {
       if (fd !== undefined) fsyncSync(fd);

@@ -5,6 +5,7 @@ import {
   openSync,
   closeSync,
   ftruncateSync,
+  fsyncSync,
   readSync,
   statSync,
 } from 'node:fs';
@@ -199,6 +200,18 @@ export class LineStore {
     if (this.#pending.length === 0) return;
     const text = this.#take();
     appendFileSync(this.file, text);
+  }
+
+  /** Writes pushed lines and fsyncs the file (no-op when the file does not exist). */
+  fsync(): void {
+    this.writeOutSync();
+    if (!existsSync(this.file)) return;
+    const fd = openSync(this.file, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Up to `maxBytes` (at least one line) of unacknowledged lines, from memory or the file. */

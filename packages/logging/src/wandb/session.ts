@@ -154,6 +154,26 @@ export class Session {
     this.progress.historyAcked = Math.min(this.progress.historyAcked, this.history.total);
   }
 
+  /**
+   * Drops the history lines of steps after `step` (`-1`: all of this run's local lines) for a
+   * run resumed from the checkpoint of `step`; uploading resumes after it.
+   */
+  rewindHistory(step: number): void {
+    this.#aligned = true;
+    const keep = this.history.base + linesBeforeStep(this.history.file, step + 1);
+    if (keep < this.history.total) this.history.truncateTo(keep);
+    this.progress.historyAcked = Math.min(this.progress.historyAcked, this.history.total);
+    this.history.fsync();
+  }
+
+  /** Writes queued lines to disk and fsyncs the spool files (before a checkpoint commits). */
+  async toDiskDurable(): Promise<void> {
+    await this.toDisk();
+    this.history.fsync();
+    this.output.fsync();
+    this.files.fsync();
+  }
+
   /** Starts the background loop (writes to disk; online, uploads). */
   start(): void {
     onProcessExit.add(this);

@@ -5,6 +5,7 @@ import { XError, assertStateMatches } from '@x/core';
 import type {
   CloseInfo,
   EpisodeRecord,
+  FlushOptions,
   MetricRow,
   NoticeRecord,
   PictureRecord,
@@ -111,6 +112,7 @@ export class WandbSink implements Sink {
     stalled: boolean;
     historyLines: number;
     unsentLines: number;
+    unsentHistoryLines: number;
     memoryBytes: number;
     spilling: boolean;
     requests: number;
@@ -122,6 +124,7 @@ export class WandbSink implements Sink {
       stalled: s?.stalled ?? false,
       historyLines: s?.history.total ?? 0,
       unsentLines: s === undefined ? 0 : s.history.unsent + s.output.unsent,
+      unsentHistoryLines: s?.history.unsent ?? 0,
       memoryBytes: s?.memoryBytes ?? 0,
       spilling: s?.history.spilling ?? false,
       requests: s?.requests ?? 0,
@@ -282,13 +285,34 @@ export class WandbSink implements Sink {
       (this.#session as Session).output.push(`${stderr ? 'ERROR ' : ''}${ts} ${l}`);
   }
 
-  /** Makes everything logged so far durable in `<run-dir>/wandb/` and wakes the uploader. */
-  async flush(): Promise<void> {
+  /**
+   * Makes everything logged so far durable in `<run-dir>/wandb/` and wakes the uploader. With
+   * `durable`, the row being assembled is emitted first and the spool files are fsynced, so
+   * every row handed to the sink is in `history.jsonl` when this resolves.
+   */
+  async flush(options?: FlushOptions): Promise<void> {
     const s = this.#session;
     if (s === undefined) return;
     await Promise.all([...this.#writes]);
-    await s.toDisk();
+    if (options?.durable === true && !this.#closed) {
+      this.#rows?.commit();
+      await s.toDiskDurable();
+    } else await s.toDisk();
     s.wake();
+  }
+
+  /** Drops the spooled history rows of steps after `step` (`-1`: all) for a resumed run. */
+  rewind(step: number): void {
+    const s = this.#session;
+    if (s === undefined || this.#closed) return;
+    const pending = this.#rows?.pending;
+    if (pending !== undefined && pending.step > step) {
+      throw new XError(
+        'INVALID_INPUT',
+        `wandb: rewind to step ${step} after logging step ${pending.step}`,
+      );
+    }
+    s.rewindHistory(step);
   }
 
   /**

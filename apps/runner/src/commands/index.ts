@@ -2,13 +2,12 @@ import type { Command } from '../command.js';
 import { ckptCommands } from './ckpt.js';
 import { doctorCommand } from './doctor.js';
 import { iredCommands } from './ired.js';
-import './iredQuickstart.js';
 import { quickstartCommand } from './quickstart.js';
 import { operatorsCommands } from './operators.js';
+import { queueCommands } from './queue.js';
 import { wandbCommands } from './wandb.js';
-import './operatorsQuickstart.js';
 import { timestepperCommands } from './timestepper.js';
-import './timestepperQuickstart.js';
+import { workerCommand } from './worker.js';
 
 /** Every runner command. Pipelines add theirs here. */
 export const commands: Command[] = [
@@ -19,4 +18,6 @@ export const commands: Command[] = [
   ...operatorsCommands,
   ...timestepperCommands,
   ...wandbCommands,
+  ...queueCommands,
+  workerCommand,
 ];

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +73,60 @@ describe('runner wandb sync', () => {
     expect(await runCli(wandbCommands, ['wandb', 'sync', 'a'], io)).toBe(0);
     expect(err).toContain('sent 0 history rows');
     expect(server.runs.get(runId)!.history).toHaveLength(50);
+  });
+
+  it('stops within one retry when SIGTERM arrives while the server is down (exit 143, progress kept)', async () => {
+    const { runDir } = await offlineRun('down', 20);
+    server.down = true;
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          '--conditions=@x/source',
+          '--import',
+          'tsx',
+          join(runnerRoot, 'src', 'bin.ts'),
+          'wandb',
+          'sync',
+          runDir,
+        ],
+        { cwd: runnerRoot, env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      const before = server.requests.length;
+      const deadline = Date.now() + 60_000;
+      while (server.requests.length === before && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      const code = await closed;
+      const latency = Date.now() - t0;
+      expect(code, stderr).toBe(143);
+      expect(latency).toBeLessThan(5000);
+      expect(stderr).toContain('sync interrupted');
+      expect(stderr).toContain(`runner wandb sync ${runDir}`);
+    } finally {
+      server.down = false;
+    }
+  });
+
+  it('a gap in the spool is an error naming the missing history lines, not "all sent"', async () => {
+    const { runDir, runId } = await offlineRun('gap', 10);
+    // The spool starts at line 4 (lines 0..3 were lost with the files): nobody has them.
+    const runJson = join(runDir, 'wandb', 'run.json');
+    const rec = JSON.parse(readFileSync(runJson, 'utf8')) as { historyBase: number };
+    writeFileSync(runJson, JSON.stringify({ ...rec, historyBase: 4 }));
+    let err = '';
+    const io: CliIO = { cwd: root, stdout: () => undefined, stderr: (t) => void (err += t) };
+    for (const [k, v] of Object.entries(env())) process.env[k] = v;
+    const code = await runCli(wandbCommands, ['wandb', 'sync', runDir], io);
+    expect(code, err).toBe(1);
+    expect(err).toContain('history lines 0..3 (4 rows, the steps before step 0)');
+    expect(err).toContain('10 rows after the gap were sent');
+    expect(err).not.toContain('history rows on the server (complete)');
+    expect(server.runs.get(runId)!.history.length).toBeGreaterThan(0);
   });
 
   it('exits 2 naming the directory when there is no W&B run in it', async () => {

@@ -11,7 +11,9 @@ export const wandbSyncCommand: Command = {
 upload could not finish) to W&B. Exactly once and resumable: history continues at the server's
 line count, console output and files at the offsets saved in progress.json; running it again
 sends nothing twice. Reads WANDB_API_KEY (or ~/.netrc) and WANDB_BASE_URL (default: the URL the
-run was logged for).`,
+run was logged for). SIGTERM/SIGINT stop it within one request or retry wait (exit 143/130;
+progress is kept). History lines that neither the server nor the spool holds (a gap) are an
+error naming them (exit 1), after the rows that exist were sent.`,
   options: {},
   positionals: { min: 1, max: 1 },
   async run(ctx) {
@@ -19,12 +21,20 @@ run was logged for).`,
     const t0 = performance.now();
     const res = await syncOfflineRun(runDir, {
       onNotice: (n) => (n.level === 'info' ? ctx.out.info(n.message) : ctx.out.warn(n.message)),
+      signal: ctx.signal,
     });
     const secs = (performance.now() - t0) / 1000;
     const rate = res.historySent > 0 ? `, ${(res.historySent / secs).toFixed(0)} rows/s` : '';
     ctx.out.info(
       `sent ${res.historySent} history rows, ${res.outputSent} console lines, ${res.filesSent} files in ${secs.toFixed(2)} s${rate}`,
     );
+    if (res.interrupted) {
+      // The runner exits 130/143 for the signal; progress is saved after each acknowledged request.
+      ctx.out.warn(
+        `sync interrupted: ${res.historyLines} history rows are on the server, ${res.historyLeft} not yet sent; run 'runner wandb sync ${runDir}' again to finish`,
+      );
+      return 0;
+    }
     const state =
       res.state === 'running'
         ? 'no exit record: the run may still be going; sync again later to finish it'

@@ -261,6 +261,17 @@ export class Session {
   /** Why uploading stopped, if it did. */
   lastError: Error | undefined;
 
+  /** History lines neither the server nor the local spool holds (a gap), when found. */
+  missingLines: { from: number; to: number } | undefined;
+
+  #cancelled = false;
+
+  /** Stops uploading at once (a request or retry wait in flight is aborted); files stay. */
+  cancel(): void {
+    this.#cancelled = true;
+    this.#transport?.abort();
+  }
+
   #fail(err: unknown): void {
     this.lastError = err as Error;
     if (err instanceof WandbRequestError && this.#transport?.aborted === true) return;
@@ -292,6 +303,7 @@ export class Session {
       notify: (n) => this.#o.notify(n.level, n.message),
       sleep: this.#o.sleep,
     });
+    if (this.#cancelled) this.#transport.abort();
     try {
       const res = await upsertRun(this.#transport, this.record, hostname());
       this.record.entity = res.entity;
@@ -301,6 +313,7 @@ export class Session {
       if (this.#o.serverResume) {
         const h = res.historyLineCount;
         if (h < this.history.base) {
+          this.missingLines = { from: h, to: this.history.base - 1 };
           this.#o.notify(
             'warn',
             `wandb: the server has ${h} history lines, the local spool starts at ${this.history.base}; lines ${h}..${this.history.base - 1} are missing`,

@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { XError, toXError } from '@x/core';
 import type { NoticeRecord } from '../types.js';
@@ -22,6 +22,11 @@ import type { FinalFlags } from './uploader.js';
 export interface SyncOptions extends ResolveWandbOptions {
   onNotice?: (notice: NoticeRecord) => void;
   sleep?: TransportOptions['sleep'];
+  /**
+   * Stops the sync within one request or retry wait (SIGTERM/SIGINT); progress so far is saved
+   * and the result says `interrupted`.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a sync did. */
@@ -36,6 +41,10 @@ export interface SyncResult {
   filesSent: number;
   /** `complete`, `preempting` or `running` (no exit record: the run may still be going). */
   state: 'complete' | 'preempting' | 'running';
+  /** True when `signal` stopped the sync before everything was sent. */
+  interrupted: boolean;
+  /** History lines still not on the server (0 when everything was sent). */
+  historyLeft: number;
 }
 
 /**
@@ -92,24 +101,71 @@ export async function syncOfflineRun(
   if (exit !== undefined && !(before.completeSent && !exit.preempting)) {
     final = exit.preempting ? { preempting: true } : { complete: true, exitcode: exit.exitCode };
   }
+  const signal = options.signal;
+  const onAbort = (): void => session.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted === true) session.cancel();
   try {
     await session.uploadAll(final);
   } catch (err) {
+    if (signal?.aborted === true) {
+      return result(session, record, before, exit, true);
+    }
     const x = toXError(err);
     throw new XError(
       x.code === 'INTERNAL' ? 'ENVIRONMENT' : x.code,
       `wandb sync of ${dir} stopped: ${redact(x.message, settings.apiKey)} (progress is saved; run the sync again to continue)`,
       { cause: err },
     );
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
+  const res = result(session, record, before, exit, signal?.aborted === true);
+  const gap = session.missingLines;
+  if (gap !== undefined) {
+    const first = firstStep(join(dir, FILES.history));
+    throw new XError(
+      'INTEGRITY',
+      `wandb sync of ${dir}: history lines ${gap.from}..${gap.to} (${gap.to - gap.from + 1} rows${first === undefined ? '' : `, the steps before step ${first}`}) are neither on the server nor in ${join(dir, FILES.history)}: the W&B run has a gap there. ${res.historySent} rows after the gap were sent; the server counts ${res.historyLines} history lines, ${gap.to - gap.from + 1} of them missing.`,
+      { details: { missingLines: gap, firstLocalStep: first } },
+    );
+  }
+  return res;
+}
+
+function result(
+  session: Session,
+  record: RunRecord,
+  before: Progress,
+  exit: ExitRecord | undefined,
+  interrupted: boolean,
+): SyncResult {
   return {
     runId: record.runId,
     entity: session.record.entity,
     project: session.record.project,
     historyLines: session.history.acked,
-    historySent: Math.max(0, session.history.acked - session.serverHistoryLines),
+    historySent: Math.max(
+      0,
+      session.history.acked - Math.max(session.serverHistoryLines, session.history.base),
+    ),
     outputSent: session.progress.outputAcked - before.outputAcked,
     filesSent: session.progress.filesAcked - before.filesAcked,
     state: exit === undefined ? 'running' : exit.preempting ? 'preempting' : 'complete',
+    interrupted,
+    historyLeft: session.history.unsent,
   };
+}
+
+function firstStep(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const m = /"_step":(-?\d+)/.exec(buf.toString('utf8', 0, n));
+    return m === null ? undefined : Number(m[1]);
+  } finally {
+    closeSync(fd);
+  }
 }

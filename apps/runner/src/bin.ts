@@ -1,6 +1,16 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { runCli } from './cli.js';
-import { commands } from './commands/index.js';
+import type { Command } from './command.js';
+import { commandSources } from './commands/sources.js';
+import { lazyCommands, readManifest } from './manifest.js';
+
+// Built runner (dist/): the manifest answers --help and flag errors, and a command's module loads
+// only when it runs. From source (the dev loader) there is no manifest: every module loads.
+const manifestFile = new URL('./commands.json', import.meta.url);
+const commands: readonly Command[] = existsSync(manifestFile)
+  ? lazyCommands(readManifest(manifestFile), commandSources)
+  : (await import('./commands/index.js')).commands;
 
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {

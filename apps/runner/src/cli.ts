@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
-import { XError, exitCodeFor, toXError } from '@x/core';
-import type { Command, Output } from './command.js';
+import { XError, exitCodeFor, suggest, toXError } from '@x/core';
+import type { Command, FlagDef, FlagSpec, Output } from './command.js';
 
-const GLOBAL_FLAGS = {
-  help: { type: 'boolean', short: 'h' },
-  debug: { type: 'boolean' },
-  quiet: { type: 'boolean' },
-} as const;
+const GLOBAL_FLAGS: FlagSpec = {
+  quiet: { type: 'boolean', description: 'no live console view; errors still go to stderr' },
+  debug: { type: 'boolean', description: 'show stack traces on errors' },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+};
 
 /** Streams the CLI writes to (replaceable in tests). */
 export interface CliIO {
@@ -32,25 +32,42 @@ function findCommand(commands: readonly Command[], words: string[]): Command | u
   return best;
 }
 
-function flagHelp(cmd: Command): string {
-  const lines = Object.entries(cmd.options).map(([name, spec]) => {
-    const arg = spec.type === 'string' ? ` <${name}>` : '';
-    return `  --${name}${arg}${spec.multiple === true ? ' (repeatable)' : ''}`;
-  });
-  return lines.join('\n');
+function flagLabel(name: string, def: FlagDef): string {
+  const short = def.short === undefined ? '' : `, -${def.short}`;
+  return `--${name}${short}${def.type === 'string' ? ` <${def.arg ?? name}>` : ''}`;
+}
+
+function flagLine(name: string, def: FlagDef): string {
+  const notes = [
+    def.description ?? '',
+    def.default === undefined ? '' : `(default ${def.default})`,
+    def.multiple === true ? '(repeatable)' : '',
+  ]
+    .filter((s) => s !== '')
+    .join(' ');
+  const label = `  ${flagLabel(name, def)}`;
+  if (notes === '') return label;
+  return label.length < 30 ? `${label.padEnd(30)} ${notes}` : `${label}\n${' '.repeat(31)}${notes}`;
+}
+
+function allFlags(cmd: Command): FlagSpec {
+  return { ...GLOBAL_FLAGS, ...cmd.options };
 }
 
 function commandHelp(cmd: Command): string {
+  const own = Object.entries(cmd.options).filter(([n]) => !(n in GLOBAL_FLAGS));
+  const global = Object.entries(GLOBAL_FLAGS).map(
+    ([n, def]) => [n, { ...def, ...cmd.options[n] }] as const,
+  );
   return [
     `Usage: runner ${cmd.path.join(' ')} ${cmd.usage}`.trimEnd(),
     '',
     cmd.summary,
-    cmd.help === undefined ? '' : `\n${cmd.help}`,
+    ...(cmd.help === undefined ? [] : ['', cmd.help.trimEnd()]),
     '',
     'Flags:',
-    flagHelp(cmd),
-    '  --debug            show stack traces on errors',
-    '  --help, -h         show this help',
+    ...own.map(([n, def]) => flagLine(n, def)),
+    ...global.map(([n, def]) => flagLine(n, def)),
     '',
   ].join('\n');
 }
@@ -69,6 +86,55 @@ function listing(commands: readonly Command[], prefix: string[]): string {
     "Run 'runner <command> --help' for a command's flags.",
     '',
   ].join('\n');
+}
+
+function didYouMean(word: string, candidates: Iterable<string>, show = (s: string) => s): string {
+  const s = suggest(word, candidates);
+  return s === undefined ? '' : ` (did you mean ${show(s)}?)`;
+}
+
+function unknownCommand(commands: readonly Command[], words: string[]): string {
+  const first = words[0] ?? '';
+  const groups = [...new Set(commands.map((c) => c.path[0] as string))];
+  if (!groups.includes(first)) {
+    return `runner: unknown command '${first}'${didYouMean(first, groups, (s) => `'runner ${s}'`)}. Run 'runner --help' for the list.\n`;
+  }
+  const sub = commands.filter((c) => c.path[0] === first && c.path.length > 1);
+  const hint = didYouMean(
+    words.slice(1).join(' '),
+    sub.map((c) => c.path.slice(1).join(' ')),
+    (s) => `'runner ${first} ${s}'`,
+  );
+  return `runner: '${words.join(' ')}' is not a command${hint}.\n${listing(commands, [first])}`;
+}
+
+function parseError(err: unknown, cmd: Command): XError {
+  const e = err as Error & { code?: string };
+  const usage = `Usage: runner ${cmd.path.join(' ')} ${cmd.usage}\nRun 'runner ${cmd.path.join(' ')} --help' for its flags.`;
+  const unknown = /^Unknown option '(-{1,2})([^']*)'/.exec(e.message);
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown !== null) {
+    const flag = `${unknown[1] ?? ''}${unknown[2] ?? ''}`;
+    const hint = didYouMean(unknown[2] ?? '', Object.keys(allFlags(cmd)), (s) => `--${s}`);
+    return new XError('INVALID_INPUT', `unknown flag '${flag}'${hint}\n${usage}`, { cause: err });
+  }
+  return new XError(
+    'INVALID_INPUT',
+    `${e.message.replace(/\. To specify a positional.*$/s, '')}\n${usage}`,
+    { cause: err },
+  );
+}
+
+function parseOptions(spec: FlagSpec): NonNullable<Parameters<typeof parseArgs>[0]>['options'] {
+  const out: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> =
+    {};
+  for (const [name, def] of Object.entries(spec)) {
+    out[name] = {
+      type: def.type,
+      ...(def.short === undefined ? {} : { short: def.short }),
+      ...(def.multiple === undefined ? {} : { multiple: def.multiple }),
+    };
+  }
+  return out;
 }
 
 /**
@@ -95,12 +161,7 @@ export async function runCli(
       io.stdout(listing(commands, prefix));
       return 0;
     }
-    const group = commands.some((c) => c.path[0] === words[0]);
-    io.stderr(
-      group
-        ? `runner: '${words.join(' ')}' is not a command.\n${listing(commands, words.slice(0, 1))}`
-        : `runner: unknown command '${words[0] ?? ''}'. Run 'runner --help' for the list.\n`,
-    );
+    io.stderr(unknownCommand(commands, words));
     return 2;
   }
   if (wantsHelp) {
@@ -119,16 +180,12 @@ export async function runCli(
     try {
       parsed = parseArgs({
         args: argv.slice(cmd.path.length),
-        options: { ...GLOBAL_FLAGS, ...cmd.options },
+        options: parseOptions(allFlags(cmd)),
         allowPositionals: true,
         strict: true,
       });
     } catch (err) {
-      throw new XError(
-        'INVALID_INPUT',
-        `${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}\nUsage: runner ${cmd.path.join(' ')} ${cmd.usage}`,
-        { cause: err },
-      );
+      throw parseError(err, cmd);
     }
     const { min, max } = cmd.positionals ?? { min: 0, max: 0 };
     const n = parsed.positionals.length;

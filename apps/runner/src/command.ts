@@ -1,7 +1,21 @@
-import type { ParseArgsConfig } from 'node:util';
+/** One flag: its `node:util` parseArgs form plus what `--help` shows. */
+export interface FlagDef {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** One line for `--help`. */
+  description?: string;
+  /**
+   * The default shown in `--help` (documentation only: the command applies its own default, so an
+   * absent flag stays `undefined` in `values`).
+   */
+  default?: string;
+  /** Placeholder of the value in `--help`, e.g. `file.yaml` for `--config <file.yaml>`. */
+  arg?: string;
+}
 
-/** Flag definitions in `node:util` parseArgs form. */
-export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
+/** Flag definitions by long name. */
+export type FlagSpec = Readonly<Record<string, FlagDef>>;
 
 /** Parsed flag values. */
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointManager } from '@x/checkpoint';
@@ -87,4 +87,36 @@ describe('runner ckpt', () => {
     expect((await cli('ckpt', 'digest', 'run/checkpoints/step-00000020')).code).toBe(1);
     expect((await cli('ckpt', 'list', 'nowhere')).code).toBe(2);
   }, 180_000);
+
+  it('verify checks all that restore checks: the step of the directory name and the component list', async () => {
+    const other = join(root, 'other');
+    const mgr = new CheckpointManager(join(other, 'checkpoints'));
+    const comps = {
+      model: new ValueComponent({ kernel: tensorData('float32', [2], [1, 2]) }),
+      trainer: new ValueComponent({ step: 5 }),
+    };
+    await mgr.save(5, comps);
+    await mgr.save(6, comps);
+    const ck = join(other, 'checkpoints');
+    // A checkpoint copied under another step's name: every checksum is fine.
+    cpSync(join(ck, 'step-00000005'), join(ck, 'step-00000007'), { recursive: true });
+    const named = await cli('ckpt', 'verify', join(ck, 'step-00000007'));
+    expect(named.code).toBe(1);
+    expect(named.err).toContain('manifest says step 5, the directory name says step 7');
+    const restore = new CheckpointManager(ck);
+    await expect(restore.restore(comps)).rejects.toThrow(/directory name says step 7/);
+    rmSync(join(ck, 'step-00000007'), { recursive: true });
+    // A manifest whose component list disagrees with the state.
+    const mPath = join(ck, 'step-00000006', 'manifest.json');
+    const m = JSON.parse(readFileSync(mPath, 'utf8')) as { components: string[] };
+    writeFileSync(mPath, JSON.stringify({ ...m, components: ['model'] }));
+    const listed = await cli('ckpt', 'verify', join(ck, 'step-00000006'));
+    expect(listed.code).toBe(1);
+    expect(listed.err).toContain(
+      'the manifest lists components [model] but the state holds [model, trainer]',
+    );
+    await expect(new CheckpointManager(ck).restore(comps)).rejects.toThrow(
+      /manifest lists components/,
+    );
+  });
 });

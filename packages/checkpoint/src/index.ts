@@ -67,6 +67,7 @@ export type {
   ResolveOptions,
   ResolvedCheckpoint,
 } from './resolve.js';
+export { verifyCheckpoint } from './verify.js';
 export { openRunCheckpoints } from './runCheckpoints.js';
 export type { ResumePoint, RunCheckpointOptions, RunCheckpoints } from './runCheckpoints.js';
 export { EpochCursor } from './epochCursor.js';

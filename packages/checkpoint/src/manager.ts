@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path';
 import {
   XError,
   captureState,
-  cloneState,
   isXError,
   parseConfig,
   type ComponentMap,
@@ -11,10 +10,10 @@ import {
 import { z } from 'zod';
 import {
   estimateCheckpointBytes,
-  loadCheckpoint,
   writeCheckpointFiles,
   type LoadedCheckpoint,
 } from './checkpointIo.js';
+import { verifyCheckpoint } from './verify.js';
 import { applyState } from './applyState.js';
 import { writeFailure } from './errors.js';
 import { nodeFs, type FsOps } from './fsOps.js';
@@ -30,6 +29,7 @@ import type {
   VerifyResult,
 } from './managerTypes.js';
 import { RetentionSchema, bestStep, stepsToDelete } from './retention.js';
+import { StagingArea } from './staging.js';
 
 const LEFTOVER = /^step-\d{8,}\.(tmp|trash)-(\d+)-\d+$/;
 
@@ -72,6 +72,7 @@ export class CheckpointManager {
   #inFlight: Promise<void> | undefined;
   #pendingError: XError | undefined;
   #tmpCounter = 0;
+  readonly #staging = new StagingArea();
 
   constructor(directory: string, options: CheckpointManagerOptions = {}) {
     this.#opts = parseConfig(OptionsSchema, options, 'CheckpointManager options');
@@ -140,7 +141,7 @@ export class CheckpointManager {
       }
       const background = this.#opts.async === true;
       let state: Record<string, State> = await captureState(components);
-      if (background && this.#opts.copyState !== false) state = cloneState(state);
+      if (background && this.#opts.copyState !== false) state = this.#staging.copy(state);
       const need = estimateCheckpointBytes(state) + (this.#opts.minFreeBytes ?? 1 << 20);
       let free: number;
       try {
@@ -256,12 +257,7 @@ export class CheckpointManager {
   }
 
   async #load(step: number): Promise<LoadedCheckpoint> {
-    const dir = join(this.directory, stepDirName(step));
-    const loaded = await loadCheckpoint(this.#fs, dir);
-    if (loaded.manifest.step !== step) {
-      throw new XError('INTEGRITY', `${dir}: manifest says step ${loaded.manifest.step}`);
-    }
-    return loaded;
+    return verifyCheckpoint(this.#fs, join(this.directory, stepDirName(step)), step);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { basename, join, resolve } from 'node:path';
 import { XError, isXError, type ComponentMap } from '@x/core';
-import { loadCheckpoint, type LoadedCheckpoint } from './checkpointIo.js';
+import type { LoadedCheckpoint } from './checkpointIo.js';
+import { verifyCheckpoint } from './verify.js';
 import { nodeFs, type FsOps } from './fsOps.js';
 import { applyState } from './applyState.js';
 import { STEP_DIR, readListing, readSmall } from './listing.js';
@@ -83,7 +84,7 @@ export async function loadFrom(
   const fs = options.fs ?? nodeFs;
   const target = await classifyPath(path, fs);
   if (target.kind === 'checkpoint') {
-    const loaded = await loadCheckpoint(fs, target.dir);
+    const loaded = await verifyCheckpoint(fs, target.dir);
     return { ...loaded, step: loaded.manifest.step, warnings: [] };
   }
   const warnings: string[] = [];
@@ -91,9 +92,7 @@ export async function loadFrom(
   if (dirs.length === 0) throw new XError('NOT_FOUND', `no checkpoint in ${target.dir}`);
   for (const { step, dir } of dirs) {
     try {
-      const loaded = await loadCheckpoint(fs, dir);
-      if (loaded.manifest.step !== step)
-        throw new XError('INTEGRITY', `${dir}: manifest says step ${loaded.manifest.step}`);
+      const loaded = await verifyCheckpoint(fs, dir, step);
       return { ...loaded, step, warnings };
     } catch (err) {
       if (!isXError(err, 'INTEGRITY')) throw err;

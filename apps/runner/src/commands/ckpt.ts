@@ -5,9 +5,9 @@ import {
   inspectCheckpoint,
   listCheckpointDirs,
   listCheckpoints,
-  loadCheckpoint,
   loadFrom,
   nodeFs,
+  verifyCheckpoint,
 } from '@x/checkpoint';
 import { XError, isTensorData, shapeSize, walkState } from '@x/core';
 import type { Command, CommandContext } from '../command.js';
@@ -87,7 +87,7 @@ export const ckptListCommand: Command = {
       let status = c.damaged === undefined ? 'listed' : 'DAMAGED';
       if (ctx.values['verify'] === true && c.damaged === undefined) {
         try {
-          await loadCheckpoint(nodeFs, c.dir);
+          await verifyCheckpoint(nodeFs, c.dir);
           status = 'ok';
         } catch (err) {
           status = 'DAMAGED';
@@ -162,7 +162,7 @@ export const ckptInspectCommand: Command = {
 export const ckptVerifyCommand: Command = {
   path: ['ckpt', 'verify'],
   summary:
-    'check a checkpoint (or every checkpoint of a run): checksums, structure, state digest; exit 1 on any mismatch',
+    'check a checkpoint (or every checkpoint of a run) as --resume does: checksums, structure, state digest, step, components; exit 1 on any mismatch',
   usage: '<ckpt|run-dir>',
   options: {},
   positionals: { min: 1, max: 1 },
@@ -176,7 +176,7 @@ export const ckptVerifyCommand: Command = {
     const problems: string[] = [];
     for (const dir of dirs) {
       try {
-        const { manifest } = await loadCheckpoint(nodeFs, dir);
+        const { manifest } = await verifyCheckpoint(nodeFs, dir);
         ctx.out.line(`ok       ${dir}  step ${manifest.step}  digest ${manifest.stateDigest}`);
       } catch (err) {
         ctx.out.line(`DAMAGED  ${dir}`);

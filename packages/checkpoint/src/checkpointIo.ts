@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { XError, stateDigest, type State, type TensorData } from '@x/core';
+import { XError, type State, type TensorData } from '@x/core';
 import { writeFailure } from './errors.js';
 import { nodeFs, type FileLike, type FsOps } from './fsOps.js';
+import { digestOf, sha256Parts } from './hashing.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
@@ -18,6 +19,7 @@ import {
   planSafetensors,
   readHeaderLength,
   tensorBytes,
+  type SafetensorsLayout,
 } from './safetensors.js';
 import { STATE_JSON_VERSION, joinState, splitState } from './stateTree.js';
 
@@ -33,20 +35,29 @@ export interface CapturedCheckpoint {
   versions: Record<string, string>;
 }
 
-const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+/** Settles every promise, then throws the first failure (so no write is left running). */
+async function allOrFirstError(ps: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(ps)).find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
 
-async function writeHashed(
-  file: FileLike,
-  bytes: Uint8Array,
-  position: number,
-  hash: ReturnType<typeof createHash>,
-): Promise<void> {
-  for (let off = 0; off < bytes.length; off += CHUNK) {
-    const chunk = bytes.subarray(off, Math.min(bytes.length, off + CHUNK));
-    const written = file.write(chunk, position + off);
-    hash.update(chunk);
-    await written;
+/**
+ * Writes a planned safetensors file in one pass: every chunk's write is queued at once (the
+ * thread pool copies them out) while the SHA-256 runs over the same bytes, on a worker when
+ * they are in shared memory and on this thread otherwise. Resolves to the file's SHA-256.
+ */
+async function writeLayout(f: FileLike, layout: SafetensorsLayout): Promise<string> {
+  const parts = [layout.header, ...layout.order.map(({ tensor }) => tensorBytes(tensor))];
+  const writes: Promise<void>[] = [];
+  let pos = 0;
+  for (const p of parts) {
+    for (let off = 0; off < p.length; off += CHUNK)
+      writes.push(f.write(p.subarray(off, Math.min(p.length, off + CHUNK)), pos + off));
+    pos += p.length;
   }
+  const sha = sha256Parts(parts);
+  await allOrFirstError([...writes, sha]);
+  return sha;
 }
 
 async function writeFile(
@@ -83,17 +94,15 @@ export async function writeCheckpointFiles(
   const { tree, tensors } = splitState(c.state);
   const layout = planSafetensors(tensors, { format: 'x-checkpoint' });
   const files: Manifest['files'] = {};
-  const tensorHash = createHash('sha256');
+  let digest: Promise<string> | undefined;
+  let tensorSha = '';
   await writeFile(fs, join(dir, FILES.tensors), async (f) => {
-    tensorHash.update(layout.header);
-    await f.write(layout.header, 0);
-    let pos = layout.header.length;
-    for (const { tensor } of layout.order) {
-      await writeHashed(f, tensorBytes(tensor), pos, tensorHash);
-      pos += tensor.data.byteLength;
-    }
+    const written = writeLayout(f, layout);
+    digest = digestOf(c.state);
+    await allOrFirstError([written, digest]);
+    tensorSha = await written;
   });
-  files[FILES.tensors] = { size: layout.fileSize, sha256: tensorHash.digest('hex') };
+  files[FILES.tensors] = { size: layout.fileSize, sha256: tensorSha };
   const treeBytes = Buffer.from(
     `${JSON.stringify({ version: STATE_JSON_VERSION, tree })}\n`,
     'utf8',
@@ -103,7 +112,6 @@ export async function writeCheckpointFiles(
     size: treeBytes.length,
     sha256: createHash('sha256').update(treeBytes).digest('hex'),
   };
-  await yieldToLoop();
   const manifest: Manifest = {
     format: CHECKPOINT_FORMAT,
     formatVersion: CHECKPOINT_FORMAT_VERSION,
@@ -117,7 +125,7 @@ export async function writeCheckpointFiles(
       node: process.versions.node,
       ...c.versions,
     },
-    stateDigest: stateDigest(c.state),
+    stateDigest: await (digest as Promise<string>),
     files,
   };
   const mBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
@@ -190,12 +198,14 @@ async function readTensors(
         throw new XError('INTEGRITY', `${path}: short read in tensor ${JSON.stringify(c.name)}`);
       }
     };
-    let pending = chunks[0] === undefined ? undefined : readChunk(chunks[0]);
-    for (let i = 0; i < chunks.length; i++) {
-      await pending;
-      const next = chunks[i + 1];
-      pending = next === undefined ? undefined : readChunk(next);
-      hash.update((chunks[i] as (typeof chunks)[number]).bytes);
+    const reads = chunks.map(readChunk);
+    try {
+      for (let i = 0; i < chunks.length; i++) {
+        await reads[i];
+        hash.update((chunks[i] as (typeof chunks)[number]).bytes);
+      }
+    } finally {
+      await Promise.allSettled(reads);
     }
     for (const { e, target } of targets) tensors.set(e.name, target.finish());
     return { tensors, metadata: header.metadata, sha256: hash.digest('hex') };
@@ -263,7 +273,7 @@ export async function loadCheckpoint(fs: FsOps, dir: string): Promise<LoadedChec
       `${jPath}: the root of the state tree is not an object of components`,
     );
   }
-  const digest = stateDigest(state);
+  const digest = await digestOf(state);
   if (digest !== manifest.stateDigest) {
     throw new XError(
       'INTEGRITY',
@@ -295,17 +305,11 @@ export async function writeSafetensorsFile(
   fs: FsOps = nodeFs,
 ): Promise<{ size: number; sha256: string }> {
   const layout = planSafetensors(tensors, metadata);
-  const hash = createHash('sha256');
+  let sha256 = '';
   const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
   try {
     await writeFile(fs, tmp, async (f) => {
-      hash.update(layout.header);
-      await f.write(layout.header, 0);
-      let pos = layout.header.length;
-      for (const { tensor } of layout.order) {
-        await writeHashed(f, tensorBytes(tensor), pos, hash);
-        pos += tensor.data.byteLength;
-      }
+      sha256 = await writeLayout(f, layout);
     });
     await fs.rename(tmp, path);
     await fs.syncDir(dirname(path));
@@ -313,5 +317,5 @@ export async function writeSafetensorsFile(
     await fs.rm(tmp).catch(() => undefined);
     throw writeFailure(err, `cannot write ${path}`);
   }
-  return { size: layout.fileSize, sha256: hash.digest('hex') };
+  return { size: layout.fileSize, sha256 };
 }

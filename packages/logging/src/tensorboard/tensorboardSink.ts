@@ -12,6 +12,7 @@ import {
   textSummary,
 } from './events.js';
 import { rewindEventFiles } from './tbRewind.js';
+import { stripUrlCredentials } from '../wandb/redact.js';
 
 let fileCounter = 0;
 
@@ -58,7 +59,7 @@ export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
         );
       }
       if (options.configText !== false) {
-        const text = `\`\`\`yaml\n${stringify(run.config)}\`\`\``;
+        const text = `\`\`\`yaml\n${stripUrlCredentials(stringify(run.config))}\`\`\``;
         const summary = textSummary('config', text);
         chunks.push(frameRecord(encodeEvent({ wallTime: now(), step: run.startStep, summary })));
       }

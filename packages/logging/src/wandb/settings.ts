@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { XError, parseConfig } from '@x/core';
 import { z } from 'zod';
 import { netrcPassword } from './netrc.js';
+import { stripUrlCredentials } from './redact.js';
 
 /** The default W&B API host. */
 export const DEFAULT_BASE_URL = 'https://api.wandb.ai';
@@ -12,16 +13,16 @@ export const DEFAULT_BASE_URL = 'https://api.wandb.ai';
  * The `logging.wandb` config section (strict). Every field is optional; the standard `WANDB_*`
  * environment variables override it.
  */
+/** A W&B run id, from `logging.wandb.runId` or `WANDB_RUN_ID`. */
+const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export const wandbConfigSchema = z.strictObject({
   enabled: z.boolean().default(false),
   mode: z.enum(['online', 'offline', 'disabled']).optional(),
   project: z.string().min(1).optional(),
   entity: z.string().min(1).optional(),
   name: z.string().min(1).optional(),
-  runId: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/)
-    .optional(),
+  runId: z.string().regex(RUN_ID).optional(),
   group: z.string().min(1).optional(),
   jobType: z.string().min(1).optional(),
   notes: z.string().optional(),
@@ -149,12 +150,31 @@ export function resolveWandbSettings(opts: ResolveWandbOptions = {}): WandbSetti
   if (e('WANDB_DISABLED') === 'true') mode = 'disabled';
   const envMode = e('WANDB_MODE');
   if (envMode !== undefined) mode = modeFrom(envMode, 'WANDB_MODE');
-  const baseUrl = (e('WANDB_BASE_URL') ?? cfg.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+  const rawUrl = (e('WANDB_BASE_URL') ?? cfg.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
   let host: string;
+  let baseUrl: string;
+  let urlPassword: string | undefined;
   try {
-    host = new URL(baseUrl).host;
+    const u = new URL(rawUrl);
+    host = u.host;
+    // Credentials in the URL never reach a file, a message or a request line: the password
+    // (W&B's `api:<key>` form) is used as the key when no other key is set.
+    if (u.password !== '') urlPassword = decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    baseUrl = u.toString().replace(/\/+$/, '');
   } catch {
-    throw new XError('INVALID_CONFIG', `WANDB_BASE_URL: not a URL: '${baseUrl}'`);
+    throw new XError(
+      'INVALID_CONFIG',
+      `WANDB_BASE_URL: not a URL: '${stripUrlCredentials(rawUrl)}'`,
+    );
+  }
+  const envRunId = e('WANDB_RUN_ID');
+  if (envRunId !== undefined && !RUN_ID.test(envRunId)) {
+    throw new XError(
+      'INVALID_CONFIG',
+      `WANDB_RUN_ID: expected 1 to 64 letters, digits, '_' or '-' (as logging.wandb.runId), got ${JSON.stringify(envRunId.slice(0, 80))}`,
+    );
   }
   let apiKey: ApiKey | undefined;
   let apiKeySource: string | undefined;
@@ -162,6 +182,9 @@ export function resolveWandbSettings(opts: ResolveWandbOptions = {}): WandbSetti
   if (envKey !== undefined) {
     apiKey = new ApiKey(envKey.trim());
     apiKeySource = 'WANDB_API_KEY';
+  } else if (urlPassword !== undefined) {
+    apiKey = new ApiKey(urlPassword);
+    apiKeySource = 'the credentials of WANDB_BASE_URL';
   } else if (mode !== 'disabled') {
     const k = readNetrcKey(env, opts.home ?? homedir(), host);
     if (k !== undefined) {
@@ -183,7 +206,7 @@ export function resolveWandbSettings(opts: ResolveWandbOptions = {}): WandbSetti
     dir: e('WANDB_DIR'),
     project: e('WANDB_PROJECT') ?? cfg.project,
     entity: e('WANDB_ENTITY') ?? cfg.entity,
-    runId: e('WANDB_RUN_ID') ?? cfg.runId,
+    runId: envRunId ?? cfg.runId,
     name: e('WANDB_NAME') ?? cfg.name,
     group: e('WANDB_RUN_GROUP') ?? cfg.group,
     jobType: e('WANDB_JOB_TYPE') ?? cfg.jobType,

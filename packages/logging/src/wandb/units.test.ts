@@ -10,6 +10,7 @@ import { netrcPassword, parseNetrc } from './netrc.js';
 import { redact } from './redact.js';
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from './retry.js';
 import { ApiKey, resolveWandbSettings } from './settings.js';
+import { WandbSink } from './wandbSink.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'wandb-unit-'));
 
@@ -105,6 +106,48 @@ describe('settings', () => {
     });
     expect(s.apiKey?.reveal()).toBe('from-netrc');
     expect(s.baseUrl).toBe('http://127.0.0.1:9999');
+  });
+  it('strips credentials from WANDB_BASE_URL before anything is written or printed', async () => {
+    const secret = 's3cret-pass-0123456789';
+    const s = resolveWandbSettings({
+      env: { WANDB_MODE: 'offline', WANDB_BASE_URL: `https://api:${secret}@wandb.example.org/` },
+      home: tmp(),
+    });
+    expect(s.baseUrl).toBe('https://wandb.example.org');
+    expect(s.apiKey?.reveal()).toBe(secret);
+    const dir = tmp();
+    const sink = new WandbSink({
+      env: { WANDB_MODE: 'offline', WANDB_BASE_URL: `https://api:${secret}@wandb.example.org/` },
+    });
+    sink.start({
+      runDir: dir,
+      pipeline: 't',
+      config: { url: `redis://u:${secret}@h:6379` },
+      startStep: 0,
+      resumed: false,
+    });
+    const runJson = readFileSync(join(dir, 'wandb', 'run.json'), 'utf8');
+    expect(runJson).not.toContain(secret);
+    expect(runJson).toContain('https://wandb.example.org');
+    expect(redact(`see https://a:${secret}@x.org/p`, undefined)).toBe('see https://x.org/p');
+    expect(() =>
+      resolveWandbSettings({ env: { WANDB_BASE_URL: `not a url ${secret}://u:${secret}@` } }),
+    ).toThrow(/WANDB_BASE_URL/);
+    try {
+      resolveWandbSettings({ env: { WANDB_BASE_URL: `ht tp://u:${secret}@x` } });
+    } catch (err) {
+      expect((err as Error).message).not.toContain(secret);
+    }
+    await sink.close({ exitCode: 0, preempting: false });
+  });
+  it('validates WANDB_RUN_ID like logging.wandb.runId', () => {
+    expect(resolveWandbSettings({ env: { WANDB_RUN_ID: 'abc_1-2' } }).runId).toBe('abc_1-2');
+    for (const bad of ['../../etc', 'a b', 'x'.repeat(65)]) {
+      expect(() => resolveWandbSettings({ env: { WANDB_RUN_ID: bad } })).toThrow(
+        /WANDB_RUN_ID: expected/,
+      );
+      expect(() => resolveWandbSettings({ config: { runId: bad } })).toThrow(/runId/);
+    }
   });
   it('rejects unknown config keys', () => {
     expect(() => resolveWandbSettings({ config: { projcet: 'x' } })).toThrow(/projcet/);

@@ -65,6 +65,7 @@ processes die with the worker and their jobs are retried once their locks expire
       const outcome = await executeJob(job.data, {
         onStart: (h) => {
           progress = { ...progress, ...h };
+          ctx.out.info(`worker ${me}: job ${job.id ?? '?'} runs in pid ${h.pid}`);
           update();
         },
         onProgress: (done, total) => {

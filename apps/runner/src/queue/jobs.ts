@@ -73,12 +73,12 @@ const guard = pathToFileURL(
 ).href;
 let seq = 0;
 
-/** Newest checkpoint step in a run directory, or undefined. */
+/** Newest complete checkpoint step (its manifest is written) in a run directory, or undefined. */
 export function newestCheckpoint(runDir: string): number | undefined {
   const dir = join(runDir, 'checkpoints');
   if (!existsSync(dir)) return undefined;
   const steps = readdirSync(dir)
-    .filter((d) => /^step-\d{8}$/.test(d))
+    .filter((d) => /^step-\d{8}$/.test(d) && existsSync(join(dir, d, 'manifest.json')))
     .map((d) => Number(d.slice(5)));
   return steps.length === 0 ? undefined : Math.max(...steps);
 }

@@ -59,10 +59,13 @@ export {
 export type { DecodedEvent, DecodedValue, EventFields } from './tensorboard/events.js';
 export { svgSink } from './svg/svgSink.js';
 export type { SvgSinkOptions } from './svg/svgSink.js';
-export { lineChartSvg } from './svg/lineChart.js';
-export type { LineChartOptions, Series } from './svg/lineChart.js';
-export { colormap, heatmapSvg } from './svg/heatmap.js';
+export { lineChartSvg, panelsSvg } from './svg/lineChart.js';
+export type { LineChartOptions, Marker, PanelsOptions, RefLine, Series } from './svg/lineChart.js';
+export { colorbarSvg, colormap, heatmapSvg } from './svg/heatmap.js';
 export type { HeatmapOptions } from './svg/heatmap.js';
+export { tableSvg } from './svg/table.js';
+export type { TableOptions } from './svg/table.js';
+export { esc as svgEscape, fmt as formatNumber } from './svg/svgText.js';
 export { TrajectoryLogger } from './trajectory/trajectoryLogger.js';
 export type {
   StateArray,

@@ -1,4 +1,4 @@
-import { FONT, esc, fmt } from './svgText.js';
+import { FONT, esc, fmt, niceTicks } from './svgText.js';
 
 /** Options of {@link heatmapSvg}. */
 export interface HeatmapOptions {
@@ -12,6 +12,8 @@ export interface HeatmapOptions {
   colormap?: 'viridis' | 'gray' | 'diverging';
   /** Draw a color bar with the range. Default true. */
   colorbar?: boolean;
+  /** What the colors mean, written beside the color bar (e.g. `channel 0`, `u (m/s)`). */
+  colorbarLabel?: string;
 }
 
 const VIRIDIS = [
@@ -58,6 +60,46 @@ export function colormap(t: number, name: HeatmapOptions['colormap'] = 'viridis'
 }
 
 /**
+ * A vertical color bar at (x, y), `h` high, for values lo..hi: gradient, ticks with values (the
+ * ends always labelled) and an optional label. Used by every heat map.
+ */
+export function colorbarSvg(
+  x: number,
+  y: number,
+  h: number,
+  lo: number,
+  hi: number,
+  opts: Pick<HeatmapOptions, 'colormap' | 'colorbarLabel'> = {},
+): string {
+  const out: string[] = ['<g class="colorbar">'];
+  const steps = 24;
+  for (let k = 0; k < steps; k++) {
+    out.push(
+      `<rect x="${x}" y="${(y + (h * k) / steps).toFixed(1)}" width="12" height="${(h / steps + 0.5).toFixed(1)}" fill="${colormap(1 - (k + 0.5) / steps, opts.colormap)}"/>`,
+    );
+  }
+  out.push(`<rect x="${x}" y="${y}" width="12" height="${h}" fill="none" stroke="#666"/>`);
+  const span = hi > lo ? hi - lo : 1;
+  const at = (v: number) => y + h - ((v - lo) / span) * h;
+  const inner = niceTicks(lo, hi, 4).filter(
+    (v) => Math.abs(at(v) - y) > 10 && Math.abs(at(v) - y - h) > 10,
+  );
+  for (const v of [hi, ...inner, lo]) {
+    const ty = at(v).toFixed(1);
+    out.push(
+      `<line x1="${x + 12}" x2="${x + 16}" y1="${ty}" y2="${ty}" stroke="#444"/>`,
+      `<text class="colorbar-tick" x="${x + 18}" y="${ty}" dominant-baseline="middle" fill="#444" shape-rendering="auto">${esc(fmt(v))}</text>`,
+    );
+  }
+  if (opts.colorbarLabel !== undefined)
+    out.push(
+      `<text class="colorbar-label" transform="translate(${x - 4} ${y + h / 2}) rotate(-90)" text-anchor="middle" fill="#444" shape-rendering="auto">${esc(opts.colorbarLabel)}</text>`,
+    );
+  out.push('</g>');
+  return out.join('');
+}
+
+/**
  * A self-contained SVG heatmap of a matrix (rows of numbers; non-finite cells are gray).
  *
  * @example
@@ -87,8 +129,8 @@ export function heatmapSvg(rows: readonly ArrayLike<number>[], opts: HeatmapOpti
   const cell = opts.cellSize ?? Math.max(2, Math.min(40, Math.floor(480 / Math.max(1, nc))));
   const top = opts.title === undefined ? 8 : 30;
   const bar = opts.colorbar !== false;
-  const W = 8 + nc * cell + (bar ? 70 : 8);
-  const H = top + Math.max(nr * cell, bar ? 40 : 0) + 8;
+  const W = 8 + nc * cell + (bar ? 96 : 8);
+  const H = top + Math.max(nr * cell, bar ? 60 : 0) + 8;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT} font-size="11" shape-rendering="crispEdges">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
@@ -107,19 +149,7 @@ export function heatmapSvg(rows: readonly ArrayLike<number>[], opts: HeatmapOpti
       );
     }
   });
-  if (bar) {
-    const bx = 16 + nc * cell;
-    const bh = Math.max(40, nr * cell);
-    const steps = 16;
-    for (let k = 0; k < steps; k++) {
-      const y = top + (bh * k) / steps;
-      out.push(
-        `<rect x="${bx}" y="${y.toFixed(1)}" width="12" height="${(bh / steps + 0.5).toFixed(1)}" fill="${colormap(1 - k / (steps - 1), opts.colormap)}"/>`,
-      );
-    }
-    out.push(`<text x="${bx + 16}" y="${top + 8}" fill="#444">${esc(fmt(hi))}</text>`);
-    out.push(`<text x="${bx + 16}" y="${top + bh}" fill="#444">${esc(fmt(lo))}</text>`);
-  }
+  if (bar) out.push(colorbarSvg(16 + nc * cell, top, Math.max(60, nr * cell), lo, hi, opts));
   out.push('</svg>');
   return out.join('\n');
 }

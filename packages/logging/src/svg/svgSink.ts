@@ -9,8 +9,9 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readJsonl } from '../sinks/jsonlSink.js';
-import type { MetricRow, PictureRecord, RunInfo, Sink } from '../types.js';
+import type { EpisodeRecord, MetricRow, PictureRecord, RunInfo, Sink } from '../types.js';
 import { lineChartSvg } from './lineChart.js';
+import { tableSvg } from './table.js';
 
 /** Options of {@link svgSink}. */
 export interface SvgSinkOptions {
@@ -20,6 +21,11 @@ export interface SvgSinkOptions {
   maxPictures?: number;
   /** Points kept per charted metric (older points thinned 2:1). Default 2000. */
   maxPoints?: number;
+  /**
+   * Episode summaries (e.g. per-operator hyperparameters) drawn as one table per category at
+   * `svg/tables/<category>.svg`, keeping the first `maxTableRows` rows. Default 50; 0 = none.
+   */
+  maxTableRows?: number;
 }
 
 function matches(name: string, patterns: readonly string[]): boolean {
@@ -34,7 +40,7 @@ function safe(part: string): string {
 
 function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
+  const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 }
@@ -45,7 +51,7 @@ function listPictures(dir: string): { path: string; mtime: number }[] {
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.svg')) continue;
     const path = join(entry.parentPath, entry.name);
-    if (path.startsWith(join(dir, 'charts'))) continue;
+    if (path.startsWith(join(dir, 'charts')) || path.startsWith(join(dir, 'tables'))) continue;
     out.push({ path, mtime: statSync(path).mtimeMs });
   }
   return out.sort((a, b) => a.mtime - b.mtime);
@@ -64,6 +70,9 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
   let kept: string[] = [];
   const series = new Map<string, { x: number[]; y: number[] }>();
   const dirty = new Set<string>();
+  const maxTableRows = options.maxTableRows ?? 50;
+  const tables = new Map<string, { columns: string[]; rows: unknown[][]; total: number }>();
+  const dirtyTables = new Set<string>();
   let scheduled: NodeJS.Immediate | undefined;
   let notify: RunInfo['notify'];
 
@@ -99,9 +108,52 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
         safe(category ?? 'train'),
         `${safe(rest.join('/') || name)}.svg`,
       );
-      writeAtomic(file, lineChartSvg([{ name, x: s.x, y: s.y }], { title: name, xLabel: 'step' }));
+      writeAtomic(
+        file,
+        lineChartSvg([{ name, x: s.x, y: s.y }], {
+          title: name,
+          xLabel: 'step',
+          yLabel: rest.join('/') || name,
+          legend: false,
+        }),
+      );
     }
     dirty.clear();
+    for (const category of dirtyTables) {
+      const t = tables.get(category);
+      if (t === undefined) continue;
+      const shown = t.rows.length < t.total ? ` (first ${t.rows.length} of ${t.total})` : '';
+      writeAtomic(
+        join(dir, 'tables', `${safe(category)}.svg`),
+        tableSvg(['step', ...t.columns], t.rows, { title: `${category}${shown}` }),
+      );
+    }
+    dirtyTables.clear();
+  };
+
+  const recordEpisodes = (episodes: readonly EpisodeRecord[]) => {
+    if (maxTableRows === 0) return;
+    for (const e of episodes) {
+      let t = tables.get(e.category);
+      if (t === undefined) {
+        t = { columns: Object.keys(e.data).slice(0, 24), rows: [], total: 0 };
+        tables.set(e.category, t);
+      }
+      t.total++;
+      if (t.rows.length < maxTableRows) t.rows.push([e.step, ...t.columns.map((c) => e.data[c])]);
+      dirtyTables.add(e.category);
+    }
+  };
+
+  const schedule = () => {
+    scheduled ??= setImmediate(() => {
+      scheduled = undefined;
+      try {
+        draw();
+      } catch (err) {
+        notify?.('warn', `svg sink could not draw charts: ${(err as Error).message}`);
+      }
+    });
   };
 
   return {
@@ -126,14 +178,11 @@ export function svgSink(options: SvgSinkOptions = {}): Sink {
     },
     writeRows(rows: readonly MetricRow[]) {
       record(rows);
-      scheduled ??= setImmediate(() => {
-        scheduled = undefined;
-        try {
-          draw();
-        } catch (err) {
-          notify?.('warn', `svg sink could not draw charts: ${(err as Error).message}`);
-        }
-      });
+      schedule();
+    },
+    writeEpisodes(episodes: readonly EpisodeRecord[]) {
+      recordEpisodes(episodes);
+      schedule();
     },
     writePicture(p: PictureRecord) {
       const [category, ...rest] = p.name.split('/');

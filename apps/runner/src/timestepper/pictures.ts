@@ -1,10 +1,11 @@
-import { lineChartSvg, type Series } from '@x/logging';
+import { formatNumber, lineChartSvg, panelsSvg, type Series } from '@x/logging';
 import type { BenchReport, IntegrateResult } from '@x/timestepper';
 
-/** Particle paths (x–y plane) of a recorded integration. */
+/** Particle paths (x–y plane) of a recorded integration, one coloured line per body. */
 export function orbitSvg(result: IntegrateResult, title: string): string {
   const first = result.frames[0];
-  if (first === undefined) return lineChartSvg([], { title });
+  const axes = { xLabel: 'x (N-body length units)', yLabel: 'y (N-body length units)' };
+  if (first === undefined) return lineChartSvg([], { title, ...axes });
   const N = first.x.length / 3;
   const series: Series[] = [];
   for (let i = 0; i < N && i < 12; i++) {
@@ -12,25 +13,53 @@ export function orbitSvg(result: IntegrateResult, title: string): string {
       name: `body ${i}`,
       x: result.frames.map((f) => f.x[i * 3] as number),
       y: result.frames.map((f) => f.x[i * 3 + 1] as number),
+      marker: 'none',
     });
   }
-  return lineChartSvg(series, { title, xLabel: 'x', yLabel: 'y', width: 480, height: 480 });
+  return lineChartSvg(series, { title, ...axes, width: 520, height: 560 });
 }
 
-/** Relative energy error and step size along a recorded integration. */
+/**
+ * Relative energy error and step size along a recorded integration, on two panels that share
+ * the time axis (each with its own log scale).
+ */
 export function energySvg(result: IntegrateResult, title: string): string {
   const frames = result.frames.slice(1);
-  return lineChartSvg(
+  const t = frames.map((f) => f.t);
+  const xLabel = 'time t (N-body time units)';
+  return panelsSvg(
     [
-      { name: '|ΔE/E0|', x: frames.map((f) => f.t), y: frames.map((f) => f.relEnergyError) },
-      { name: 'dt', x: frames.map((f) => f.t), y: frames.map((f) => f.dt) },
+      lineChartSvg(
+        [{ name: '|ΔE/E₀|', x: t, y: frames.map((f) => f.relEnergyError), marker: 'none' }],
+        {
+          title: 'relative energy error',
+          xLabel,
+          yLabel: '|E(t) − E₀| / |E₀|',
+          logY: true,
+          legend: false,
+          width: 640,
+          height: 260,
+        },
+      ),
+      lineChartSvg([{ name: 'dt', x: t, y: frames.map((f) => f.dt), marker: 'none' }], {
+        title: 'step size',
+        xLabel,
+        yLabel: 'dt (N-body time units)',
+        logY: true,
+        legend: false,
+        width: 640,
+        height: 260,
+      }),
     ],
-    { title, xLabel: 't', logY: true },
+    { columns: 1, title },
   );
 }
 
-/** Work–precision plot: max relative energy error against force evaluations, one line per method. */
-export function benchSvg(report: BenchReport): string {
+/**
+ * Work–precision plot: max relative energy error against force evaluations, one marked line per
+ * method, with the tolerance as a reference line.
+ */
+export function benchSvg(report: BenchReport, tolerance = 1e-4): string {
   const series: Series[] = report.methods.map((m) => {
     const pts = [...m.points].sort((a, b) => a.forceEvals - b.forceEvals);
     return {
@@ -40,12 +69,13 @@ export function benchSvg(report: BenchReport): string {
     };
   });
   return lineChartSvg(series, {
-    title: `${report.problem}: max |ΔE/E0| to t = ${report.tEnd.toPrecision(4)} vs force evaluations`,
-    xLabel: 'force evaluations',
-    yLabel: 'max relative energy error',
+    title: `${report.problem}: energy error to t = ${report.tEnd.toPrecision(4)} vs cost`,
+    xLabel: 'force evaluations (per integration)',
+    yLabel: 'max relative energy error |ΔE/E₀|',
     logX: true,
     logY: true,
+    refLines: [{ axis: 'y', value: tolerance, label: `tolerance ${formatNumber(tolerance)}` }],
     width: 720,
-    height: 440,
+    height: 460,
   });
 }

@@ -21,7 +21,7 @@ import { TrajectoryLogger } from '@x/logging';
 import { initBackend, type VariableSet } from '@x/tensor';
 import type { Output } from '../command.js';
 import type { BackendRequest } from '../runSetup.js';
-import { boardSvg, energyStepsSvg } from './svg.js';
+import { EnergyDescent, boardSvg } from './svg.js';
 
 /** A model restored from a checkpoint (EMA weights). */
 export interface LoadedModel {
@@ -80,16 +80,6 @@ export interface IredSampleOutcome {
   seconds: number;
 }
 
-function energyChart(events: Map<number, number[][]>): Map<number, number[]> {
-  const out = new Map<number, number[]>();
-  for (const [t, steps] of events)
-    out.set(
-      t,
-      steps.map((es) => es.reduce((a, b) => a + b, 0) / Math.max(1, es.length)),
-    );
-  return out;
-}
-
 /**
  * Solves puzzles with a restored model in batches; writes `predictions.csv` (`quiz,prediction`),
  * `predictions.jsonl` (per-board scores), board SVGs and the energy-per-step chart into
@@ -102,7 +92,7 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
   const predictions: Uint8Array[] = [];
   const energies: number[] = [];
   const chosen: number[] = [];
-  const chart = new Map<number, number[][]>();
+  const chart = new EnergyDescent();
   const traj =
     o.trajectoriesDir === undefined
       ? undefined
@@ -129,11 +119,7 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
         ids,
         hooks: {
           onStep(e) {
-            if (e.kind === 'final') {
-              const rows = chart.get(e.landscape) ?? [];
-              rows[e.step] = [...(rows[e.step] ?? []), ...e.energy];
-              chart.set(e.landscape, rows);
-            }
+            chart.add(e);
             if (traj === undefined || e.kind === 'denoise') return;
             let id = open.get(e.restart);
             if (id === undefined) {
@@ -232,9 +218,8 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
       const f = join(o.outDir, 'svg', 'energy-per-step.svg');
       writeFileSync(
         f,
-        energyStepsSvg(
-          energyChart(chart),
-          `energy per optimisation step per landscape (${puzzles.length} boards, restarts ${o.restarts})`,
+        chart.svg(
+          `energy descent within each landscape (mean over ${puzzles.length} boards × ${o.restarts} restarts)`,
         ),
       );
       files.push(f);

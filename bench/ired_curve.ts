@@ -43,20 +43,20 @@ export async function main(args: string[]): Promise<void> {
   for (;;) {
     const wall = (performance.now() - t0) / 1000;
     if (wall >= next) {
-      snaps.push({ step: trainer.step, wall, ema: trainer.ema.getState() });
+      snaps.push({ step: trainer.step, wall, ema: await trainer.ema.getState() });
       next += every;
     }
     if (wall >= minutes * 60) break;
-    trainer.trainStep();
+    await trainer.trainStep();
   }
   snaps.push({
     step: trainer.step,
     wall: (performance.now() - t0) / 1000,
-    ema: trainer.ema.getState(),
+    ema: await trainer.ema.getState(),
   });
   trainer.dispose();
   const schedule = cosineSchedule(cpuPreset.diffusion.landscapes);
-  const score = (
+  const score = async (
     ema: Record<string, TensorData>,
     puzzles: Puzzle[],
     optSteps: number,
@@ -67,7 +67,7 @@ export async function main(args: string[]): Promise<void> {
     const preds: Uint8Array[] = [];
     for (let s = 0; s < puzzles.length; s += 25) {
       const b = puzzles.slice(s, s + 25);
-      const r = sampleBoards(
+      const r = await sampleBoards(
         params.record(),
         b.map((p) => p.quiz),
         {
@@ -94,7 +94,7 @@ export async function main(args: string[]): Promise<void> {
   );
   w('  wall s   step   blank-cell acc   board acc   consistent');
   for (const s of snaps) {
-    const m = score(s.ema, heldout, 0, 1);
+    const m = await score(s.ema, heldout, 0, 1);
     w(
       `  ${s.wall.toFixed(0).padStart(6)} ${String(s.step).padStart(6)}   ${pct(m.blankCellAccuracy).padStart(14)}   ${pct(m.boardAccuracy).padStart(9)}   ${pct(m.consistency).padStart(10)}`,
     );
@@ -110,7 +110,7 @@ export async function main(args: string[]): Promise<void> {
     [20, 1],
     [5, 4],
   ] as const) {
-    const m = score(last.ema, sub, optSteps, restarts);
+    const m = await score(last.ema, sub, optSteps, restarts);
     w(
       `  opt steps ${String(optSteps).padStart(2)}, restarts ${restarts}: blank-cell ${pct(m.blankCellAccuracy)}, board ${pct(m.boardAccuracy)}, consistent ${pct(m.consistency)}`,
     );

@@ -88,15 +88,15 @@ function integratorRow(label: string, s0: NBodyState, dt: number, steps: number)
   );
 }
 
-function trainingRow(label: string, config: TrainConfig, epochs: number): void {
+async function trainingRow(label: string, config: TrainConfig, epochs: number): Promise<void> {
   const t = new TimestepTrainer(config, 1);
-  t.epoch();
+  await t.epoch();
   const t0 = performance.now();
   let retrains = 0;
   let replay = 0;
   const opt0 = t.optimizer.step;
   for (let e = 0; e < epochs; e++) {
-    const m = t.epoch();
+    const m = await t.epoch();
     retrains += m.retrains;
     replay += m.replayUpdates;
   }
@@ -129,12 +129,12 @@ export async function main(args: string[]): Promise<void> {
     1e-3,
     quick ? 200 : 2_000,
   );
-  trainingRow(
+  await trainingRow(
     'kepler (defaults, analytic features)',
     { ...defaultTrainConfig, problem: 'kepler' },
     quick ? 3 : 10,
   );
-  trainingRow(
+  await trainingRow(
     'figure8 (history K = 4)',
     {
       ...defaultTrainConfig,
@@ -143,5 +143,9 @@ export async function main(args: string[]): Promise<void> {
     },
     quick ? 3 : 10,
   );
-  trainingRow('plummer N = 100', { ...defaultTrainConfig, problem: 'plummer' }, quick ? 1 : 3);
+  await trainingRow(
+    'plummer N = 100',
+    { ...defaultTrainConfig, problem: 'plummer' },
+    quick ? 1 : 3,
+  );
 }

@@ -18,9 +18,9 @@ const quizzes = puzzles.map((p) => p.quiz);
 const params = randomParams(cfg, 3, 0.15);
 
 describe('sampleBoards', () => {
-  it('calls hooks at every denoise, attempted and final step with per-sample rejection', () => {
+  it('calls hooks at every denoise, attempted and final step with per-sample rejection', async () => {
     const events: StepEvent[] = [];
-    const r = sampleBoards(params, quizzes, {
+    const r = await sampleBoards(params, quizzes, {
       model: cfg.model,
       schedule,
       optSteps: 2,
@@ -76,16 +76,16 @@ describe('sampleBoards', () => {
         if (quizzes[b]![c] !== 0) expect(r.predictions[b]![c]).toBe(quizzes[b]![c]);
   });
 
-  it('is deterministic per board id, whatever the batch', () => {
+  it('is deterministic per board id, whatever the batch', async () => {
     const opts = { model: cfg.model, schedule, optSteps: 1, rng: Rng.fromSeed(2) };
-    const all = sampleBoards(params, quizzes, opts);
-    const one = sampleBoards(params, [quizzes[2]!], { ...opts, ids: [2] });
+    const all = await sampleBoards(params, quizzes, opts);
+    const one = await sampleBoards(params, [quizzes[2]!], { ...opts, ids: [2] });
     expect(Array.from(one.predictions[0]!)).toEqual(Array.from(all.predictions[2]!));
     expect(one.energies[0]).toBeCloseTo(all.energies[2]!, 4);
   });
 
-  it('keeps the lowest-energy restart per board', () => {
-    const r = sampleBoards(params, quizzes, {
+  it('keeps the lowest-energy restart per board', async () => {
+    const r = await sampleBoards(params, quizzes, {
       model: cfg.model,
       schedule,
       optSteps: 1,
@@ -98,7 +98,7 @@ describe('sampleBoards', () => {
       expect(r.energies[b]).toBe(Math.min(...es));
       expect(r.chosenRestart[b]).toBe(es.indexOf(Math.min(...es)));
     }
-    expect(() =>
+    await expect(
       sampleBoards(params, quizzes, {
         model: cfg.model,
         schedule,
@@ -106,6 +106,6 @@ describe('sampleBoards', () => {
         rng: Rng.fromSeed(4),
         restarts: 0,
       }),
-    ).toThrow(/restarts/);
+    ).rejects.toThrow(/restarts/);
   });
 });

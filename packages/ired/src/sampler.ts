@@ -72,13 +72,13 @@ function validFlags(quizzes: readonly Grid[], state: Float32Array): Uint8Array {
   });
 }
 
-function runOnce(
+async function runOnce(
   opts: SampleOptions,
   quizzes: readonly Grid[],
   restart: number,
   p: Params,
   accepted: Int32Array,
-): { y: Float32Array; energy: Float32Array } {
+): Promise<{ y: Float32Array; energy: Float32Array }> {
   const { model, schedule, hooks } = opts;
   const B = quizzes.length;
   const T = schedule.landscapes;
@@ -95,7 +95,7 @@ function runOnce(
   const mask = tf.tensor2d(maskHost, [B, BOARD_SIZE]);
   const keep = tf.sub(1, mask);
   let y: tf.Tensor2D = tf.tensor2d(init, [B, BOARD_SIZE]);
-  const emit = (
+  const emit = async (
     kind: StepEvent['kind'],
     t: number,
     step: number,
@@ -104,7 +104,8 @@ function runOnce(
     rejected: Uint8Array,
   ) => {
     if (hooks?.onStep === undefined) return;
-    const s = state.dataSync() as Float32Array;
+    const s = (await state.data()) as Float32Array;
+    const energies = Float32Array.from((await e.data()) as Float32Array);
     hooks.onStep({
       kind,
       restart,
@@ -113,7 +114,7 @@ function runOnce(
       step,
       state: Float32Array.from(s),
       scale: schedule.sqrtAlphasCumprod[t] as number,
-      energy: Float32Array.from(e.dataSync() as Float32Array),
+      energy: energies,
       rejected,
       valid: validFlags(quizzes, s),
     });
@@ -136,7 +137,7 @@ function runOnce(
     y = next;
     if (hooks?.onStep !== undefined) {
       const e = tf.tidy(() => energy(model, p, inp, y, ts));
-      emit('denoise', t, -1, y, e, new Uint8Array(B));
+      await emit('denoise', t, -1, y, e, new Uint8Array(B));
       e.dispose();
     }
     for (let i = 0; i < opts.optSteps; i++) {
@@ -146,12 +147,12 @@ function runOnce(
       );
       const e1 = tf.tidy(() => energy(model, p, inp, y1, ts));
       const bad = tf.greater(e1, e0);
-      const badHost = Uint8Array.from(bad.dataSync() as Uint8Array);
-      emit('attempted', t, i, y1, e1, badHost);
+      const badHost = Uint8Array.from((await bad.data()) as Uint8Array);
+      await emit('attempted', t, i, y1, e1, badHost);
       const yNew = tf.tidy(() => tf.where<tf.Tensor2D>(tf.reshape(bad, [B, 1]), y, y1));
       if (hooks?.onStep !== undefined) {
         const eNew = tf.where(bad, e0, e1);
-        emit('final', t, i, yNew, eNew, badHost);
+        await emit('final', t, i, yNew, eNew, badHost);
         eNew.dispose();
       }
       badHost.forEach((v, b) => {
@@ -171,8 +172,8 @@ function runOnce(
   }
   const eFinal = tf.tidy(() => energy(model, p, inp, y, tArr(0)));
   const out = {
-    y: Float32Array.from(y.dataSync() as Float32Array),
-    energy: Float32Array.from(eFinal.dataSync() as Float32Array),
+    y: Float32Array.from((await y.data()) as Float32Array),
+    energy: Float32Array.from((await eFinal.data()) as Float32Array),
   };
   for (const x of [eFinal, y, inp, mask, keep]) x.dispose();
   return out;
@@ -185,11 +186,11 @@ function runOnce(
  * when E(y′) > E(y); then rescale to the next landscape. With restarts, the answer of lowest
  * final energy is kept per board. Deterministic given `rng` and the board ids.
  */
-export function sampleBoards(
+export async function sampleBoards(
   p: Params,
   quizzes: readonly Grid[],
   opts: SampleOptions,
-): SampleResult {
+): Promise<SampleResult> {
   const restarts = opts.restarts ?? 1;
   if (!Number.isInteger(restarts) || restarts < 1)
     throw new XError('INVALID_CONFIG', `restarts: expected a positive integer, got ${restarts}`);
@@ -205,7 +206,7 @@ export function sampleBoards(
   const chosenRestart = new Array<number>(B).fill(0);
   const predictions: Grid[] = quizzes.map(() => new Uint8Array(81));
   for (let r = 0; r < restarts; r++) {
-    const { y, energy: e } = runOnce(opts, quizzes, r, p, accepted);
+    const { y, energy: e } = await runOnce(opts, quizzes, r, p, accepted);
     restartEnergies.push(e);
     for (let b = 0; b < B; b++) {
       const eb = e[b] as number;

@@ -41,8 +41,8 @@ describe('IredTrainer', () => {
 
   describeComponentContract('IredTrainer state', {
     create: () => make().asComponent(),
-    mutate: (c) => {
-      trainers
+    mutate: async (c) => {
+      await trainers
         .find(
           (x) =>
             x.asComponent().components === (c as ReturnType<IredTrainer['asComponent']>).components,
@@ -53,20 +53,20 @@ describe('IredTrainer', () => {
 
   it('trains (finite loss, EMA follows) and resumes exactly from captured state', async () => {
     const straight = make();
-    const m = [straight.trainStep(), straight.trainStep()];
+    const m = [await straight.trainStep(), await straight.trainStep()];
     for (const s of m) expect(Number.isFinite(s.loss) && s.loss > 0).toBe(true);
     const mid = await captureState(straight.components());
-    straight.trainStep();
-    straight.trainStep();
+    await straight.trainStep();
+    await straight.trainStep();
     const resumed = make();
     const comps = resumed.components();
     for (const [k, c] of Object.entries(comps)) await c.setState(mid[k] as never);
     expect(resumed.step).toBe(2);
-    resumed.trainStep();
-    resumed.trainStep();
+    await resumed.trainStep();
+    await resumed.trainStep();
     expect(await resumed.digest()).toBe(await straight.digest());
     expect(stateDigest(await captureState(resumed.components()))).toBe(await straight.digest());
-    const emaVsModel = resumed.withEmaWeights(() => 0);
+    const emaVsModel = await resumed.withEmaWeights(() => 0);
     expect(emaVsModel).toBe(0);
   });
 });

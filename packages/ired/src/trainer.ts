@@ -113,8 +113,11 @@ export class IredTrainer {
     return stateDigest(await captureState(this.components()));
   }
 
-  /** One optimiser step on the next batch. Throws `NUMERICAL` on a non-finite loss or gradient. */
-  trainStep(): StepMetrics {
+  /**
+   * One optimiser step on the next batch. Throws `NUMERICAL` on a non-finite loss or gradient.
+   * Reads its metrics asynchronously (the `webgpu` backend has no synchronous reads in Node).
+   */
+  async trainStep(): Promise<StepMetrics> {
     const cfg = this.config;
     const step = this.step;
     const puzzles = this.data.next(cfg.train.batchSize);
@@ -133,9 +136,11 @@ export class IredTrainer {
       parts = { mse: r.mse, contrastive: r.contrastive };
       return r.total;
     })(vars);
-    const loss = (value.dataSync() as Float32Array)[0] as number;
-    const mse = (parts?.mse.dataSync() as Float32Array)[0] as number;
-    const contrastive = (parts?.contrastive.dataSync() as Float32Array)[0] as number;
+    const scalar = async (t: tf.Tensor | undefined) =>
+      ((await t?.data()) as Float32Array)[0] as number;
+    const loss = await scalar(value);
+    const mse = await scalar(parts?.mse);
+    const contrastive = await scalar(parts?.contrastive);
     value.dispose();
     parts?.mse.dispose();
     parts?.contrastive.dispose();
@@ -151,14 +156,14 @@ export class IredTrainer {
     );
     let gradNorm: number;
     try {
-      gradNorm = this.adam.apply(record);
+      gradNorm = await this.adam.apply(record);
     } finally {
       grads.forEach((g) => g.dispose());
     }
     const next = step + 1;
     const { every, startAfter } = cfg.train.ema;
     if (next % every === 0) {
-      if (next <= startAfter) this.ema.setState(this.params.getState());
+      if (next <= startAfter) this.ema.setState(await this.params.getState());
       else this.ema.update();
     }
     this.counters.value = { step: next };
@@ -166,10 +171,10 @@ export class IredTrainer {
   }
 
   /** Runs `fn` with the EMA weights swapped in (evaluation uses EMA weights), then restores. */
-  withEmaWeights<T>(fn: (p: Params) => T): T {
+  async withEmaWeights<T>(fn: (p: Params) => T | Promise<T>): Promise<T> {
     this.ema.swapIn();
     try {
-      return fn(this.params.record());
+      return await fn(this.params.record());
     } finally {
       this.ema.swapOut();
     }

@@ -48,13 +48,13 @@ describe.each<BackendName>(['cpu', 'wasm'])('activations on %s', (backend) => {
     });
   });
 
-  it.each(Object.keys(ours))('%s passes first- and second-order gradient checks', (name) => {
+  it.each(Object.keys(ours))('%s passes first- and second-order gradient checks', async (name) => {
     const act = ours[name] as Act;
     const params = { a: randn(`${name}a`, [8], 0.8), b: randn(`${name}b`, [8], 0.4) };
     const x = randn(`${name}x`, [8]);
-    const first = checkGradients((p) => tf.sum(tf.square(act(p['x'] as tf.Tensor))), { x });
+    const first = await checkGradients((p) => tf.sum(tf.square(act(p['x'] as tf.Tensor))), { x });
     expect(first.ok, JSON.stringify(first)).toBe(true);
-    const second = checkSecondOrder(elementwiseEnergy(act), x, params, {
+    const second = await checkSecondOrder(elementwiseEnergy(act), x, params, {
       target: randn('t', [8], 0.3),
     });
     expect(second.ok, JSON.stringify(second)).toBe(true);
@@ -63,13 +63,13 @@ describe.each<BackendName>(['cpu', 'wasm'])('activations on %s', (backend) => {
 
   it.each(Object.keys(plainTfjs))(
     'plain tfjs %s gets second-order gradients wrong (the check catches it)',
-    (name) => {
+    async (name) => {
       const act = plainTfjs[name] as Act;
       const params = { a: randn(`${name}a`, [8], 0.8), b: randn(`${name}b`, [8], 0.4) };
       const x = randn(`${name}x`, [8]);
       let ok: boolean;
       try {
-        ok = checkSecondOrder(elementwiseEnergy(act), x, params).ok;
+        ok = (await checkSecondOrder(elementwiseEnergy(act), x, params)).ok;
       } catch {
         ok = false;
       }

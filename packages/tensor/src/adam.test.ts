@@ -72,100 +72,97 @@ describe('Adam', () => {
 
   describeComponentContract('Adam', {
     create: () => new Adam(makeParams(), { learningRate: 0.01 }),
-    mutate: (c) => void (c as Adam).apply(toTensors(GRADS[0] as Record<string, number[]>)),
+    mutate: async (c) =>
+      void (await (c as Adam).apply(toTensors(GRADS[0] as Record<string, number[]>))),
   });
 
-  it('first step moves each parameter by lr against the sign of its gradient (hand computed)', () => {
+  it('first step moves each parameter by lr against the sign of its gradient (hand computed)', async () => {
     const params = makeParams();
     const opt = new Adam(params, { learningRate: 0.1 });
-    const norm = opt.apply(toTensors({ a: [0.1, -0.2, 0.3], b: [1] }));
+    const norm = await opt.apply(toTensors({ a: [0.1, -0.2, 0.3], b: [1] }));
     expect(norm).toBeCloseTo(Math.sqrt(0.01 + 0.04 + 0.09 + 1), 6);
     expect(opt.step).toBe(1);
     expectNear(params.get('a').dataSync(), [0.4, -0.9, 1.9], 1e-6);
     expectNear(params.get('b').dataSync(), [0.15], 1e-6);
     expect(Array.from(params.get('frozen').dataSync())).toEqual([9]);
-    const s = opt.getState();
+    const s = await opt.getState();
     expectNear(s.m['b']?.data ?? [], [0.1], 1e-7);
     expectNear(s.v['b']?.data ?? [], [0.001], 1e-7);
   });
 
-  it('matches a float64 reference implementation over several steps', () => {
+  it('matches a float64 reference implementation over several steps', async () => {
     const params = makeParams();
     const opt = new Adam(params, { learningRate: 0.05 });
-    const norms = GRADS.map((g) => opt.apply(toTensors(g)));
+    const norms: number[] = [];
+    for (const g of GRADS) norms.push(await opt.apply(toTensors(g)));
     const ref = referenceAdam(GRADS, 0.05);
     expectNear(norms, ref.norms, 1e-6);
     expectNear(params.get('a').dataSync(), ref.p['a'] as number[], 1e-5);
     expectNear(params.get('b').dataSync(), ref.p['b'] as number[], 1e-5);
-    const s = opt.getState();
+    const s = await opt.getState();
     expect(s.step).toBe(3);
     expectNear(s.m['a']?.data ?? [], ref.m['a'] as number[], 1e-6);
     expectNear(s.v['a']?.data ?? [], ref.v['a'] as number[], 1e-6);
   });
 
-  it('clips by global norm, returning the norm before clipping', () => {
+  it('clips by global norm, returning the norm before clipping', async () => {
     const params = makeParams();
     const opt = new Adam(params, { learningRate: 0.05, clipGlobalNorm: 0.5 });
-    const norms = GRADS.map((g) => opt.apply(toTensors(g)));
+    const norms: number[] = [];
+    for (const g of GRADS) norms.push(await opt.apply(toTensors(g)));
     const ref = referenceAdam(GRADS, 0.05, 0.5);
     expectNear(norms, ref.norms, 1e-6);
     expectNear(params.get('a').dataSync(), ref.p['a'] as number[], 1e-5);
-    expectNear(opt.getState().m['b']?.data ?? [], ref.m['b'] as number[], 1e-6);
+    expectNear((await opt.getState()).m['b']?.data ?? [], ref.m['b'] as number[], 1e-6);
   });
 
-  it('is deterministic: two runs from the same state give bitwise-equal parameters', () => {
-    const run = () => {
+  it('is deterministic: two runs from the same state give bitwise-equal parameters', async () => {
+    const run = async () => {
       const params = makeParams();
       const opt = new Adam(params, { learningRate: 0.05 });
-      for (const g of GRADS) opt.apply(toTensors(g));
+      for (const g of GRADS) await opt.apply(toTensors(g));
       return params.getState();
     };
-    expect(run()).toEqual(run());
+    expect(await run()).toEqual(await run());
   });
 
-  it('resumes exactly from a saved state', () => {
+  it('resumes exactly from a saved state', async () => {
     const a = makeParams();
     const optA = new Adam(a, { learningRate: 0.05 });
-    optA.apply(toTensors(GRADS[0] as Record<string, number[]>));
+    await optA.apply(toTensors(GRADS[0] as Record<string, number[]>));
     const b = makeParams();
-    b.setState(a.getState());
+    b.setState(await a.getState());
     const optB = new Adam(b, { learningRate: 0.05 });
-    optB.setState(optA.getState());
+    optB.setState(await optA.getState());
     for (const g of GRADS.slice(1)) {
-      optA.apply(toTensors(g));
-      optB.apply(toTensors(g));
+      await optA.apply(toTensors(g));
+      await optB.apply(toTensors(g));
     }
-    expect(b.getState()).toEqual(a.getState());
+    expect(await b.getState()).toEqual(await a.getState());
   });
 
-  it('rejects unknown or frozen names, wrong shapes and non-finite gradients without changing state', () => {
+  it('rejects unknown or frozen names, wrong shapes and non-finite gradients without changing state', async () => {
     const params = makeParams();
     const opt = new Adam(params, { learningRate: 0.1 });
-    expect(() => opt.apply({ frozen: tf.tensor([1]) })).toThrow(
+    await expect(opt.apply({ frozen: tf.tensor([1]) })).rejects.toThrow(
       /'frozen', which is not a trainable variable/,
     );
-    expect(() => opt.apply({ a: tf.tensor([1, 2]) })).toThrow(
+    await expect(opt.apply({ a: tf.tensor([1, 2]) })).rejects.toThrow(
       /'a' has shape \[2\], variable has \[3\]/,
     );
-    const err = (() => {
-      try {
-        opt.apply({ a: tf.tensor([NaN, 0, 0]) });
-      } catch (e) {
-        return e;
-      }
-    })();
+    const err = await opt.apply({ a: tf.tensor([NaN, 0, 0]) }).catch((e: unknown) => e);
     expect(isXError(err, 'NUMERICAL')).toBe(true);
     expect(opt.step).toBe(0);
     expect(Array.from(params.get('a').dataSync())).toEqual(P0.a);
     expect(() => new Adam(params, { learningRate: -1 })).toThrow(/learningRate/);
   });
 
-  it('clipByGlobalNorm scales only when the norm exceeds the limit', () => {
+  it('clipByGlobalNorm scales only when the norm exceeds the limit', async () => {
     const g = toTensors({ a: [3], b: [4] });
-    expect(globalNorm(g)).toBeCloseTo(5, 6);
-    const clipped = clipByGlobalNorm(g, 1);
+    expect(await globalNorm(g)).toBeCloseTo(5, 6);
+    const clipped = await clipByGlobalNorm(g, 1);
     expect(clipped.norm).toBeCloseTo(5, 6);
     expect(clipped.grads['a']?.dataSync()[0]).toBeCloseTo(0.6, 6);
-    expect(clipByGlobalNorm(g, 10).grads['b']?.dataSync()[0]).toBe(4);
+    expect((await clipByGlobalNorm(g, 10)).grads['b']?.dataSync()[0]).toBe(4);
   });
 });

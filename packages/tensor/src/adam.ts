@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { XError, type Component, type TensorData } from '@x/core';
-import { fromTensorData, toTensorData } from './convert.js';
+import { fromTensorData, readTensorData } from './convert.js';
 import { assertTensorRecord, type VariableSet } from './variableSet.js';
 
 /** Options of {@link Adam}; defaults beta1 0.9, beta2 0.999, epsilon 1e-8, no clipping. */
@@ -25,13 +25,13 @@ export interface AdamState {
  * Global L2 norm of a set of gradients (read back as one number), and the gradients scaled by
  * `min(1, maxNorm / norm)`. The returned tensors are new; the caller disposes them.
  */
-export function clipByGlobalNorm(
+export async function clipByGlobalNorm(
   grads: Record<string, tf.Tensor>,
   maxNorm: number,
-): { grads: Record<string, tf.Tensor>; norm: number } {
+): Promise<{ grads: Record<string, tf.Tensor>; norm: number }> {
   if (!(maxNorm > 0))
     throw new XError('INVALID_INPUT', `clipByGlobalNorm: maxNorm must be positive, got ${maxNorm}`);
-  const norm = globalNorm(grads);
+  const norm = await globalNorm(grads);
   const scale = norm > maxNorm ? maxNorm / norm : 1;
   const out: Record<string, tf.Tensor> = {};
   for (const name of Object.keys(grads).sort()) {
@@ -42,13 +42,15 @@ export function clipByGlobalNorm(
 }
 
 /** Global L2 norm of a set of tensors (summed in name order). */
-export function globalNorm(grads: Record<string, tf.Tensor>): number {
+export async function globalNorm(grads: Record<string, tf.Tensor>): Promise<number> {
   const names = Object.keys(grads).sort();
   if (names.length === 0) return 0;
-  return tf.tidy(() => {
-    const sq = names.map((n) => tf.sum(tf.square(grads[n] as tf.Tensor)));
-    return Math.sqrt((tf.addN(sq).dataSync() as Float32Array)[0] as number);
-  });
+  const total = tf.tidy(() => tf.addN(names.map((n) => tf.sum(tf.square(grads[n] as tf.Tensor)))));
+  try {
+    return Math.sqrt(((await total.data()) as Float32Array)[0] as number);
+  } finally {
+    total.dispose();
+  }
 }
 
 /**
@@ -58,7 +60,7 @@ export function globalNorm(grads: Record<string, tf.Tensor>): number {
  * @example
  * const opt = new Adam(params, { learningRate: 1e-3, clipGlobalNorm: 1 });
  * const { grads } = tf.variableGrads(() => loss(params));
- * const norm = opt.apply(grads);
+ * const norm = await opt.apply(grads);
  */
 export class Adam implements Component<AdamState> {
   /** Learning rate used by the next {@link apply} (schedules may change it). */
@@ -100,7 +102,7 @@ export class Adam implements Component<AdamState> {
   }
 
   /** Applies gradients keyed by variable name; returns the global gradient norm before clipping. */
-  apply(grads: Record<string, tf.Tensor>): number {
+  async apply(grads: Record<string, tf.Tensor>): Promise<number> {
     const names = Object.keys(grads).sort();
     for (const name of names) {
       const m = this.#m.get(name);
@@ -118,7 +120,7 @@ export class Adam implements Component<AdamState> {
         );
       }
     }
-    const norm = globalNorm(grads);
+    const norm = await globalNorm(grads);
     if (!Number.isFinite(norm)) {
       throw new XError(
         'NUMERICAL',
@@ -156,12 +158,12 @@ export class Adam implements Component<AdamState> {
     return norm;
   }
 
-  getState(): AdamState {
+  async getState(): Promise<AdamState> {
     const m: Record<string, TensorData> = {};
     const v: Record<string, TensorData> = {};
     for (const name of [...this.#m.keys()].sort()) {
-      m[name] = toTensorData(this.#m.get(name) as tf.Tensor);
-      v[name] = toTensorData(this.#v.get(name) as tf.Tensor);
+      m[name] = await readTensorData(this.#m.get(name) as tf.Tensor);
+      v[name] = await readTensorData(this.#v.get(name) as tf.Tensor);
     }
     return { step: this.#step, m, v };
   }

@@ -21,8 +21,8 @@ describe('backend selection', () => {
 
   it('probes every backend in priority order and says why one is unavailable', async () => {
     const probes = await probeBackends();
-    expect(probes.map((p) => p.name)).toEqual(['tensorflow', 'wasm', 'cpu']);
-    const cpu = probes[2];
+    expect(probes.map((p) => p.name)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
+    const cpu = probes[3];
     expect(cpu?.available).toBe(true);
     expect(cpu?.detail).toMatch(/^@tensorflow\/tfjs-backend-cpu@4\.22\.0$/);
     const native = probes[0];

@@ -7,9 +7,13 @@ import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { XError } from '@x/core';
 import './registerGradients.js';
 import { registerWasm, wasmOutDir } from './wasmThreads.js';
+import { mayHaveGpu, searchWebgpu, type AdapterInfo } from './webgpu.js';
 
-/** A tfjs backend this package can run on, fastest first: native TensorFlow, WebAssembly, plain JS. */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * A tfjs backend this package can run on, fastest first: native TensorFlow, WebGPU (Dawn),
+ * WebAssembly, plain JS.
+ */
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 /** What the caller asks for: `auto` picks the first available in priority order. */
 export type BackendRequest = 'auto' | BackendName;
 
@@ -30,6 +34,8 @@ export interface BackendProbe {
   name: BackendName;
   available: boolean;
   detail: string;
+  /** The WebGPU adapter found (webgpu only). */
+  adapter?: AdapterInfo;
 }
 
 /** The backend in use, as reported by `runner doctor` and run metadata. */
@@ -41,11 +47,13 @@ export interface BackendInfo {
   packageVersion: string;
   /** Threads the backend computes with, where this package sets them (wasm: the XNNPACK pool; cpu: 1). */
   threads?: number;
+  /** The WebGPU adapter (webgpu only). */
+  adapter?: AdapterInfo;
   probes: BackendProbe[];
 }
 
 /** Backend names in priority order. */
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
@@ -214,19 +222,55 @@ function probesOnce(): Promise<Loaded[]> {
   return probing;
 }
 
+async function loadWebgpu(search: boolean): Promise<Loaded> {
+  const found =
+    search || mayHaveGpu()
+      ? await searchWebgpu(import.meta.url)
+      : {
+          available: false,
+          detail:
+            'no GPU device (/dev/dri/renderD*, /dev/nvidia*) to search; --backend webgpu also looks for a software adapter',
+          packageVersion: 'none',
+        };
+  return {
+    probe: {
+      name: 'webgpu',
+      available: found.available,
+      detail: found.detail,
+      ...('adapter' in found && found.adapter !== undefined ? { adapter: found.adapter } : {}),
+    },
+    packageName: '@tensorflow/tfjs-backend-webgpu',
+    packageVersion: found.packageVersion,
+  };
+}
+
+/** Every backend in priority order; `searchWebgpu` asks Dawn for an adapter even without a GPU device. */
+async function loadedBackends(searchAdapters: boolean): Promise<Loaded[]> {
+  const [native, wasm, cpu] = (await probesOnce()) as [Loaded, Loaded, Loaded];
+  return [native, await loadWebgpu(searchAdapters), wasm, cpu];
+}
+
 /**
  * Finds which backends can run here (loading each at most once per process). Never throws for a
- * missing backend: the probe says why it is unavailable.
+ * missing backend: the probe says why it is unavailable. On Linux without a GPU device node,
+ * WebGPU adapters are searched for only with `{ searchAdapters: true }` (a software adapter may
+ * then turn up).
  */
-export async function probeBackends(): Promise<BackendProbe[]> {
-  return (await probesOnce()).map((l) => ({ ...l.probe }));
+export async function probeBackends(
+  options: { searchAdapters?: boolean } = {},
+): Promise<BackendProbe[]> {
+  return (await loadedBackends(options.searchAdapters ?? false)).map((l) => ({ ...l.probe }));
 }
 
 /** The backend chosen by the last {@link initBackend}, or undefined before the first call. */
 export function currentBackend(): BackendInfo | undefined {
   return current === undefined
     ? undefined
-    : { ...current, probes: current.probes.map((p) => ({ ...p })) };
+    : {
+        ...current,
+        ...(current.adapter === undefined ? {} : { adapter: { ...current.adapter } }),
+        probes: current.probes.map((p) => ({ ...p })),
+      };
 }
 
 /** The thread count of a request: the option, else `X_THREADS`, else every available core. */
@@ -268,11 +312,12 @@ async function select(request: BackendRequest, threadsOption?: number): Promise<
   ) {
     return currentBackend() as BackendInfo;
   }
-  const loaded = await probesOnce();
+  const loaded = await loadedBackends(request === 'webgpu');
   const probes = loaded.map((l) => ({ ...l.probe }));
+  // auto takes a WebGPU adapter only when it is hardware: a software one is slower than wasm.
   const candidates =
     request === 'auto'
-      ? loaded.filter((l) => l.probe.available)
+      ? loaded.filter((l) => l.probe.available && l.probe.adapter?.software !== true)
       : loaded.filter((l) => l.probe.name === request);
   const chosen = candidates[0];
   if (chosen === undefined || !chosen.probe.available) {
@@ -300,6 +345,7 @@ async function select(request: BackendRequest, threadsOption?: number): Promise<
     packageName: chosen.packageName,
     packageVersion: chosen.packageVersion,
     ...(actual === undefined ? {} : { threads: actual }),
+    ...(chosen.probe.adapter === undefined ? {} : { adapter: { ...chosen.probe.adapter } }),
     probes,
   };
   currentThreads = threads;

@@ -27,6 +27,18 @@ export function toTensorData(t: tf.Tensor): TensorData {
 }
 
 /**
+ * {@link toTensorData} that reads the values asynchronously, as the `webgpu` backend needs in
+ * Node (it has no synchronous reads there).
+ */
+export async function readTensorData(t: tf.Tensor): Promise<TensorData> {
+  if (t.dtype === 'complex64' || t.dtype === 'string')
+    throw new XError('INVALID_INPUT', `toTensorData: unsupported tensor dtype ${t.dtype}`);
+  await t.data();
+  // The backend keeps the values it just read, so the synchronous copy below reads no device.
+  return toTensorData(t);
+}
+
+/**
  * Makes a tensor from a {@link TensorData} leaf. float32, int32 and bool map directly; uint8
  * becomes int32 (exact). float64 is rejected with `INVALID_INPUT` unless `allowDowncast`.
  */

@@ -38,14 +38,14 @@ describe('Ema', () => {
     },
   });
 
-  it('tracks decay·shadow + (1−decay)·param', () => {
+  it('tracks decay·shadow + (1−decay)·param', async () => {
     const p = makeParams();
     const ema = new Ema(p, 0.5);
     p.get('w').assign(tf.tensor([3, 6]));
     ema.update();
     p.get('w').assign(tf.tensor([5, 10]));
     ema.update();
-    expect(Array.from(ema.getState()['w']?.data ?? [])).toEqual([3.5, 7]);
+    expect(Array.from((await ema.getState())['w']?.data ?? [])).toEqual([3.5, 7]);
   });
 
   it('swapIn evaluates with EMA weights and swapOut restores the trained ones', () => {

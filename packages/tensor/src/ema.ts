@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { XError, type Component, type TensorData } from '@x/core';
-import { fromTensorData, toTensorData } from './convert.js';
+import { fromTensorData, readTensorData } from './convert.js';
 import { assertTensorRecord, type VariableSet } from './variableSet.js';
 
 /**
@@ -66,10 +66,10 @@ export class Ema implements Component<Record<string, TensorData>> {
     for (const [name, shadow] of this.#shadow) target.get(name).assign(shadow);
   }
 
-  getState(): Record<string, TensorData> {
+  async getState(): Promise<Record<string, TensorData>> {
     const out: Record<string, TensorData> = {};
     for (const name of [...this.#shadow.keys()].sort())
-      out[name] = toTensorData(this.#shadow.get(name) as tf.Tensor);
+      out[name] = await readTensorData(this.#shadow.get(name) as tf.Tensor);
     return out;
   }
 

@@ -37,29 +37,31 @@ describe('checkGradients', () => {
     await initBackend('cpu');
   });
 
-  it('accepts a correct gradient and rejects one that is 5% off', () => {
+  it('accepts a correct gradient and rejects one that is 5% off', async () => {
     const x = randn('x', [6]);
-    const good = checkGradients((p) => tf.sum(scaledGrad(1)(p['x'] as tf.Tensor)), { x });
+    const good = await checkGradients((p) => tf.sum(scaledGrad(1)(p['x'] as tf.Tensor)), { x });
     expect(good.ok).toBe(true);
     expect(good.maxRelError).toBeLessThan(1e-3);
-    const bad = checkGradients((p) => tf.sum(scaledGrad(1.05)(p['x'] as tf.Tensor)), { x });
+    const bad = await checkGradients((p) => tf.sum(scaledGrad(1.05)(p['x'] as tf.Tensor)), { x });
     expect(bad.ok).toBe(false);
     expect(bad.maxRelError).toBeGreaterThan(0.02);
     expect(bad.worst.param).toBe('x');
     expect(bad.worst.analytic / bad.worst.numeric).toBeCloseTo(1.05, 2);
   });
 
-  it('samples large parameters deterministically', () => {
+  it('samples large parameters deterministically', async () => {
     const w = randn('w', [40, 10], 0.3);
     const f = (p: Record<string, tf.Tensor>) => tf.sum(swish(p['w'] as tf.Tensor));
-    const a = checkGradients(f, { w }, { samples: 7 });
-    const b = checkGradients(f, { w }, { samples: 7 });
+    const a = await checkGradients(f, { w }, { samples: 7 });
+    const b = await checkGradients(f, { w }, { samples: 7 });
     expect(a.checked).toBe(7);
     expect(a).toEqual(b);
   });
 
-  it('rejects a non-scalar loss', () => {
-    expect(() => checkGradients((p) => p['x'] as tf.Scalar, { x: tf.ones([2]) })).toThrow(/scalar/);
+  it('rejects a non-scalar loss', async () => {
+    await expect(checkGradients((p) => p['x'] as tf.Scalar, { x: tf.ones([2]) })).rejects.toThrow(
+      /scalar/,
+    );
   });
 
   it('gradientMatchingLoss is ‖∇ₓE − target‖²', () => {
@@ -78,17 +80,17 @@ describe.each<BackendName>(['cpu', 'wasm'])('second-order training gradients on 
   const params = () => ({ k1: randn('k1', [3, 3, 2, 4], 0.3), k2: randn('k2', [3, 3, 4, 1], 0.3) });
   const x = () => randn('board', [1, 9, 9, 2], 0.7);
 
-  it('d/dθ ‖∇ₓE(x;θ) − target‖² matches finite differences for a conv/groupNorm/swish energy', () => {
-    const r = checkSecondOrder(boardEnergy(swish), x(), params(), {
+  it('d/dθ ‖∇ₓE(x;θ) − target‖² matches finite differences for a conv/groupNorm/swish energy', async () => {
+    const r = await checkSecondOrder(boardEnergy(swish), x(), params(), {
       target: randn('target', [1, 9, 9, 2], 0.01),
       samples: 4,
     });
     expect(r.ok, JSON.stringify(r)).toBe(true);
   });
 
-  it('the same energy with x·tf.sigmoid(x) fails the check', () => {
+  it('the same energy with x·tf.sigmoid(x) fails the check', async () => {
     const plain = (t: tf.Tensor) => tf.mul(t, tf.sigmoid(t));
-    const r = checkSecondOrder(boardEnergy(plain), x(), params(), { samples: 4 });
+    const r = await checkSecondOrder(boardEnergy(plain), x(), params(), { samples: 4 });
     expect(r.ok).toBe(false);
   });
 });

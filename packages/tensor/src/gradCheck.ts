@@ -35,13 +35,18 @@ export interface GradCheckOptions {
   richardson?: boolean;
 }
 
-function scalarOf(t: tf.Tensor): number {
-  if (t.size !== 1)
-    throw new XError(
-      'INVALID_INPUT',
-      `gradient check: f must return a scalar, got shape [${t.shape.join(', ')}]`,
-    );
-  return (t.dataSync() as Float32Array)[0] as number;
+/** Reads and disposes a scalar (asynchronously: WebGPU has no synchronous reads in Node). */
+async function scalarOf(t: tf.Tensor): Promise<number> {
+  try {
+    if (t.size !== 1)
+      throw new XError(
+        'INVALID_INPUT',
+        `gradient check: f must return a scalar, got shape [${t.shape.join(', ')}]`,
+      );
+    return ((await t.data()) as Float32Array)[0] as number;
+  } finally {
+    t.dispose();
+  }
 }
 
 /**
@@ -51,14 +56,14 @@ function scalarOf(t: tf.Tensor): number {
  * the actual step is used.
  *
  * @example
- * const r = checkGradients((p) => tf.sum(tf.square(swish(p.x))), { x: tf.randomNormal([8]) });
+ * const r = await checkGradients((p) => tf.sum(tf.square(swish(p.x))), { x: tf.randomNormal([8]) });
  * expect(r.ok).toBe(true);
  */
-export function checkGradients(
+export async function checkGradients(
   f: (p: Record<string, tf.Tensor>) => tf.Tensor,
   params: Record<string, tf.Tensor>,
   opts: GradCheckOptions = {},
-): GradCheckResult {
+): Promise<GradCheckResult> {
   const richardson = opts.richardson ?? true;
   const eps = opts.eps ?? (richardson ? 3e-2 : 1e-2);
   const rtol = opts.rtol ?? 2e-2;
@@ -67,13 +72,13 @@ export function checkGradients(
   const names = Object.keys(params).sort();
   const call = (ts: tf.Tensor[]) =>
     f(Object.fromEntries(names.map((n, i) => [n, ts[i] as tf.Tensor])));
-  tf.tidy(() => scalarOf(call(names.map((n) => params[n] as tf.Tensor))));
-  const analytic = tf.tidy(() => {
-    const grads = tf.grads((...ts: tf.Tensor[]) => call(ts))(
-      names.map((n) => params[n] as tf.Tensor),
-    );
-    return grads.map((g) => Float32Array.from(g.dataSync() as Float32Array));
-  });
+  await scalarOf(tf.tidy(() => call(names.map((n) => params[n] as tf.Tensor))));
+  const grads = tf.tidy(() =>
+    tf.grads((...ts: tf.Tensor[]) => call(ts))(names.map((n) => params[n] as tf.Tensor)),
+  );
+  const analytic: Float32Array[] = [];
+  for (const g of grads) analytic.push(Float32Array.from((await g.data()) as Float32Array));
+  tf.dispose(grads);
   let largest = 0;
   for (const g of analytic) for (const v of g) largest = Math.max(largest, Math.abs(v));
   const atol = opts.atol ?? Math.max(1e-3 * largest, 1e-7);
@@ -85,32 +90,34 @@ export function checkGradients(
     checked: 0,
   };
   let worstRatio = -1;
-  names.forEach((name, pi) => {
+  for (const [pi, name] of names.entries()) {
     const base = params[name] as tf.Tensor;
-    const values = Float32Array.from(base.dataSync() as Float32Array);
+    const values = Float32Array.from((await base.data()) as Float32Array);
     const indices =
       values.length <= samples
         ? Array.from(values, (_, i) => i)
         : rng.stream(name).sample(values.length, samples);
     const evalAt = (index: number, value: number) =>
-      tf.tidy(() => {
-        const data = values.slice();
-        data[index] = value;
-        const ts = names.map((n, j) =>
-          j === pi ? tf.tensor(data, base.shape, 'float32') : (params[n] as tf.Tensor),
-        );
-        return scalarOf(call(ts));
-      });
-    const central = (index: number, h: number) => {
+      scalarOf(
+        tf.tidy(() => {
+          const data = values.slice();
+          data[index] = value;
+          const ts = names.map((n, j) =>
+            j === pi ? tf.tensor(data, base.shape, 'float32') : (params[n] as tf.Tensor),
+          );
+          return call(ts);
+        }),
+      );
+    const central = async (index: number, h: number) => {
       const orig = values[index] as number;
       const hp = Math.fround(orig + h);
       const hm = Math.fround(orig - h);
-      return (evalAt(index, hp) - evalAt(index, hm)) / (hp - hm);
+      return ((await evalAt(index, hp)) - (await evalAt(index, hm))) / (hp - hm);
     };
     for (const index of indices) {
       const numeric = richardson
-        ? (4 * central(index, eps / 2) - central(index, eps)) / 3
-        : central(index, eps);
+        ? (4 * (await central(index, eps / 2)) - (await central(index, eps))) / 3
+        : await central(index, eps);
       const a = (analytic[pi] as Float32Array)[index] as number;
       const abs = Math.abs(a - numeric);
       const scale = Math.max(Math.abs(a), Math.abs(numeric));
@@ -124,7 +131,7 @@ export function checkGradients(
         result.worst = { param: name, index, analytic: a, numeric };
       }
     }
-  });
+  }
   return result;
 }
 
@@ -153,13 +160,13 @@ export function gradientMatchingLoss(
  *
  * @example
  * const energy = (x, p) => tf.sum(tf.square(swish(conv2d(x, p.k))));
- * expect(checkSecondOrder(energy, x, { k }).ok).toBe(true);
+ * expect((await checkSecondOrder(energy, x, { k })).ok).toBe(true);
  */
 export function checkSecondOrder(
   energy: EnergyFn,
   x: tf.Tensor,
   params: Record<string, tf.Tensor>,
   opts: GradCheckOptions & { target?: tf.Tensor } = {},
-): GradCheckResult {
+): Promise<GradCheckResult> {
   return checkGradients((p) => gradientMatchingLoss(energy, x, p, opts.target), params, opts);
 }

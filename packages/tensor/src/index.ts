@@ -17,7 +17,7 @@ export type {
 export { exp, gelu, sigmoid, softplus, swish, tanh } from './activations.js';
 export { conv2d, dense, groupNorm, matMul } from './layers.js';
 export type { Conv2dOptions } from './layers.js';
-export { fromTensorData, toTensorData } from './convert.js';
+export { fromTensorData, readTensorData, toTensorData } from './convert.js';
 export type { FromTensorDataOptions } from './convert.js';
 export { VariableSet } from './variableSet.js';
 export { constant, glorotUniform, heNormal, zeros } from './init.js';

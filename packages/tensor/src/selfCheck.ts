@@ -100,10 +100,14 @@ const CASES: Case[] = [
   },
 ];
 
-function row(op: string, order: 1 | 2, run: () => GradCheckResult): SelfCheckRow {
+async function row(
+  op: string,
+  order: 1 | 2,
+  run: () => Promise<GradCheckResult>,
+): Promise<SelfCheckRow> {
   const t0 = performance.now();
   try {
-    const r = run();
+    const r = await run();
     return {
       op,
       order,
@@ -125,21 +129,23 @@ function row(op: string, order: 1 | 2, run: () => GradCheckResult): SelfCheckRow
   }
 }
 
-function runCases(): SelfCheckRow[] {
+async function runCases(): Promise<SelfCheckRow[]> {
   const rows: SelfCheckRow[] = [];
   const root = Rng.fromSeed('selfCheck');
   for (const c of CASES) {
-    tf.tidy(() => {
-      const rng = root.stream(c.op);
-      const params = c.params(rng);
-      const x = c.x(rng);
+    const rng = root.stream(c.op);
+    const params = c.params(rng);
+    const x = c.x(rng);
+    try {
       rows.push(
-        row(c.op, 1, () =>
+        await row(c.op, 1, () =>
           checkGradients((p) => c.energy(p['x'] as tf.Tensor, p), { ...params, x }),
         ),
       );
-      rows.push(row(c.op, 2, () => checkSecondOrder(c.energy, x, params)));
-    });
+      rows.push(await row(c.op, 2, () => checkSecondOrder(c.energy, x, params)));
+    } finally {
+      tf.dispose([...Object.values(params), x]);
+    }
   }
   return rows;
 }
@@ -155,9 +161,9 @@ function runCases(): SelfCheckRow[] {
  * for (const r of report.rows) print(`${r.op} order ${r.order}: ${r.ok ? 'ok' : 'FAIL'}`);
  */
 export async function selfCheck(backend?: BackendName): Promise<SelfCheckReport> {
-  const run = (): SelfCheckReport => {
+  const run = async (): Promise<SelfCheckReport> => {
     const name = currentBackend()?.name ?? (tf.getBackend() as BackendName);
-    const rows = runCases();
+    const rows = await runCases();
     return { backend: name, ok: rows.every((r) => r.ok), rows };
   };
   if (backend === undefined) return run();

@@ -74,15 +74,15 @@ describe('VariableSet', () => {
     expect(p.names()).toEqual([]);
   });
 
-  it('state is flat, keyed by the full names, and round-trips names with slashes', () => {
+  it('state is flat, keyed by the full names, and round-trips names with slashes', async () => {
     const a = makeParams(1);
     const b = makeParams(2);
-    const s = a.getState();
+    const s = await a.getState();
     expect(Object.keys(s).sort()).toEqual(['head/bias', 'norm/count', 'stem/kernel']);
     expect(s['stem/kernel']?.shape).toEqual([3, 3, 2, 4]);
-    expect(b.getState()).not.toEqual(s);
+    expect(await b.getState()).not.toEqual(s);
     b.setState(s);
-    expect(b.getState()).toEqual(s);
+    expect(await b.getState()).toEqual(s);
     const bad = { ...s, 'stem/kernel': zeros([3, 3, 2, 5]) };
     expect(() => b.setState(bad)).toThrow(
       /stem\/kernel: expected shape \[3, 3, 2, 4\], got \[3, 3, 2, 5\]/,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { XError, isTensorData, type Component, type TensorData } from '@x/core';
-import { fromTensorData, toTensorData } from './convert.js';
+import { fromTensorData, readTensorData } from './convert.js';
 
 /** Checks a `Record<name, TensorData>` against the expected shapes, naming the first bad leaf. */
 export function assertTensorRecord(
@@ -64,7 +64,7 @@ export function assertTensorRecord(
  * @example
  * const params = new VariableSet();
  * params.add('fc/w', heNormal(rng.stream('init', 'fc/w'), [16, 8], 16));
- * const state = params.getState(); // { 'fc/w': { dtype: 'float32', shape: [16, 8], data } }
+ * const state = await params.getState(); // { 'fc/w': { dtype: 'float32', shape: [16, 8], data } }
  */
 export class VariableSet implements Component<Record<string, TensorData>> {
   readonly #vars = new Map<string, tf.Variable>();
@@ -162,9 +162,9 @@ export class VariableSet implements Component<Record<string, TensorData>> {
     return total;
   }
 
-  getState(): Record<string, TensorData> {
+  async getState(): Promise<Record<string, TensorData>> {
     const out: Record<string, TensorData> = {};
-    for (const n of this.names()) out[n] = toTensorData(this.#vars.get(n) as tf.Variable);
+    for (const n of this.names()) out[n] = await readTensorData(this.#vars.get(n) as tf.Variable);
     return out;
   }
 

@@ -128,7 +128,11 @@ export class Collector implements Component<CollectorState> {
    * energy error is below the gate; otherwise the model takes an optimizer step on the band loss
    * of the attempt and the failing systems retry from the same state.
    */
-  collectStep(model: DtModel, optimizer: Adam, buffer: ReplayBuffer): CollectStepMetrics {
+  async collectStep(
+    model: DtModel,
+    optimizer: Adam,
+    buffer: ReplayBuffer,
+  ): Promise<CollectStepMetrics> {
     const cfg = this.config;
     const band = { lower: cfg.loss.eLower, upper: cfg.loss.eUpper };
     const out: CollectStepMetrics = {
@@ -163,7 +167,7 @@ export class Collector implements Component<CollectorState> {
       }
       if (failed.length === 0) {
         if (cfg.part1.trainOnAccept && anyLoss) {
-          model.update(optimizer, inputs, coeffs);
+          await model.update(optimizer, inputs, coeffs);
           out.acceptUpdates++;
         }
         break;
@@ -175,7 +179,7 @@ export class Collector implements Component<CollectorState> {
         out.capHits += failed.length;
         break;
       }
-      model.update(optimizer, inputs, coeffs);
+      await model.update(optimizer, inputs, coeffs);
       out.retrains++;
       pending = failed;
     }

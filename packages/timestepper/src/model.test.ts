@@ -19,21 +19,21 @@ describe('DtModel', () => {
     m.dispose();
   });
 
-  it('a surrogate step with a positive coefficient lowers raw, a negative one raises it', () => {
+  it('a surrogate step with a positive coefficient lowers raw, a negative one raises it', async () => {
     for (const sign of [1, -1]) {
       const m = new DtModel(opts, Rng.fromSeed(2));
       const opt = new Adam(m.params, { learningRate: 1e-2 });
       const before = m.raw(input);
-      for (let i = 0; i < 5; i++) m.update(opt, [input], [sign]);
+      for (let i = 0; i < 5; i++) await m.update(opt, [input], [sign]);
       expect(Math.sign(m.raw(input) - before)).toBe(-sign);
       m.dispose();
     }
   });
 
-  it('the float64 mirror matches the tfjs forward pass after training', () => {
+  it('the float64 mirror matches the tfjs forward pass after training', async () => {
     const m = new DtModel(opts, Rng.fromSeed(3));
     const opt = new Adam(m.params, { learningRate: 5e-2 });
-    for (let i = 0; i < 3; i++) m.update(opt, [input, input.map((v) => -v)], [1, -0.5]);
+    for (let i = 0; i < 3; i++) await m.update(opt, [input, input.map((v) => -v)], [1, -0.5]);
     const w = m.params.record();
     const y = tf.tidy(() => {
       let h: tf.Tensor2D = tf.tensor2d([Array.from(input)]);
@@ -48,9 +48,9 @@ describe('DtModel', () => {
 
   describeComponentContract('DtModel', {
     create: () => new DtModel(opts, Rng.fromSeed(4)),
-    mutate: (c) => {
+    mutate: async (c) => {
       const m = c as DtModel;
-      m.update(new Adam(m.params, { learningRate: 1e-2 }), [input], [1]);
+      await m.update(new Adam(m.params, { learningRate: 1e-2 }), [input], [1]);
     },
   });
 });

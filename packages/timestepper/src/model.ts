@@ -111,7 +111,11 @@ export class DtModel implements Component<ModelState> {
    * One optimizer step on the surrogate `Σ_r c_r raw_r(θ)` (rows: feature vectors; `c_r`:
    * ∂L/∂raw_r from the float64 physics). Returns the gradient norm.
    */
-  update(optimizer: Adam, inputs: readonly Float64Array[], coeffs: readonly number[]): number {
+  async update(
+    optimizer: Adam,
+    inputs: readonly Float64Array[],
+    coeffs: readonly number[],
+  ): Promise<number> {
     if (inputs.length === 0) return 0;
     const F = this.options.inputs;
     const flat = new Float32Array(inputs.length * F);
@@ -128,15 +132,22 @@ export class DtModel implements Component<ModelState> {
     names.forEach((n, i) => {
       byName[n] = grads[(vars[i] as tf.Variable).name] as tf.Tensor;
     });
-    const norm = optimizer.apply(byName);
-    for (const g of Object.values(grads)) g.dispose();
+    let norm: number;
+    try {
+      norm = await optimizer.apply(byName);
+    } finally {
+      for (const g of Object.values(grads)) g.dispose();
+    }
+    // Read the new weights now (asynchronously: webgpu has no synchronous reads in Node), so the
+    // float64 mirror that inference uses can be rebuilt from the backend's host copy.
+    for (const n of names) await this.params.get(n).data();
     this.#mirror = undefined;
     return norm;
   }
 
   /** State tree `{ l0: { w, b }, l1: … }` (leaf paths `l0/w`, as the checkpoint names them). */
-  getState(): ModelState {
-    const flat = this.params.getState();
+  async getState(): Promise<ModelState> {
+    const flat = await this.params.getState();
     const out: ModelState = {};
     for (const [name, t] of Object.entries(flat)) {
       const [layer, leaf] = name.split('/') as [string, string];

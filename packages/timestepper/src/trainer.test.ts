@@ -49,44 +49,44 @@ function parts(cfg: TrainConfig) {
 }
 
 describe('Part 1 collection', () => {
-  it('accepts only steps below the gate; warm-up steps feed the history but not the buffer', () => {
+  it('accepts only steps below the gate; warm-up steps feed the history but not the buffer', async () => {
     const cfg = tiny({}, { historyLen: 2 });
     const { model, opt, collector, buffer } = parts(cfg);
-    const m1 = collector.collectStep(model, opt, buffer);
+    const m1 = await collector.collectStep(model, opt, buffer);
     expect(m1.maxAcceptedError).toBeLessThan(cfg.gate.threshold);
     expect(buffer.size).toBe(0);
     expect(Array.from(collector.historyOf(0).subarray(0, TRANSITION_FEATURES)).at(-1)).toBe(1);
     expect(Array.from(collector.historyOf(0).subarray(TRANSITION_FEATURES))).toEqual([0, 0, 0, 0]);
-    collector.collectStep(model, opt, buffer);
+    await collector.collectStep(model, opt, buffer);
     expect(buffer.size).toBe(0);
-    collector.collectStep(model, opt, buffer);
+    await collector.collectStep(model, opt, buffer);
     expect(buffer.size).toBe(2);
     expect(Array.from(buffer.get(0).history).filter((v) => v === 1)).toHaveLength(2);
     model.dispose();
   });
 
-  it('retrains on the same state when a step fails the gate, and reports the retry cap', () => {
+  it('retrains on the same state when a step fails the gate, and reports the retry cap', async () => {
     const cfg = tiny({ gate: { threshold: 2e-4, maxRetries: null } }, { eta0: 1.0 });
     const { model, opt, collector, buffer } = parts(cfg);
-    const m = collector.collectStep(model, opt, buffer);
+    const m = await collector.collectStep(model, opt, buffer);
     expect(m.rejects).toBeGreaterThan(0);
     expect(m.retrains).toBeGreaterThan(0);
     expect(m.capHits).toBe(0);
     expect(m.maxAcceptedError).toBeLessThan(2e-4);
     const capped = parts(tiny({ gate: { threshold: 2e-4, maxRetries: 1 } }, { eta0: 1.0 }));
-    const c = capped.collector.collectStep(capped.model, capped.opt, capped.buffer);
+    const c = await capped.collector.collectStep(capped.model, capped.opt, capped.buffer);
     expect(c.capHits).toBeGreaterThan(0);
     expect(c.maxAcceptedError).toBeLessThan(2e-4);
     model.dispose();
     capped.model.dispose();
   });
 
-  it('lengthens dt when accepted errors sit below the lower band edge', () => {
+  it('lengthens dt when accepted errors sit below the lower band edge', async () => {
     const cfg = tiny({ optimizer: { learningRate: 2e-2, clipGlobalNorm: 5 } }, { eta0: 1e-3 });
     const { model, opt, collector, buffer } = parts(cfg);
-    const first = collector.collectStep(model, opt, buffer);
+    const first = await collector.collectStep(model, opt, buffer);
     let last = first;
-    for (let i = 0; i < 15; i++) last = collector.collectStep(model, opt, buffer);
+    for (let i = 0; i < 15; i++) last = await collector.collectStep(model, opt, buffer);
     expect(first.acceptUpdates).toBe(1);
     expect(last.meanDtOverTau).toBeGreaterThan(1.5 * first.meanDtOverTau);
     model.dispose();
@@ -94,10 +94,10 @@ describe('Part 1 collection', () => {
 });
 
 describe('Part 2 rollouts', () => {
-  it('featurize each sample with its own stored history', () => {
+  it('featurize each sample with its own stored history', async () => {
     const cfg = tiny({}, { historyLen: 2 });
     const { model, buffer, collector, opt } = parts(cfg);
-    for (let i = 0; i < 4; i++) collector.collectStep(model, opt, buffer);
+    for (let i = 0; i < 4; i++) await collector.collectStep(model, opt, buffer);
     const sample = buffer.get(1);
     const r = rollout(model, sample, 0, cfg);
     expect(r.inputs).toHaveLength(3);
@@ -111,15 +111,15 @@ describe('TimestepTrainer', () => {
   it('resumes exactly: state restored mid-run continues to the same digest', async () => {
     const cfg = tiny({ problem: 'figure8' }, { historyLen: 1 });
     const a = new TimestepTrainer(cfg, 9);
-    for (let e = 0; e < 3; e++) a.epoch();
+    for (let e = 0; e < 3; e++) await a.epoch();
     const b = new TimestepTrainer(cfg, 9);
-    b.epoch();
+    await b.epoch();
     const saved = await captureState(b.components());
     const c = new TimestepTrainer(cfg, 9);
     for (const [name, comp] of Object.entries(c.components()))
       await comp.setState(structuredClone(saved[name]!));
-    c.epoch();
-    c.epoch();
+    await c.epoch();
+    await c.epoch();
     expect(stateDigest(await captureState(c.components()))).toBe(
       stateDigest(await captureState(a.components())),
     );
@@ -130,9 +130,9 @@ describe('TimestepTrainer', () => {
   const cfg = tiny({}, { historyLen: 1 });
   describeComponentContract('Collector', {
     create: () => new Collector(cfg, makeProblem('kepler').ic, Rng.fromSeed(3)),
-    mutate: (c) => {
+    mutate: async (c) => {
       const { model, opt, buffer } = parts(cfg);
-      (c as Collector).collectStep(model, opt, buffer);
+      await (c as Collector).collectStep(model, opt, buffer);
       model.dispose();
     },
   });

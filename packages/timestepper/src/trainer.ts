@@ -101,7 +101,7 @@ export class TimestepTrainer {
   }
 
   /** Runs one epoch; `onStep` sees each Part-1 collection step's metrics. */
-  epoch(onStep?: (index: number, m: CollectStepMetrics) => void): EpochMetrics {
+  async epoch(onStep?: (index: number, m: CollectStepMetrics) => void): Promise<EpochMetrics> {
     const cfg = this.config;
     const p = this.progress.value;
     const m: EpochMetrics = {
@@ -124,7 +124,7 @@ export class TimestepTrainer {
     };
     const S = cfg.part1.stepsPerEpoch;
     for (let i = 0; i < S; i++) {
-      const c = this.collector.collectStep(this.model, this.optimizer, this.buffer);
+      const c = await this.collector.collectStep(this.model, this.optimizer, this.buffer);
       onStep?.(i, c);
       m.retrains += c.retrains;
       m.rejects += c.rejects;
@@ -157,7 +157,7 @@ export class TimestepTrainer {
           m.replayDtOverTau += res.meanDtOverTau;
           rollouts++;
         }
-        this.model.update(this.optimizer, inputs, coeffs);
+        await this.model.update(this.optimizer, inputs, coeffs);
         m.replayUpdates++;
       }
     }

@@ -12,8 +12,8 @@ export interface Shard {
   count: number;
 }
 
-/** Parses `i/n` (0 <= i < n), naming the flag in errors. */
-export function parseShard(text: string, what = '--shard'): Shard {
+/** Parses `i/n` (0 <= i < n); `what` names the option in errors (the CLI passes its flag). */
+export function parseShard(text: string, what = 'shard'): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   const index = Number(m?.[1]);
   const count = Number(m?.[2]);
@@ -72,6 +72,11 @@ export interface GenerateOptions {
   onProgress?: (done: number, count: number) => void;
   /** Called with each operator's rollout (e.g. to draw pictures), in index order. */
   onRollout?: (rollout: RolloutResult) => void;
+  /**
+   * Checked after each operator (the loop yields to the event loop there): when aborted,
+   * generation stops by throwing the signal's reason and the file is incomplete.
+   */
+  signal?: AbortSignal;
 }
 
 /** Summary of a generated file. */
@@ -96,13 +101,13 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   if (!Number.isSafeInteger(total) || total < 1 || total > 2 ** 31 - 1)
     throw new XError(
       'INVALID_INPUT',
-      `--n: expected an integer between 1 and 2^31-1, got ${total}`,
+      `total: expected an integer between 1 and 2^31-1, got ${total}`,
     );
   const shard = opts.shard ?? { index: 0, count: 1 };
   if (shard.count > total)
     throw new XError(
       'INVALID_INPUT',
-      `--shard ${shard.index}/${shard.count}: more shards than operators (${total})`,
+      `shard ${shard.index}/${shard.count}: more shards than operators (${total})`,
     );
   const families = config.inlineFamilies.map(getFamily);
   await h5ready();
@@ -126,6 +131,8 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
         opts.onRollout?.(rollout);
         records.push(record);
         opts.onProgress?.(i - start + 1, count);
+        await new Promise((done) => setImmediate(done));
+        opts.signal?.throwIfAborted();
       }
       writer.writeBatch(b - start, records);
     }

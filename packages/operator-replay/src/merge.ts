@@ -24,7 +24,7 @@ function registryKey(h: DatasetHeader): string {
 export async function mergeShards(
   out: string,
   shardPaths: string[],
-  opts: { allowEnvironmentMismatch?: boolean } = {},
+  opts: { allowEnvironmentMismatch?: boolean; signal?: AbortSignal } = {},
 ): Promise<{ count: number; shards: number }> {
   if (shardPaths.length === 0) throw new XError('INVALID_INPUT', 'merge: no shard files given');
   await h5ready();
@@ -118,6 +118,8 @@ export async function mergeShards(
         for (let b = 0; b < r.count; b += step) {
           const e = Math.min(r.count, b + step);
           for (const p of paths) writer.writeRaw(p, r.header.start + b, e - b, r.rows(p, b, e));
+          await new Promise((done) => setImmediate(done));
+          opts.signal?.throwIfAborted();
         }
       }
     } finally {

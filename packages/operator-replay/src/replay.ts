@@ -16,6 +16,8 @@ export interface ReplayOptions {
   onProgress?: (done: number, count: number) => void;
   /** Receives each replayed rollout with its row in the file. */
   onRollout?: (rollout: RolloutResult, row: number) => void;
+  /** Checked after each operator (the loop yields there); when aborted, throws its reason. */
+  signal?: AbortSignal;
 }
 
 /** An operator whose replayed trajectory hash differs from the stored one. */
@@ -49,17 +51,17 @@ function rowsFor(reader: DatasetReader, indices: number[] | undefined): number[]
   });
 }
 
-function replayRows(
+async function replayRows(
   reader: DatasetReader,
   rows: number[],
   opts: ReplayOptions,
   each: (r: RolloutResult, row: number) => void,
-): ReplayMismatch[] {
+): Promise<ReplayMismatch[]> {
   const config = reader.header.config;
   const hashes = reader.rows(PATHS.hash, 0, reader.count) as Uint8Array;
   const indices = reader.rows(PATHS.index, 0, reader.count) as Int32Array;
   const mismatches: ReplayMismatch[] = [];
-  rows.forEach((row, k) => {
+  for (const [k, row] of rows.entries()) {
     const unit = reader.units(row, row + 1);
     const ic = reader.rows(PATHS.ic, row, row + 1) as Float32Array;
     const { rollout } = computeOperator(config, indices[row] as number, [], {
@@ -72,7 +74,9 @@ function replayRows(
       mismatches.push({ index: rollout.index, expected, actual: rollout.hash });
     each(rollout, row);
     opts.onProgress?.(k + 1, rows.length);
-  });
+    await new Promise((done) => setImmediate(done));
+    opts.signal?.throwIfAborted();
+  }
   return mismatches;
 }
 
@@ -92,7 +96,7 @@ export async function replayDataset(path: string, opts: ReplayOptions = {}): Pro
       opts.allowEnvironmentMismatch ?? false,
     );
     const rows = rowsFor(reader, opts.indices);
-    const mismatches = replayRows(reader, rows, opts, (r, row) => opts.onRollout?.(r, row));
+    const mismatches = await replayRows(reader, rows, opts, (r, row) => opts.onRollout?.(r, row));
     return { checked: rows.length, mismatches, environmentDifferences: diffs };
   } finally {
     reader.close();
@@ -119,6 +123,8 @@ export interface ExtractOptions {
   batchSize?: number;
   allowEnvironmentMismatch?: boolean;
   onProgress?: (done: number, count: number) => void;
+  /** Checked after each operator; when aborted, throws its reason (the file is then incomplete). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -149,10 +155,15 @@ export async function extractFamily(
     for (let b = 0; b < reader.count; b += batch) {
       const rows = Array.from({ length: Math.min(batch, reader.count - b) }, (_, i) => b + i);
       const parts: Record<string, Float32Array[]> = Object.fromEntries(names.map((n) => [n, []]));
-      const bad = replayRows(reader, rows, {}, (r) => {
-        const out = family.extract(r.trajectory, r.shape);
-        for (const n of names) parts[n]?.push(out[n] ?? new Float32Array(0));
-      });
+      const bad = await replayRows(
+        reader,
+        rows,
+        opts.signal === undefined ? {} : { signal: opts.signal },
+        (r) => {
+          const out = family.extract(r.trajectory, r.shape);
+          for (const n of names) parts[n]?.push(out[n] ?? new Float32Array(0));
+        },
+      );
       if (bad.length > 0)
         throw new XError(
           'INTEGRITY',
@@ -176,15 +187,15 @@ export async function extractFamily(
     };
     reader.file.delete_attribute('feature_registry');
     reader.file.create_attribute('feature_registry', JSON.stringify(registry));
-    reader.file.flush();
+    reader.commit();
     return { family: family.name, datasets: names, count: reader.count };
   } finally {
     reader.close();
   }
 }
 
-/** Parses `--indices` (`3,5,10-12`) into global indices. */
-export function parseIndices(text: string): number[] {
+/** Parses an index list (`3,5,10-12`) into global indices; `what` names the option in errors. */
+export function parseIndices(text: string, what = 'indices'): number[] {
   const out: number[] = [];
   for (const part of text
     .split(',')
@@ -192,12 +203,12 @@ export function parseIndices(text: string): number[] {
     .filter((s) => s !== '')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (m === null)
-      throw new XError('INVALID_INPUT', `--indices: '${part}' is not an index or range a-b`);
+      throw new XError('INVALID_INPUT', `${what}: '${part}' is not an index or range a-b`);
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) throw new XError('INVALID_INPUT', `--indices: range '${part}' is reversed`);
+    if (b < a) throw new XError('INVALID_INPUT', `${what}: range '${part}' is reversed`);
     for (let i = a; i <= b; i++) out.push(i);
   }
-  if (out.length === 0) throw new XError('INVALID_INPUT', '--indices: empty list');
+  if (out.length === 0) throw new XError('INVALID_INPUT', `${what}: empty list`);
   return out;
 }

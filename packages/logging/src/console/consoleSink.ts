@@ -5,7 +5,7 @@ import { ConsoleState } from './consoleState.js';
 export interface ConsoleSinkOptions {
   /** Where to write (default `process.stderr`; results belong on stdout). */
   stream?: NodeJS.WriteStream;
-  /** Live ink view (default: when the stream is a TTY at least 20 columns wide). */
+  /** Live ink view (default: when the stream is a TTY at least 20 columns wide, or of unknown width). */
   live?: boolean;
   /** Colors (default: off when `NO_COLOR` is set, or without a TTY). */
   color?: boolean;
@@ -15,26 +15,31 @@ export interface ConsoleSinkOptions {
   maxPerCategory?: number;
   /** Render every frame in full (tests). */
   debugRender?: boolean;
+  /** Live view redraws per second between deliveries (elapsed time, ETA countdown). Default 4. */
+  refreshPerSecond?: number;
 }
 
 const ESC = String.fromCharCode(27);
 const COLORS = { info: `${ESC}[36m`, warn: `${ESC}[33m`, error: `${ESC}[31m` } as const;
 
 /**
- * The console sink. With a TTY, a live ink view (progress bar with rate and ETA, the latest
- * metrics grouped by category, recent warnings); without one, a plain line per delivery on the
- * sink's cadence and one line per notice. `NO_COLOR` turns colors off; `quiet` shows only errors.
+ * The console sink. With a TTY, a live ink view redrawn in place several times a second
+ * (progress bar with rate, ETA and elapsed time, the latest metrics grouped by category, recent
+ * notices); without one, a plain line per delivery on the sink's cadence and one line per notice. `NO_COLOR` turns colors off; `quiet` shows only errors.
  */
 export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
   const stream = options.stream ?? process.stderr;
   const quiet = options.quiet ?? false;
   const tty = stream.isTTY === true;
-  const live = !quiet && (options.live ?? (tty && (stream.columns ?? 0) >= 20));
+  // A pseudo-terminal may report no size (0 columns, e.g. under `script`): assume 80 then.
+  const live = !quiet && (options.live ?? (tty && (stream.columns || 80) >= 20));
   const noColor = process.env['NO_COLOR'] !== undefined && process.env['NO_COLOR'] !== '';
   const color = options.color ?? (tty && !noColor);
   const maxPerCategory = options.maxPerCategory ?? 8;
   const state = new ConsoleState();
   let view: { redraw: () => void; unmount: () => Promise<void> } | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const refresh = options.refreshPerSecond ?? 4;
   let pending: Promise<void> | undefined;
   let printedStep = Number.NaN;
 
@@ -51,6 +56,10 @@ export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
       if (!live) return undefined;
       pending = import('./liveView.js').then(({ mountLiveView }) => {
         view = mountLiveView(stream, { state, color, maxPerCategory }, options.debugRender);
+        if (refresh > 0) {
+          timer = setInterval(() => view?.redraw(), 1000 / refresh);
+          timer.unref();
+        }
       });
       return pending;
     },
@@ -69,6 +78,7 @@ export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
     },
     async close() {
       await pending;
+      if (timer !== undefined) clearInterval(timer);
       if (view !== undefined) {
         await view.unmount();
         view = undefined;

@@ -10,6 +10,8 @@ export class ConsoleState {
   readonly notices: NoticeRecord[] = [];
   readonly rate = new RateMeter();
   startedAt = Date.now() / 1000;
+  /** Wall-clock time (Unix seconds) of the last row; the live view counts the ETA down from it. */
+  lastRowAt: number | undefined;
 
   start(run: RunInfo): void {
     this.pipeline = run.pipeline;
@@ -24,7 +26,10 @@ export class ConsoleState {
       for (const [k, v] of Object.entries(r.values)) this.latest.set(k, v);
     }
     const last = rows[rows.length - 1];
-    if (last !== undefined) this.rate.add(last.time, last.step);
+    if (last !== undefined) {
+      this.rate.add(last.time, last.step);
+      this.lastRowAt = Date.now() / 1000;
+    }
   }
 
   addNotice(n: NoticeRecord): void {
@@ -32,8 +37,11 @@ export class ConsoleState {
     if (this.notices.length > 50) this.notices.shift();
   }
 
-  /** `step 120/1000 12.0% · 35.2 steps/s · ETA 0:25` */
-  progressText(): string {
+  /**
+   * `step 120/1000 12.0% · 35.2 steps/s · ETA 0:25`; with `now` (Unix seconds, the live view)
+   * also the elapsed time, and the ETA counts down between rows.
+   */
+  progressText(now?: number): string {
     const parts = [
       `step ${this.step < 0 ? 0 : this.step}${this.totalSteps === undefined ? '' : `/${this.totalSteps}`}`,
     ];
@@ -43,9 +51,13 @@ export class ConsoleState {
     const rate = this.rate.rate;
     if (Number.isFinite(rate) && rate > 0) {
       parts.push(`${rate >= 100 ? rate.toFixed(0) : rate.toPrecision(3)} steps/s`);
-      if (this.totalSteps !== undefined)
-        parts.push(`ETA ${formatDuration((this.totalSteps - this.step) / rate)}`);
+      if (this.totalSteps !== undefined) {
+        const since = now === undefined ? 0 : now - (this.lastRowAt ?? now);
+        const eta = Math.max(0, (this.totalSteps - this.step) / rate - since);
+        parts.push(`ETA ${formatDuration(eta)}`);
+      }
     }
+    if (now !== undefined) parts.push(`${formatDuration(now - this.startedAt)} elapsed`);
     return parts.join(' · ');
   }
 

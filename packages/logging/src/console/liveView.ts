@@ -17,7 +17,8 @@ const LEVEL_COLOR = { info: 'cyan', warn: 'yellow', error: 'red' } as const;
 export function LiveView({ state, color, maxPerCategory, width }: LiveViewProps): ReactElement {
   const c = (name: string | undefined) => (color ? name : undefined);
   const frac = state.totalSteps ? Math.max(0, state.step) / state.totalSteps : 0;
-  const barWidth = Math.max(10, Math.min(40, width - 50));
+  const progress = state.progressText(Date.now() / 1000);
+  const barWidth = Math.max(5, Math.min(40, width - state.pipeline.length - progress.length - 3));
   const groups = [...groupByCategory(state.latest)];
   const notices = state.notices.slice(-5);
   return h(
@@ -30,7 +31,7 @@ export function LiveView({ state, color, maxPerCategory, width }: LiveViewProps)
       state.totalSteps === undefined
         ? null
         : h(Text, { color: c('green') }, `${progressBar(frac, barWidth)} `),
-      h(Text, null, state.progressText()),
+      h(Text, null, progress),
     ),
     ...groups.map(([cat, list]) =>
       h(
@@ -68,12 +69,14 @@ export function mountLiveView(
   props: Omit<LiveViewProps, 'width'>,
   debug = false,
 ): { redraw: () => void; unmount: () => Promise<void> } {
-  const element = () => h(LiveView, { ...props, width: stream.columns || 100 });
+  const element = () => h(LiveView, { ...props, width: stream.columns || 80 });
   const instance: Instance = render(element(), {
     stdout: stream,
     stderr: stream,
     patchConsole: false,
     exitOnCtrlC: false,
+    // The sink mounts the view only on a TTY: redraw in place there even when CI is set.
+    interactive: true,
     debug,
   });
   return {

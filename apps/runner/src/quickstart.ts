@@ -8,17 +8,20 @@ export interface QuickstartContext {
   backend: BackendRequest;
   quiet: boolean;
   out: Output;
+  /** Aborted on SIGINT/SIGTERM: the step stops at its next boundary. */
+  signal?: AbortSignal | undefined;
+}
+
+/** What a quickstart step reports. */
+export interface QuickstartReport {
+  /** `label: path` lines telling where each output went. */
+  outputs: string[];
+  /** What the step found: what was solved and what was not, and why (plain sentences or a table). */
+  findings: string[];
 }
 
 /** One pipeline's part of `runner quickstart`: a short reference run. */
 export interface QuickstartStep {
   name: string;
-  /** Runs the step and returns `label: path` lines telling where each output went. */
-  run(ctx: QuickstartContext): Promise<string[]>;
+  run(ctx: QuickstartContext): Promise<QuickstartReport>;
 }
-
-/** The pipelines' quickstart steps, in order. Pipelines add theirs here. */
-export const quickstartSteps: QuickstartStep[] = [];
-
-/** Pipelines of the contract, to say which are not there yet. */
-export const allPipelines = ['ired', 'timestepper', 'operators'];

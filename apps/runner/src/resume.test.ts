@@ -36,7 +36,7 @@ function makeRun(seed: number, runDir: string) {
   const trainer = new ValueComponent({ step: 0, examples: 0 });
   const components = { model: params, optimizer, ema, rng, data: cursor, trainer, logger };
 
-  const step = (): number => {
+  const step = async (): Promise<number> => {
     const data = rng.get('data');
     const n = 1 + data.int(4, 9);
     const xs = new Float32Array(n * 3);
@@ -62,8 +62,8 @@ function makeRun(seed: number, runDir: string) {
         return tf.mean<tf.Scalar>(tf.square(tf.sub(y, tf.tensor2d(ys, [n, 1]))));
       }),
     );
-    optimizer.apply(grads);
-    ema.update();
+    await Promise.resolve(optimizer.apply(grads));
+    await Promise.resolve(ema.update());
     const loss = (value.dataSync() as Float32Array)[0] as number;
     tf.dispose([value, ...Object.values(grads)]);
     trainer.value = { step: trainer.value.step + 1, examples: trainer.value.examples + n };
@@ -97,13 +97,13 @@ async function train(
   let { step } = await ckpt.resume(skipRng ? withoutRng : run.components);
   let loss = NaN;
   while (step < total) {
-    loss = run.step();
+    loss = await run.step();
     step++;
     await ckpt.maybeSave(step, run.components, { metrics: { loss } });
   }
   await ckpt.finish(step, run.components, { metrics: { loss } });
   const digest = stateDigest(await captureState(run.components));
-  const modelDigest = stateDigest(run.components.model.getState());
+  const modelDigest = stateDigest(await Promise.resolve(run.components.model.getState()));
   await run.dispose();
   return { digest, modelDigest };
 }

@@ -1,86 +1,183 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { XError, applyOverrides, deepMerge, loadYamlFile, parseConfig, parseYaml } from '@x/core';
+import { XError } from '@x/core';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import type { CommandContext, FlagSpec } from './command.js';
+import { writeFileAtomic } from './atomicWrite.js';
+import type { CommandContext, FlagSpec, FlagValues } from './command.js';
+import { oneOf, optInt, optNum, str, timestamp } from './flags.js';
+import { collectProvenance, type Provenance } from './provenance.js';
+import { bySchema, resolveRunConfig } from './resolveConfig.js';
+import { acquireRunLock, type RunLock } from './runLock.js';
 
 /** Flags shared by every `train` command (see CONTRACT.md). */
 export const trainFlags: FlagSpec = {
-  config: { type: 'string' },
-  set: { type: 'string', multiple: true },
-  out: { type: 'string' },
-  steps: { type: 'string' },
-  'save-every': { type: 'string' },
-  resume: { type: 'string' },
-  seed: { type: 'string' },
-  backend: { type: 'string' },
-  quiet: { type: 'boolean' },
+  config: {
+    type: 'string',
+    arg: 'file.yaml',
+    description: 'config file merged over the embedded defaults',
+  },
+  set: {
+    type: 'string',
+    multiple: true,
+    arg: 'dotted.key=value',
+    description: 'override one config value (repeatable)',
+  },
+  out: {
+    type: 'string',
+    arg: 'run-dir',
+    description: 'run directory',
+    default: 'runs/<pipeline>-<UTC timestamp>',
+  },
+  steps: {
+    type: 'string',
+    arg: 'n',
+    description: 'total training steps of the run, counted from step 0',
+  },
+  'save-every': {
+    type: 'string',
+    arg: 'n',
+    description: 'checkpoint cadence in steps (a final checkpoint is always written)',
+  },
+  'save-every-seconds': {
+    type: 'string',
+    arg: 't',
+    description:
+      'also checkpoint when t seconds passed since the last one (checkpoint.everySeconds)',
+  },
+  'keep-last': {
+    type: 'string',
+    arg: 'n',
+    description: 'keep only the newest n checkpoints (checkpoint.keepLast)',
+    default: 'all',
+  },
+  'keep-best': {
+    type: 'string',
+    arg: 'metric:min|max[:k]',
+    description:
+      'also keep the k best checkpoints by a recorded metric, e.g. loss:min (checkpoint.keepBest)',
+  },
+  resume: {
+    type: 'string',
+    arg: 'run-dir',
+    description: 'continue the run from its newest valid checkpoint, up to --steps',
+  },
+  seed: { type: 'string', arg: 'n', description: "the run's root seed" },
+  backend: {
+    type: 'string',
+    arg: 'auto|tensorflow|wasm|cpu',
+    description: 'tensor backend (also env X_BACKEND)',
+    default: 'auto',
+  },
+  quiet: { type: 'boolean', description: 'no live console view; errors still go to stderr' },
 };
 
-export const trainFlagsHelp = `  --config <file.yaml>       config file (embedded defaults otherwise)
-  --set <dotted.key=value>   override one config value (repeatable)
-  --out <run-dir>            run directory (default runs/<pipeline>-<UTC timestamp>)
-  --steps <n>                total optimizer steps of the run, counted from step 0
-  --save-every <n>           checkpoint cadence in steps (a final checkpoint is always written)
-  --resume <run-dir>         continue the run from its newest valid checkpoint, up to --steps
-  --seed <n>                 the run's root seed
-  --backend <auto|tensorflow|wasm|cpu>  tensor backend (default auto; env X_BACKEND)
-  --quiet                    no live console view`;
+/** The checkpoint policy (like Lightning's ModelCheckpoint): cadence and retention. */
+export const checkpointPolicySchema = z
+  .strictObject({
+    /** Also save when this many seconds passed since the last checkpoint. */
+    everySeconds: z.number().positive().optional(),
+    /** Keep the newest N checkpoints (default: all). */
+    keepLast: z.number().int().positive().optional(),
+    /** Keep the K best checkpoints by a metric recorded at save time. */
+    keepBest: z
+      .strictObject({
+        metric: z.string().min(1),
+        mode: z.enum(['min', 'max']),
+        k: z.number().int().positive().default(1),
+      })
+      .optional(),
+  })
+  .prefault({});
+export type CheckpointPolicy = z.output<typeof checkpointPolicySchema>;
 
 /** The fields every pipeline config has, beside its own. */
 export const runFieldsSchema = {
   seed: z.number().int().nonnegative(),
   steps: z.number().int().positive(),
   saveEvery: z.number().int().positive(),
+  checkpoint: checkpointPolicySchema,
 };
 
-export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKENDS)[number];
 
-/** A resolved `train` invocation. */
+/** A resolved `train` invocation; the run directory is locked for this process. */
 export interface TrainSetup<C> {
   config: C;
   runDir: string;
   resume: boolean;
   backend: BackendRequest;
+  /** `--threads`: wasm threads (undefined: X_THREADS, else every core). */
+  threads?: number | undefined;
   quiet: boolean;
-}
-
-function intFlag(name: string, raw: string | undefined, min: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new XError('INVALID_INPUT', `--${name}: expected an integer >= ${min}, got '${raw}'`);
-  }
-  return n;
+  lock: RunLock;
+  provenance: Provenance;
 }
 
 /** The tensor backend asked for by `--backend` or `X_BACKEND` (flag wins). */
-export function backendFlag(values: CommandContext['values']): BackendRequest {
-  const raw = (values['backend'] as string | undefined) ?? process.env['X_BACKEND'] ?? 'auto';
-  if (!(BACKENDS as readonly string[]).includes(raw)) {
-    const src = values['backend'] === undefined ? 'X_BACKEND' : '--backend';
-    throw new XError(
-      'INVALID_INPUT',
-      `${src}: expected one of ${BACKENDS.join(', ')}, got '${raw}'`,
-    );
+export function backendFlag(values: FlagValues): BackendRequest {
+  if (str(values, 'backend') === undefined && process.env['X_BACKEND'] !== undefined) {
+    const env = process.env['X_BACKEND'];
+    if (!(BACKENDS as readonly string[]).includes(env))
+      throw new XError(
+        'INVALID_INPUT',
+        `X_BACKEND: expected one of ${BACKENDS.join(', ')}, got '${env}'`,
+      );
+    return env as BackendRequest;
   }
-  return raw as BackendRequest;
+  return oneOf(values, 'backend', BACKENDS, 'auto');
 }
 
-function timestamp(): string {
-  return new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+/** `--threads <n>` (wasm backend threads), or undefined: then X_THREADS, else every core. */
+export function threadsFlag(values: FlagValues): number | undefined {
+  return optInt(values, 'threads', 1);
+}
+
+function keepBestFlag(values: FlagValues): CheckpointPolicy['keepBest'] {
+  const raw = str(values, 'keep-best');
+  if (raw === undefined) return undefined;
+  const m = /^([^:]+):(min|max)(?::(\d+))?$/.exec(raw.trim());
+  if (m === null || Number(m[3] ?? 1) < 1)
+    throw new XError(
+      'INVALID_INPUT',
+      `--keep-best: expected <metric>:<min|max>[:<k>], e.g. loss:min or val/boardAccuracy:max:3, got '${raw}'`,
+    );
+  return { metric: m[1] as string, mode: m[2] as 'min' | 'max', k: Number(m[3] ?? 1) };
+}
+
+/** The config patch of the run flags (`--seed`, `--steps`, `--save-every`, checkpoint policy). */
+function runFlagsPatch(values: FlagValues): Record<string, unknown> {
+  const checkpoint = {
+    everySeconds: optNum(
+      values,
+      'save-every-seconds',
+      (n) => n > 0,
+      'a positive number of seconds',
+    ),
+    keepLast: optInt(values, 'keep-last', 1),
+    keepBest: keepBestFlag(values),
+  };
+  return {
+    seed: optInt(values, 'seed', 0),
+    steps: optInt(values, 'steps', 1),
+    saveEvery: optInt(values, 'save-every', 1),
+    ...(Object.values(checkpoint).some((v) => v !== undefined)
+      ? {
+          checkpoint: Object.fromEntries(
+            Object.entries(checkpoint).filter(([, v]) => v !== undefined),
+          ),
+        }
+      : {}),
+  };
 }
 
 /**
- * Resolves config (embedded defaults, `--config`, `--set`, then `--seed/--steps/--save-every`),
- * validates it once, creates the run directory and writes `config.yaml`. With `--resume`, the
- * run's own `config.yaml` is the base and only `--steps`, `--save-every`, `--backend` and
- * `--quiet` may change.
+ * Resolves a `train` command's config through the one config path (embedded defaults,
+ * `--config`, `--set`, then the run flags), validates it once, takes the run directory's lock and
+ * writes `config.yaml` with the run's provenance. With `--resume`, the run's own `config.yaml` is
+ * the base and only `--steps`, `--save-every`, the checkpoint policy, `--backend` and `--quiet`
+ * may change.
  */
 export function resolveTrainSetup<S extends z.ZodType>(
   ctx: CommandContext,
@@ -89,23 +186,15 @@ export function resolveTrainSetup<S extends z.ZodType>(
   defaults: unknown,
 ): TrainSetup<z.output<S>> {
   const v = ctx.values;
-  const flagsPatch: Record<string, number> = {};
-  const seed = intFlag('seed', v['seed'] as string | undefined, 0);
-  const steps = intFlag('steps', v['steps'] as string | undefined, 1);
-  const saveEvery = intFlag('save-every', v['save-every'] as string | undefined, 1);
-  if (seed !== undefined) flagsPatch['seed'] = seed;
-  if (steps !== undefined) flagsPatch['steps'] = steps;
-  if (saveEvery !== undefined) flagsPatch['saveEvery'] = saveEvery;
+  const flags = runFlagsPatch(v);
   const backend = backendFlag(v);
-  const resumeDir = v['resume'] as string | undefined;
-
-  let raw: unknown;
+  const resumeDir = str(v, 'resume');
   let runDir: string;
-  let source: string;
+  let base: string | undefined;
   if (resumeDir !== undefined) {
     runDir = resolve(ctx.cwd, resumeDir);
-    const file = join(runDir, 'config.yaml');
-    if (!existsSync(file))
+    base = join(runDir, 'config.yaml');
+    if (!existsSync(base))
       throw new XError(
         'INVALID_INPUT',
         `--resume ${resumeDir}: no config.yaml in ${runDir}; not a run directory`,
@@ -114,44 +203,75 @@ export function resolveTrainSetup<S extends z.ZodType>(
       if (v[f] !== undefined) {
         throw new XError(
           'INVALID_INPUT',
-          `--${f} cannot be combined with --resume: a resumed run keeps its config (${file}); only --steps, --save-every, --backend and --quiet may change`,
+          `--${f} cannot be combined with --resume: a resumed run keeps its config (${base}); only --steps, --save-every, the checkpoint policy, --backend and --quiet may change`,
         );
       }
     }
-    raw = deepMerge(parseYaml(readFileSync(file, 'utf8'), file), flagsPatch);
-    source = file;
   } else {
-    raw = structuredClone(defaults);
-    const cfgFile = v['config'] as string | undefined;
-    if (cfgFile !== undefined) raw = deepMerge(raw, loadYamlFile(resolve(ctx.cwd, cfgFile)));
-    raw = applyOverrides(raw, (v['set'] as string[] | undefined) ?? []);
-    raw = deepMerge(raw, flagsPatch);
-    source =
-      [cfgFile, v['set'] === undefined ? undefined : '--set'].filter(Boolean).join(' + ') ||
-      'defaults';
-    runDir = resolve(
-      ctx.cwd,
-      (v['out'] as string | undefined) ?? join('runs', `${pipeline}-${timestamp()}`),
-    );
+    runDir = resolve(ctx.cwd, str(v, 'out') ?? join('runs', `${pipeline}-${timestamp()}`));
   }
-  const config = parseConfig(schema, raw, source);
+  const { config } = resolveRunConfig({
+    validate: bySchema(schema),
+    defaults,
+    values: v,
+    cwd: ctx.cwd,
+    flags,
+    base,
+  });
+  const prepared = prepareRunDir(runDir, pipeline, config, backend, resumeDir !== undefined);
+  return {
+    config,
+    runDir,
+    resume: resumeDir !== undefined,
+    backend,
+    threads: threadsFlag(v),
+    quiet: ctx.quiet,
+    ...prepared,
+  };
+}
+
+/**
+ * Creates and locks a run directory and writes its `config.yaml`. A fresh run refuses a
+ * directory that already holds checkpoints.
+ */
+export function prepareRunDir(
+  runDir: string,
+  pipeline: string,
+  config: unknown,
+  backend: string,
+  resume: boolean,
+): { lock: RunLock; provenance: Provenance } {
+  if (existsSync(runDir) && !statSync(runDir).isDirectory())
+    throw new XError('INVALID_INPUT', `--out ${runDir} is a file, not a run directory`);
   mkdirSync(runDir, { recursive: true });
-  if (resumeDir === undefined) {
-    if (existsSync(join(runDir, 'checkpoints'))) {
+  const lock = acquireRunLock(runDir, `${pipeline} train`);
+  try {
+    if (!resume && existsSync(join(runDir, 'checkpoints'))) {
       throw new XError(
         'INVALID_INPUT',
         `--out ${runDir} already holds a run; use --resume ${runDir} to continue it or choose another --out`,
       );
     }
+    const provenance = collectProvenance(backend);
+    writeConfig(runDir, pipeline, config, provenance);
+    return { lock, provenance };
+  } catch (err) {
+    lock.release();
+    throw err;
   }
-  writeConfig(runDir, pipeline, config);
-  return { config, runDir, resume: resumeDir !== undefined, backend, quiet: ctx.quiet };
 }
 
-/** Writes `<run-dir>/config.yaml` (the resolved config with its root seed). */
-export function writeConfig(runDir: string, pipeline: string, config: unknown): void {
-  const text = `# resolved config of a '${pipeline}' run (defaults + --config + --set + flags)\n${stringify(config)}`;
-  const tmp = join(runDir, 'config.yaml.tmp');
-  writeFileSync(tmp, text);
-  renameSync(tmp, join(runDir, 'config.yaml'));
+/** Writes `<run-dir>/config.yaml` (the resolved config with its root seed, then the provenance). */
+export function writeConfig(
+  runDir: string,
+  pipeline: string,
+  config: unknown,
+  provenance?: Provenance,
+): void {
+  const text = `# resolved config of a '${pipeline}' run (defaults + --config + --set + flags)\n${stringify(config)}${
+    provenance === undefined
+      ? ''
+      : `# where the run came from (not part of the config; ignored on --resume)\n${stringify({ provenance })}`
+  }`;
+  writeFileAtomic(join(runDir, 'config.yaml'), text);
 }

@@ -92,7 +92,7 @@ export function arrayTask(what: string, count?: number, env: Env = process.env):
  */
 export function parseShardFlag(text: string, env: Env = process.env): Shard {
   const m = /^auto(?:\/(\d+))?$/.exec(text.trim());
-  if (m === null) return parseShard(text);
+  if (m === null) return parseShard(text, '--shard');
   const count = m[1] === undefined ? undefined : Number(m[1]);
   if (count !== undefined && count < 1)
     bad('--shard', `expected auto/<n> with n >= 1, got '${text}'`);

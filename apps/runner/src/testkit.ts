@@ -95,3 +95,62 @@ export const tinyTimestepperArgs = [
   '--set',
   'part2.bufferSize=64',
 ];
+
+/** How a signalled child process ended. */
+export interface SignalResult {
+  code: number | null;
+  /** Milliseconds from sending the signal to the process's exit. */
+  latencyMs: number;
+  /** Milliseconds from spawn until `ready` matched. */
+  readyMs: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Starts `runner <args>`, waits until its stderr matches `ready` (the command is in its main
+ * loop), optionally runs `whileRunning`, sends `signal` and measures the time to exit.
+ */
+export async function signalLatency(
+  args: string[],
+  options: {
+    cwd: string;
+    ready: RegExp;
+    signal?: NodeJS.Signals;
+    timeoutMs?: number;
+    whileRunning?: (pid: number) => Promise<void>;
+  },
+): Promise<SignalResult> {
+  const t0 = performance.now();
+  const child = spawnRunner(args, { cwd: options.cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+  const deadline = Date.now() + (options.timeoutMs ?? 240_000);
+  while (!options.ready.test(stderr) && child.exitCode === null && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  const readyMs = performance.now() - t0;
+  if (child.exitCode === null && options.whileRunning !== undefined)
+    await options.whileRunning(child.pid as number);
+  const sent = performance.now();
+  child.kill(options.signal ?? 'SIGTERM');
+  const code = await exited;
+  return { code, latencyMs: performance.now() - sent, readyMs, stdout, stderr };
+}
+
+/** The command line that starts the runner from source with this Node (for `script -c`). */
+export function runnerCommandLine(args: string[]): string {
+  const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  return [
+    process.execPath,
+    '--conditions=@x/source',
+    '--import',
+    tsxLoader,
+    join(runnerRoot, 'src', 'bin.ts'),
+    ...args,
+  ]
+    .map(q)
+    .join(' ');
+}

@@ -5,20 +5,12 @@ import type { Command, CommandContext } from '../command.js';
 import { iredRunDefaults, iredRunSchema } from '../ired/config.js';
 import { loadIredModel, runIredSample, sampleBackend } from '../ired/sample.js';
 import { runIredTrain } from '../ired/train.js';
-import { backendFlag, resolveTrainSetup, trainFlags, trainFlagsHelp } from '../runSetup.js';
+import { int, str as flag } from '../flags.js';
+import { backendFlag, resolveTrainSetup, trainFlags } from '../runSetup.js';
 
-function str(ctx: CommandContext, name: string): string | undefined {
-  return ctx.values[name] as string | undefined;
-}
-
-function intFlag(ctx: CommandContext, name: string, fallback: number, min: number): number {
-  const raw = str(ctx, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < min)
-    throw new XError('INVALID_INPUT', `--${name}: expected an integer >= ${min}, got '${raw}'`);
-  return n;
-}
+const str = (ctx: CommandContext, name: string) => flag(ctx.values, name);
+const intFlag = (ctx: CommandContext, name: string, fallback: number, min: number) =>
+  int(ctx.values, name, min, fallback);
 
 function givensFlag(ctx: CommandContext): { minGivens: number; maxGivens: number } {
   const raw = str(ctx, 'givens') ?? '31-42';
@@ -110,7 +102,8 @@ async function solve(ctx: CommandContext, sample: boolean) {
     batchSize: intFlag(ctx, 'batch-size', model.config.sample.batchSize, 1),
     seed: intFlag(ctx, 'seed', 0, 0),
     pictures: sample ? intFlag(ctx, 'pictures', 4, 0) : 0,
-    out: ctx.out,
+    quiet: ctx.quiet,
+    signal: ctx.signal,
   });
   model.params.dispose();
   return {
@@ -120,6 +113,7 @@ async function solve(ctx: CommandContext, sample: boolean) {
       step: model.step,
       backend,
       puzzles: puzzles.length,
+      ...(r.interrupted ? { interrupted: true, processed: r.processed } : {}),
       restarts,
       optSteps,
       seconds: Number(r.seconds.toFixed(2)),
@@ -133,7 +127,6 @@ export const iredTrainCommand: Command = {
   summary: 'train the IRED Sudoku energy model (denoising on ∇E + contrastive, Adam, EMA)',
   usage: '[--preset <cpu|paper>] [train flags]',
   help: `  --preset <cpu|paper>       embedded defaults: cpu (32 channels, 2 blocks, batch 16, lr 1e-3) or paper (384, 6, batch 64, lr 1e-4)
-${trainFlagsHelp}
 Config keys: model.channels/blocks/kernel, diffusion.landscapes/optSteps/contrastiveWeight,
 train.batchSize/learningRate/clipNorm/ema.decay, data.train.csv (RRN CSV; default generated
 puzzles with data.train.minGivens..maxGivens), data.val.count/every (EMA validation), logging.*`,
@@ -146,20 +139,12 @@ puzzles with data.train.minGivens..maxGivens), data.val.count/every (EMA validat
         '--preset cannot be combined with --resume: a resumed run keeps its config',
       );
     const setup = resolveTrainSetup(ctx, 'ired', iredRunSchema, iredRunDefaults(preset));
-    const r = await runIredTrain({
-      config: setup.config,
-      runDir: setup.runDir,
-      resume: setup.resume,
-      backend: setup.backend,
-      out: ctx.out,
-      cwd: ctx.cwd,
-      quiet: setup.quiet,
-      signal: ctx.signal,
-    });
+    const r = await runIredTrain({ setup, out: ctx.out, cwd: ctx.cwd, signal: ctx.signal });
     ctx.out.line(`run directory: ${r.runDir}`);
     ctx.out.line(
       JSON.stringify({
         step: r.step,
+        ...(r.interrupted ? { interrupted: true } : {}),
         digest: r.digest,
         backend: r.backend,
         ...(r.last === undefined
@@ -190,6 +175,10 @@ export const iredSampleCommand: Command = {
   },
   async run(ctx) {
     const { r, summary } = await solve(ctx, true);
+    if (r.interrupted)
+      ctx.out.warn(
+        `interrupted after ${r.processed} of ${summary.puzzles} puzzles: no predictions written`,
+      );
     for (const f of r.files) ctx.out.line(`wrote ${f}`);
     ctx.out.line(JSON.stringify(summary));
     return 0;

@@ -1,16 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  extractFamily,
-  generateDataset,
-  resolveDatasetConfig,
-  trajectorySvg,
-  verifyDataset,
-  type RolloutResult,
-} from '@x/operator-replay';
-import { initBackend } from '@x/tensor';
-import { quickstartSteps, type QuickstartStep } from '../quickstart.js';
-import { logRollout, operatorsLogger, progressBar } from './operators.js';
+import { extractFamily, resolveDatasetConfig, verifyDataset } from '@x/operator-replay';
+import { runOperatorsGenerate } from '../operators/generate.js';
+import { progressView } from '../progress.js';
+import type { QuickstartStep } from '../quickstart.js';
+import { resolveRunConfig } from '../resolveConfig.js';
 
 /** Quickstart config: 8 small operators (grid 16, 8 timesteps, 2 realizations). */
 export const operatorsQuickstartConfig = {
@@ -30,40 +23,42 @@ export const operatorsQuickstartStep: QuickstartStep = {
   async run(ctx) {
     const dir = join(ctx.outRoot, 'operators');
     const svgDir = join(dir, 'svg');
-    mkdirSync(svgDir, { recursive: true });
     const file = join(dir, 'dataset.h5');
-    const info = await initBackend(ctx.backend);
-    const config = resolveDatasetConfig(operatorsQuickstartConfig, 'quickstart defaults');
-    const pictures: string[] = [];
     const runDir = join(dir, 'run');
-    const logger = operatorsLogger(runDir, config, undefined, 8);
-    const picture = (r: RolloutResult) => {
-      logRollout(logger, config, r);
-      if (pictures.length >= 3) return;
-      const p = join(svgDir, `operator-${String(r.index).padStart(5, '0')}.svg`);
-      writeFileSync(p, trajectorySvg(r));
-      pictures.push(p);
-    };
-    await generateDataset({
+    const { config } = resolveRunConfig({
+      validate: (raw, source) => resolveDatasetConfig(raw, source),
+      defaults: operatorsQuickstartConfig,
+      values: {},
+      cwd: dir,
+    });
+    const g = await runOperatorsGenerate({
       config,
       total: 8,
       out: file,
-      onProgress: progressBar(ctx.out, `generate (${info.name})`),
-      onRollout: picture,
+      backend: ctx.backend,
+      logDir: runDir,
+      pictures: 3,
+      svgDir,
+      quiet: ctx.quiet,
+      signal: ctx.signal,
     });
-    await logger.close({ exitCode: 0, preempting: false });
+    if (g.result === undefined)
+      return { outputs: [], findings: ['operators: interrupted during generation'] };
+    const view = progressView({ label: 'operators replay --verify', total: 8, quiet: ctx.quiet });
     const report = await verifyDataset(file, {
-      onProgress: progressBar(ctx.out, 'replay --verify'),
-    });
-    ctx.out.info(`replay: ${report.checked} operators bit-exact on ${info.name}`);
-    await extractFamily(file, 'temporal', { onProgress: progressBar(ctx.out, 'extract temporal') });
-    return [
-      `operators dataset (8 operators, summary + temporal features): ${file}`,
-      `operators replay: ${report.checked}/${report.checked} bit-exact (backend ${info.name})`,
-      `operators pictures: ${svgDir}`,
-      `operators generation log: ${runDir}/logs`,
-    ];
+      onProgress: (done) => view.log({ done }, { step: done, category: 'replay' }),
+    }).finally(() => view.close({ exitCode: 0, preempting: false }));
+    await extractFamily(file, 'temporal');
+    return {
+      outputs: [
+        `operators dataset (8 operators, summary + temporal features): ${file}`,
+        `operators replay: ${report.checked}/${report.checked} bit-exact (backend ${g.backend})`,
+        `operators pictures: ${svgDir}`,
+        `operators generation log: ${runDir}/logs`,
+      ],
+      findings: [
+        `operators: 8 operators generated, replayed from the file alone: ${report.checked - report.mismatches.length}/${report.checked} bit-exact; temporal features extracted by replay`,
+      ],
+    };
   },
 };
-
-quickstartSteps.push(operatorsQuickstartStep);

@@ -1,7 +1,18 @@
 import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
-import { allPipelines, quickstartSteps } from '../quickstart.js';
+import { str, timestamp } from '../flags.js';
+import type { QuickstartStep } from '../quickstart.js';
 import { backendFlag } from '../runSetup.js';
+import { iredQuickstartStep } from './iredQuickstart.js';
+import { operatorsQuickstartStep } from './operatorsQuickstart.js';
+import { timestepperQuickstartStep } from './timestepperQuickstart.js';
+
+/** The main job's steps, in order: one short reference run per pipeline. */
+export const quickstartSteps: readonly QuickstartStep[] = [
+  iredQuickstartStep,
+  operatorsQuickstartStep,
+  timestepperQuickstartStep,
+];
 
 export const quickstartCommand: Command = {
   path: ['quickstart'],
@@ -9,24 +20,34 @@ export const quickstartCommand: Command = {
   usage: '[--out <dir>] [--backend <b>] [--quiet]',
   options: { out: { type: 'string' }, backend: { type: 'string' }, quiet: { type: 'boolean' } },
   async run(ctx) {
-    const stamp = new Date()
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
     const outRoot = resolve(
       ctx.cwd,
-      (ctx.values['out'] as string | undefined) ?? join('runs', `quickstart-${stamp}`),
+      str(ctx.values, 'out') ?? join('runs', `quickstart-${timestamp()}`),
     );
     const backend = backendFlag(ctx.values);
-    const lines: string[] = [];
+    const outputs: string[] = [];
+    const findings: string[] = [];
     for (const step of quickstartSteps) {
+      if (ctx.signal.aborted) break;
       ctx.out.info(`== ${step.name} ==`);
-      lines.push(...(await step.run({ outRoot, backend, quiet: ctx.quiet, out: ctx.out })));
+      const r = await step.run({
+        outRoot,
+        backend,
+        quiet: ctx.quiet,
+        out: ctx.out,
+        signal: ctx.signal,
+      });
+      outputs.push(...r.outputs);
+      findings.push(...r.findings);
     }
-    const present = new Set(quickstartSteps.map((s) => s.name));
-    for (const p of allPipelines) if (!present.has(p)) ctx.out.line(`${p}: pipeline not there yet`);
+    if (ctx.signal.aborted)
+      ctx.out.warn('interrupted: the steps after the current one were skipped');
+    if (findings.length > 0) {
+      ctx.out.line('quickstart results:');
+      for (const l of findings) ctx.out.line(`  ${l}`);
+    }
     ctx.out.line(`quickstart outputs (${outRoot}):`);
-    for (const l of lines) ctx.out.line(`  ${l}`);
+    for (const l of outputs) ctx.out.line(`  ${l}`);
     return 0;
   },
 };

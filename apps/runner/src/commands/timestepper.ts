@@ -2,8 +2,9 @@ import { resolve } from 'node:path';
 import { XError } from '@x/core';
 import { PROBLEMS, parseProblem, type ProblemName } from '@x/timestepper';
 import type { Command, CommandContext } from '../command.js';
-import { resolveTrainSetup, trainFlags, trainFlagsHelp } from '../runSetup.js';
-import { runTimestepperBench } from '../timestepper/bench.js';
+import { optNum, str as flag } from '../flags.js';
+import { resolveTrainSetup, trainFlags } from '../runSetup.js';
+import { pointsTable, runTimestepperBench, summaryTable } from '../timestepper/bench.js';
 import { SIM_METHODS, runTimestepperSimulate, type SimMethod } from '../timestepper/simulate.js';
 import {
   runTimestepperTrain,
@@ -11,9 +12,7 @@ import {
   timestepperRunSchema,
 } from '../timestepper/train.js';
 
-function str(ctx: CommandContext, name: string): string | undefined {
-  return ctx.values[name] as string | undefined;
-}
+const str = (ctx: CommandContext, name: string) => flag(ctx.values, name);
 
 function num(
   ctx: CommandContext,
@@ -22,12 +21,7 @@ function num(
   check: (n: number) => boolean,
   what: string,
 ): number | undefined {
-  const raw = str(ctx, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || !check(n))
-    throw new XError('INVALID_INPUT', `--${name}: expected ${what}, got '${raw}'`);
-  return n;
+  return optNum(ctx.values, name, check, what) ?? fallback;
 }
 
 function problemFlag(ctx: CommandContext, required: boolean): ProblemName | undefined {
@@ -45,7 +39,6 @@ export const timestepperTrainCommand: Command = {
   summary: 'train the learned time-step model (energy-gated collection + rollout replay)',
   usage: '--problem <kepler|figure8|pythagorean|plummer> [train flags]',
   help: `  --problem <p>              problem whose family the model trains on (kepler, figure8, pythagorean, plummer)
-${trainFlagsHelp}
 One step is one epoch: part1.stepsPerEpoch accepted steps per training system (retraining on
 rejects), then part2.replaySteps rollout updates on the replay buffer. Config keys: batch,
 model.historyLen, model.hidden, gate.threshold, gate.maxRetries, loss.eLower/eUpper, symmetric, ...`,
@@ -66,24 +59,23 @@ model.historyLen, model.hidden, gate.threshold, gate.maxRetries, loss.eLower/eUp
       timestepperRunDefaults,
     );
     if (problem !== undefined && setup.config.problem !== problem) {
+      setup.lock.release();
       throw new XError(
         'INVALID_INPUT',
         `--problem ${problem}: the resumed run in ${setup.runDir} trains on ${setup.config.problem}`,
       );
     }
-    const r = await runTimestepperTrain({
-      config: setup.config,
-      runDir: setup.runDir,
-      resume: setup.resume,
-      backend: setup.backend,
-      out: ctx.out,
-      quiet: setup.quiet,
-      signal: ctx.signal,
-    });
+    const r = await runTimestepperTrain({ setup, out: ctx.out, signal: ctx.signal });
     ctx.out.line(`run directory: ${r.runDir}`);
     for (const p of r.pictures) ctx.out.line(`picture: ${p}`);
     ctx.out.line(
-      JSON.stringify({ step: r.step, digest: r.digest, backend: r.backend, ...(r.metrics ?? {}) }),
+      JSON.stringify({
+        step: r.step,
+        ...(r.interrupted ? { interrupted: true } : {}),
+        digest: r.digest,
+        backend: r.backend,
+        ...(r.metrics ?? {}),
+      }),
     );
     return 0;
   },
@@ -133,8 +125,11 @@ export const timestepperBenchCommand: Command = {
       ) as number,
       maxForceEvals: num(ctx, 'max-force-evals', 2e7, (n) => n >= 10, 'a number >= 10') as number,
       out: ctx.out,
+      quiet: ctx.quiet,
       signal: ctx.signal,
     });
+    if (r.interrupted) return 0;
+    for (const l of [...pointsTable(r.report), '', ...summaryTable(r.report)]) ctx.out.line(l);
     ctx.out.line(`bench json: ${r.json}`);
     ctx.out.line(`bench svg: ${r.svg}`);
     return 0;

@@ -1,11 +1,15 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeProblem } from '@x/timestepper';
-import { quickstartSteps, type QuickstartStep } from '../quickstart.js';
-import { writeConfig } from '../runSetup.js';
-import { runTimestepperBench } from '../timestepper/bench.js';
+import { cheapestWithin, makeProblem } from '@x/timestepper';
+import type { QuickstartStep } from '../quickstart.js';
+import { bySchema, resolveRunConfig } from '../resolveConfig.js';
+import { prepareRunDir } from '../runSetup.js';
+import { BENCH_TOLERANCE, runTimestepperBench, summaryTable } from '../timestepper/bench.js';
 import { runTimestepperSimulate } from '../timestepper/simulate.js';
-import { runTimestepperTrain, timestepperRunDefaults } from '../timestepper/train.js';
+import {
+  runTimestepperTrain,
+  timestepperRunDefaults,
+  timestepperRunSchema,
+} from '../timestepper/train.js';
 
 /** `runner quickstart` step: a short kepler training run, a small benchmark and a trajectory. */
 export const timestepperQuickstartStep: QuickstartStep = {
@@ -13,22 +17,21 @@ export const timestepperQuickstartStep: QuickstartStep = {
   async run(ctx) {
     const dir = join(ctx.outRoot, 'timestepper');
     const runDir = join(dir, 'run');
-    const config = {
-      ...timestepperRunDefaults,
-      problem: 'kepler' as const,
-      steps: 12,
-      saveEvery: 6,
-    };
-    mkdirSync(runDir, { recursive: true });
-    writeConfig(runDir, 'timestepper', config);
-    const r = await runTimestepperTrain({
-      config,
-      runDir,
-      resume: false,
-      backend: ctx.backend,
-      out: ctx.out,
-      quiet: true,
+    const { config } = resolveRunConfig({
+      validate: bySchema(timestepperRunSchema),
+      defaults: { ...timestepperRunDefaults, problem: 'kepler', steps: 12, saveEvery: 6 },
+      values: {},
+      cwd: dir,
     });
+    const prepared = prepareRunDir(runDir, 'timestepper', config, ctx.backend, false);
+    const r = await runTimestepperTrain({
+      setup: { config, runDir, resume: false, quiet: ctx.quiet, backend: ctx.backend, ...prepared },
+      out: ctx.out,
+      signal: ctx.signal,
+    });
+    const outputs = [`timestepper run (kepler, ${r.step} epochs): ${runDir}`];
+    if (r.interrupted)
+      return { outputs, findings: [`timestepper: interrupted at epoch ${r.step}`] };
     const kepler = makeProblem('kepler');
     const bench = await runTimestepperBench({
       problem: 'kepler',
@@ -39,7 +42,11 @@ export const timestepperQuickstartStep: QuickstartStep = {
       points: 4,
       maxForceEvals: 2e6,
       out: ctx.out,
+      quiet: ctx.quiet,
+      signal: ctx.signal,
     });
+    if (bench.interrupted)
+      return { outputs, findings: ['timestepper: interrupted during the benchmark'] };
     const traj = await runTimestepperSimulate({
       problem: 'kepler',
       method: 'learned',
@@ -50,13 +57,20 @@ export const timestepperQuickstartStep: QuickstartStep = {
       cwd: ctx.outRoot,
       outFile: join(runDir, 'trajectories', 'kepler-learned.npz'),
     });
-    return [
-      `timestepper run (kepler, ${r.step} epochs): ${runDir}`,
+    outputs.push(
       `timestepper benchmark (kepler, 10 orbits): ${bench.json} + ${bench.svg}`,
       `timestepper trajectory (.npz): ${traj.file}`,
       ...r.pictures.map((p) => `timestepper picture: ${p}`),
-    ];
+    );
+    const within = bench.report.methods.filter(
+      (m) => cheapestWithin(m, BENCH_TOLERANCE) !== undefined,
+    );
+    return {
+      outputs,
+      findings: [
+        `timestepper: kepler, 10 orbits: ${within.length} of ${bench.report.methods.length} methods reach max |ΔE/E0| ≤ ${BENCH_TOLERANCE.toExponential(0)} within the sweep`,
+        ...summaryTable(bench.report).map((l) => `timestepper: ${l}`),
+      ],
+    };
   },
 };
-
-quickstartSteps.push(timestepperQuickstartStep);

@@ -1,15 +1,16 @@
-import { iredConfigShape, presets, type IredConfig, type PresetName } from '@x/ired';
-import { loggingConfigSchema } from '@x/logging';
+import { iredConfigSchema, presets, type IredConfig, type PresetName } from '@x/ired';
 import { XError } from '@x/core';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { composeRunSchema, runLoggingSchema } from '../resolveConfig.js';
 import { runFieldsSchema } from '../runSetup.js';
 
-/** The `runner ired train` config: the run fields, the IRED config and the logging section. */
-export const iredRunSchema = z.strictObject({
-  ...runFieldsSchema,
-  ...iredConfigShape,
-  logging: loggingConfigSchema,
-});
+/**
+ * The `runner ired train` config: the run fields, the IRED config (with its cross-field checks,
+ * e.g. minGivens ≤ maxGivens) and the logging section.
+ */
+export const iredRunSchema = composeRunSchema({ ...runFieldsSchema, logging: runLoggingSchema }, [
+  iredConfigSchema,
+]);
 export type IredRunConfig = z.output<typeof iredRunSchema>;
 
 /** Embedded defaults of `runner ired train` for a preset (default `cpu`). */

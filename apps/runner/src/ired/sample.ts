@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadFrom } from '@x/checkpoint';
 import { Rng, XError } from '@x/core';
@@ -19,8 +19,10 @@ import {
 } from '@x/ired';
 import { TrajectoryLogger } from '@x/logging';
 import { initBackend, type VariableSet } from '@x/tensor';
-import type { Output } from '../command.js';
+import { writeFileAtomic } from '../atomicWrite.js';
+import { progressView } from '../progress.js';
 import type { BackendRequest } from '../runSetup.js';
+import { yieldToLoop } from '../trainLoop.js';
 import { EnergyDescent, boardSvg } from './svg.js';
 
 /** A model restored from a checkpoint (EMA weights). */
@@ -69,7 +71,10 @@ export interface IredSampleOptions {
   batchSize: number;
   seed: number;
   pictures: number;
-  out: Output;
+  /** `--quiet`: no progress view. */
+  quiet: boolean;
+  /** Stops at the next batch boundary when aborted (nothing final is written then). */
+  signal?: AbortSignal | undefined;
 }
 
 /** What sampling produced. */
@@ -78,6 +83,9 @@ export interface IredSampleOutcome {
   boards: BoardScore[];
   files: string[];
   seconds: number;
+  /** Puzzles processed (fewer than given when interrupted). */
+  processed: number;
+  interrupted: boolean;
 }
 
 /**
@@ -102,54 +110,61 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
   if (o.trajectoriesDir !== undefined) mkdirSync(o.trajectoriesDir, { recursive: true });
   const rng = Rng.fromSeed(o.seed).stream('sample');
   const t0 = performance.now();
+  const view = progressView({ label: 'ired sample', total: puzzles.length, quiet: o.quiet });
+  let processed = 0;
   for (let start = 0; start < puzzles.length; start += o.batchSize) {
+    await yieldToLoop();
+    if (o.signal?.aborted === true) break;
     const batch = puzzles.slice(start, start + o.batchSize);
     const ids = batch.map((_, i) => start + i);
     const bi = start / o.batchSize;
     const open = new Map<number, string>();
-    const r = sampleBoards(
-      model.params.record(),
-      batch.map((p) => p.quiz),
-      {
-        model: model.config.model,
-        schedule,
-        optSteps: o.optSteps,
-        restarts: o.restarts,
-        rng,
-        ids,
-        hooks: {
-          onStep(e) {
-            chart.add(e);
-            if (traj === undefined || e.kind === 'denoise') return;
-            let id = open.get(e.restart);
-            if (id === undefined) {
-              id = traj.init(`batch-${String(bi).padStart(4, '0')}_restart-${e.restart}`, {
-                difficulty: o.difficulty,
+    // Promise.resolve: sampling is synchronous or asynchronous depending on the backend API.
+    const r = await Promise.resolve(
+      sampleBoards(
+        model.params.record(),
+        batch.map((p) => p.quiz),
+        {
+          model: model.config.model,
+          schedule,
+          optSteps: o.optSteps,
+          restarts: o.restarts,
+          rng,
+          ids,
+          hooks: {
+            onStep(e) {
+              chart.add(e);
+              if (traj === undefined || e.kind === 'denoise') return;
+              let id = open.get(e.restart);
+              if (id === undefined) {
+                id = traj.init(`batch-${String(bi).padStart(4, '0')}_restart-${e.restart}`, {
+                  difficulty: o.difficulty,
+                  landscapeIdx: e.landscapeOrder,
+                  meta: {
+                    problem_ids: ids.join(','),
+                    givens: batch.map((p) => countGivens(p.quiz)).join(','),
+                    quizzes: batch.map((p) => gridToString(p.quiz)).join(','),
+                    restart: e.restart,
+                    entries: 'attempted then final, per optimisation step',
+                    state_scale: 'raw y, in ±sqrt(alpha_bar[t]); t = time_steps',
+                    checkpoint: model.checkpoint,
+                  },
+                });
+                open.set(e.restart, id);
+              }
+              traj.append(id, {
+                state: e.state,
+                energy: e.energy,
+                step: e.step,
+                success: e.valid,
                 landscapeIdx: e.landscapeOrder,
-                meta: {
-                  problem_ids: ids.join(','),
-                  givens: batch.map((p) => countGivens(p.quiz)).join(','),
-                  quizzes: batch.map((p) => gridToString(p.quiz)).join(','),
-                  restart: e.restart,
-                  entries: 'attempted then final, per optimisation step',
-                  state_scale: 'raw y, in ±sqrt(alpha_bar[t]); t = time_steps',
-                  checkpoint: model.checkpoint,
-                },
+                stepRejected: e.rejected,
+                timeStep: e.landscape,
               });
-              open.set(e.restart, id);
-            }
-            traj.append(id, {
-              state: e.state,
-              energy: e.energy,
-              step: e.step,
-              success: e.valid,
-              landscapeIdx: e.landscapeOrder,
-              stepRejected: e.rejected,
-              timeStep: e.landscape,
-            });
+            },
           },
         },
-      },
+      ),
     );
     for (const [restart, id] of open) {
       const file = join(
@@ -163,27 +178,37 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
     predictions.push(...r.predictions);
     energies.push(...r.energies);
     chosen.push(...r.chosenRestart);
-    o.out.info(
-      `solved ${Math.min(start + o.batchSize, puzzles.length)}/${puzzles.length} puzzles (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+    processed = Math.min(start + o.batchSize, puzzles.length);
+    const sofar = evaluateBoards(
+      batch.map((p) => p.quiz),
+      batch.map((p) => p.solution),
+      r.predictions,
+    ).metrics;
+    view.log(
+      { boardsSolved: sofar.boardAccuracy, blankCellAccuracy: sofar.blankCellAccuracy },
+      { step: processed, category: 'batch' },
     );
   }
+  await view.close({ exitCode: 0, preempting: false });
   const seconds = (performance.now() - t0) / 1000;
+  const done = puzzles.slice(0, processed);
   const { metrics, boards } = evaluateBoards(
-    puzzles.map((p) => p.quiz),
-    puzzles.map((p) => p.solution),
+    done.map((p) => p.quiz),
+    done.map((p) => p.solution),
     predictions,
   );
-  if (o.outDir !== undefined) {
+  const interrupted = processed < puzzles.length;
+  if (o.outDir !== undefined && !interrupted) {
     mkdirSync(join(o.outDir, 'svg'), { recursive: true });
     const csv = join(o.outDir, 'predictions.csv');
-    writeFileSync(
+    writeFileAtomic(
       csv,
       formatRrnCsv(
         puzzles.map((p, i) => ({ quiz: p.quiz, solution: predictions[i] as Uint8Array })),
       ),
     );
     const jsonl = join(o.outDir, 'predictions.jsonl');
-    writeFileSync(
+    writeFileAtomic(
       jsonl,
       boards
         .map((b, i) =>
@@ -203,7 +228,7 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
       const p = puzzles[i] as Puzzle;
       const b = boards[i] as BoardScore;
       const f = join(o.outDir, 'svg', `board-${String(i).padStart(4, '0')}.svg`);
-      writeFileSync(
+      writeFileAtomic(
         f,
         boardSvg(
           p.quiz,
@@ -216,7 +241,7 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
     }
     if (chart.size > 0) {
       const f = join(o.outDir, 'svg', 'energy-per-step.svg');
-      writeFileSync(
+      writeFileAtomic(
         f,
         chart.svg(
           `energy descent within each landscape (mean over ${puzzles.length} boards × ${o.restarts} restarts)`,
@@ -225,7 +250,7 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
       files.push(f);
     }
   }
-  return { metrics, boards, files, seconds };
+  return { metrics, boards, files, seconds, processed, interrupted };
 }
 
 /** Initialises the backend for sampling commands. */

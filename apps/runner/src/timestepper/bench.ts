@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   cheapestWithin,
@@ -11,7 +11,10 @@ import {
   type MethodSweep,
   type ProblemName,
 } from '@x/timestepper';
+import { writeFileAtomic } from '../atomicWrite.js';
 import type { Output } from '../command.js';
+import { progressView } from '../progress.js';
+import { yieldToLoop } from '../trainLoop.js';
 import { loadLearnedModel } from './learned.js';
 import { benchSvg } from './pictures.js';
 
@@ -28,8 +31,80 @@ export interface BenchOptions {
   /** Smallest dt multiplier of the learned sweep (default 2^((1 − points)/2)). */
   learnedMin?: number;
   out: Output;
-  /** Stops between points when aborted (the partial report is still written). */
-  signal?: AbortSignal;
+  quiet: boolean;
+  /** Stops between points when aborted (nothing is written then). */
+  signal?: AbortSignal | undefined;
+}
+
+/** The energy-error tolerance the summary reports against. */
+export const BENCH_TOLERANCE = 1e-4;
+
+type Method = BenchReport['methods'][number];
+
+function pad(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+}
+
+/** Every measured point as a table with headers. */
+export function pointsTable(report: BenchReport): string[] {
+  const w = [9, 10, 11, 13, 15, 7];
+  const rows = [
+    pad(['method', 'param', 'force evals', 'max |ΔE/E0|', 'final |ΔE/E0|', 'wall s'], w),
+  ];
+  for (const m of report.methods)
+    for (const p of m.points)
+      rows.push(
+        pad(
+          [
+            m.name,
+            p.param.toPrecision(4),
+            String(p.forceEvals),
+            p.maxRelEnergyError.toExponential(2),
+            p.finalRelEnergyError.toExponential(2),
+            p.wallSeconds.toFixed(2),
+          ],
+          w,
+        ) + (p.completed ? '' : '  budget hit'),
+      );
+  return rows;
+}
+
+/** Why a method has no point within the tolerance, from its sweep. */
+function missReason(m: Method, tol: number): string {
+  const done = m.points.filter((p) => p.completed);
+  if (m.points.length === 0) return 'no point measured (interrupted)';
+  if (done.length === 0) return 'every point hit the force-evaluation budget';
+  const best = done.reduce((a, b) => (b.maxRelEnergyError < a.maxRelEnergyError ? b : a));
+  const reason =
+    m.name === 'learned'
+      ? 'the model sets dt from its short training; more training epochs, or smaller dt multipliers (--learned-min), move it down'
+      : 'a smaller parameter would reach it';
+  return `none of its ${done.length} completed points reaches ${tol.toExponential(0)}: the smallest max |ΔE/E0| was ${best.maxRelEnergyError.toExponential(2)} (param ${best.param.toPrecision(4)}, ${best.forceEvals} force evals) — ${reason}`;
+}
+
+/** The cheapest point within the tolerance per method, or why there is none, as a table. */
+export function summaryTable(report: BenchReport, tol = BENCH_TOLERANCE): string[] {
+  const rows = [
+    `cheapest point with max |ΔE/E0| ≤ ${tol.toExponential(0)} (fewest force evaluations):`,
+  ];
+  rows.push(pad(['method', 'force evals', 'param', 'max |ΔE/E0|'], [9, 11, 10, 11]));
+  for (const m of report.methods) {
+    const best = cheapestWithin(m, tol);
+    rows.push(
+      best === undefined
+        ? `${m.name.padStart(9)}  ${'—'.padStart(11)}  ${missReason(m, tol)}`
+        : pad(
+            [
+              m.name,
+              String(best.forceEvals),
+              best.param.toPrecision(4),
+              best.maxRelEnergyError.toExponential(2),
+            ],
+            [9, 11, 10, 11],
+          ),
+    );
+  }
+  return rows;
 }
 
 /**
@@ -38,7 +113,7 @@ export interface BenchOptions {
  */
 export async function runTimestepperBench(
   o: BenchOptions,
-): Promise<{ report: BenchReport; json: string; svg: string }> {
+): Promise<{ report: BenchReport; json: string; svg: string; interrupted: boolean }> {
   const problem = makeProblem(o.problem);
   const tEnd = o.tEnd ?? problem.tEnd;
   const sweeps: MethodSweep[] = defaultSweeps(o.problem, tEnd, o.points);
@@ -64,42 +139,46 @@ export async function runTimestepperBench(
     });
     dispose = () => model.dispose();
   }
+  const total = sweeps.reduce((a, sw) => a + sw.params.length, 0);
+  const view = progressView({ label: `timestepper bench ${o.problem}`, total, quiet: o.quiet });
   try {
     const initial = createState(problem.ic);
     const report: BenchReport = { problem: o.problem, tEnd, methods: [] };
+    let done = 0;
     for (const sweep of sweeps) {
-      const method = { name: sweep.name, points: [] as BenchReport['methods'][number]['points'] };
+      const method = { name: sweep.name, points: [] as Method['points'] };
       report.methods.push(method);
       for (const param of sweep.params) {
+        await yieldToLoop();
         if (o.signal?.aborted === true) break;
-        await new Promise((done) => setImmediate(done));
         const one = runComparison(o.problem, initial, tEnd, [{ ...sweep, params: [param] }], {
           maxForceEvals: o.maxForceEvals,
         });
         const p = one.methods[0]?.points[0];
+        done++;
         if (p === undefined) continue;
         method.points.push(p);
-        o.out.info(
-          `${sweep.name.padEnd(9)} param ${p.param.toPrecision(4).padStart(10)}  force evals ${String(p.forceEvals).padStart(9)}  max ${p.maxRelEnergyError.toExponential(2)}  final ${p.finalRelEnergyError.toExponential(2)}${p.completed ? '' : '  (budget hit)'}`,
+        view.log(
+          { forceEvals: p.forceEvals, maxRelEnergyError: p.maxRelEnergyError },
+          { step: done, category: sweep.name },
         );
       }
     }
-    if (o.signal?.aborted === true) o.out.warn('interrupted: writing the points measured so far');
+    await view.close({ exitCode: 0, preempting: false });
+    if (o.signal?.aborted === true) {
+      o.out.warn(`interrupted after ${done} of ${total} points: ${o.outFile} not written`);
+      return { report, json: o.outFile, svg: '', interrupted: true };
+    }
     mkdirSync(dirname(o.outFile), { recursive: true });
-    writeFileSync(
+    writeFileAtomic(
       o.outFile,
       `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
     );
     const svg = o.outFile.replace(/\.json$/i, '') + '.svg';
-    writeFileSync(svg, benchSvg(report));
-    for (const m of report.methods) {
-      const best = cheapestWithin(m, 1e-4);
-      o.out.info(
-        `${m.name.padEnd(9)} cheapest with max |ΔE/E0| ≤ 1e-4: ${best === undefined ? 'none in the sweep' : `${best.forceEvals} force evals (param ${best.param}, max ${best.maxRelEnergyError.toExponential(2)})`}`,
-      );
-    }
-    return { report, json: o.outFile, svg };
+    writeFileAtomic(svg, benchSvg(report, BENCH_TOLERANCE));
+    return { report, json: o.outFile, svg, interrupted: false };
   } finally {
+    if (!view.closed) await view.close({ exitCode: 0, preempting: false });
     dispose();
   }
 }

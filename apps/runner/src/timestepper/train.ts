@@ -1,7 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { captureState, stateDigest } from '@x/core';
-import { loggingConfigSchema } from '@x/logging';
 import { initBackend } from '@x/tensor';
 import {
   TimestepTrainer,
@@ -13,22 +11,23 @@ import {
   type EpochMetrics,
   type TrainConfig,
 } from '@x/timestepper';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { writeFileAtomic } from '../atomicWrite.js';
 import type { Output } from '../command.js';
-import { openRunServices } from '../runServices.js';
-import { runFieldsSchema, type BackendRequest } from '../runSetup.js';
+import { composeRunSchema, runLoggingSchema } from '../resolveConfig.js';
+import { runFieldsSchema, type TrainSetup } from '../runSetup.js';
+import { runTrainLoop } from '../trainLoop.js';
 import { energySvg, orbitSvg } from './pictures.js';
 
 /** The `runner timestepper train` config: the trainer's plus the run fields. */
-export const timestepperRunSchema = z.strictObject({
-  ...trainConfigSchema.shape,
-  ...runFieldsSchema,
-  logging: loggingConfigSchema.optional(),
-});
+export const timestepperRunSchema = composeRunSchema(
+  { ...runFieldsSchema, logging: runLoggingSchema.optional() },
+  [trainConfigSchema],
+);
 export type TimestepperRunConfig = z.output<typeof timestepperRunSchema>;
 
 /** Embedded defaults of `runner timestepper train`. */
-export const timestepperRunDefaults: TimestepperRunConfig = {
+export const timestepperRunDefaults = {
   ...defaultTrainConfig,
   seed: 0,
   steps: 40,
@@ -43,10 +42,11 @@ export interface TrainOutcome {
   digest: string;
   pictures: string[];
   backend: string;
+  interrupted: boolean;
 }
 
 function trainConfigOf(cfg: TimestepperRunConfig): TrainConfig {
-  const { seed: _s, steps: _t, saveEvery: _e, logging: _l, ...rest } = cfg;
+  const { seed: _s, steps: _t, saveEvery: _e, logging: _l, checkpoint: _c, ...rest } = cfg;
   return rest;
 }
 
@@ -56,70 +56,67 @@ function flat(m: EpochMetrics): Record<string, number> {
 }
 
 /**
- * Trains for `config.steps` epochs (one step = one epoch: Part-1 collection then Part-2 replay),
- * checkpointing every `saveEvery` and at the end, resuming exactly from the newest checkpoint
- * when `resume`. Logs epoch metrics as rows and each collection step as an episode, and draws
- * the learned rule's orbit and energy error on the problem at the end.
+ * Trains for `config.steps` epochs (one step = one epoch: Part-1 collection then Part-2 replay)
+ * on the shared train loop (checkpoint policy, resume, signals within a step). Logs epoch
+ * metrics as rows and each collection step as an episode, and draws the learned rule's orbit
+ * and energy error on the problem at the end.
  */
 export async function runTimestepperTrain(options: {
-  config: TimestepperRunConfig;
-  runDir: string;
-  resume: boolean;
-  backend: BackendRequest;
+  setup: Pick<
+    TrainSetup<TimestepperRunConfig>,
+    'config' | 'runDir' | 'resume' | 'quiet' | 'lock' | 'provenance' | 'backend' | 'threads'
+  >;
   out: Output;
-  quiet?: boolean;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }): Promise<TrainOutcome> {
-  const { config, runDir, out } = options;
-  const info = await initBackend(options.backend);
-  const trainer = new TimestepTrainer(trainConfigOf(config), config.seed);
-  const { ckpt, logger } = await openRunServices({
-    runDir,
-    pipeline: 'timestepper',
-    config,
-    resume: options.resume,
-    quiet: options.quiet,
-    backend: info,
-    out,
+  const { config, runDir } = options.setup;
+  const info = await initBackend({
+    backend: options.setup.backend,
+    threads: options.setup.threads,
   });
-  const components = { ...trainer.components(), logger };
-  const restoredStep = await ckpt.resume(components);
-  let step = restoredStep.step;
   let last: EpochMetrics | undefined;
-  const metadata = { config: trainConfigOf(config) };
-  if (step > 0) out.info(`resumed ${runDir} at step ${step}`);
-  try {
-    while (step < config.steps && options.signal?.aborted !== true) {
-      last = trainer.epoch((i, c) =>
-        logger.logEpisode({ index: i, ...c }, { step: step + 1, category: 'collect' }),
-      );
-      step++;
-      logger.log(flat(last), { step, category: 'train' });
-      if (step % Math.max(1, Math.floor(config.steps / 10)) === 0 || step === config.steps) {
-        out.info(
-          `step ${step}/${config.steps}: dt/τ ${last.meanDtOverTau.toFixed(4)}, accepted err ${last.meanAcceptedError.toExponential(2)}, retrains ${last.retrains}, rejects ${last.rejects}, replay pass ${(100 * last.replayPassRate).toFixed(0)}%`,
-        );
-      }
-      if (last.capHits > 0)
-        logger.notice(
-          'warn',
-          `step ${step}: retry cap hit for ${last.capHits} system(s); dt halved until the gate passed`,
-          'timestepper',
-        );
-      await ckpt.maybeSave(step, components, { metrics: flat(last), metadata });
-    }
-    await ckpt.finish(
-      step,
-      components,
-      last === undefined ? { metadata } : { metrics: flat(last), metadata },
-    );
-    const pictures = drawProblem(trainer, runDir);
-    const digest = stateDigest(await captureState(trainer.components()));
-    await logger.close({ exitCode: 0, preempting: options.signal?.aborted === true });
-    return { runDir, step, metrics: last, digest, pictures, backend: info.name };
-  } finally {
-    trainer.dispose();
-  }
+  const r = await runTrainLoop({
+    setup: options.setup,
+    pipeline: 'timestepper',
+    backend: info,
+    out: options.out,
+    signal: options.signal,
+    build: () => {
+      const trainer = new TimestepTrainer(trainConfigOf(config), config.seed);
+      return {
+        components: trainer.components(),
+        metadata: { config: trainConfigOf(config) },
+        async step(step, logger) {
+          // Promise.resolve: an epoch is synchronous or asynchronous depending on the backend API.
+          const m = await Promise.resolve(
+            trainer.epoch((i, c) =>
+              logger.logEpisode({ index: i, ...c }, { step, category: 'collect' }),
+            ),
+          );
+          last = m;
+          logger.log(flat(m), { step, category: 'train' });
+          if (m.capHits > 0)
+            logger.notice(
+              'warn',
+              `step ${step}: retry cap hit for ${m.capHits} system(s); dt halved until the gate passed`,
+              'timestepper',
+            );
+          return flat(m);
+        },
+        finish: () => drawProblem(trainer, runDir),
+        dispose: () => trainer.dispose(),
+      };
+    },
+  });
+  return {
+    runDir,
+    step: r.step,
+    metrics: last,
+    digest: r.digest,
+    pictures: r.outputs,
+    backend: info.name,
+    interrupted: r.interrupted,
+  };
 }
 
 function drawProblem(trainer: TimestepTrainer, runDir: string): string[] {
@@ -135,14 +132,14 @@ function drawProblem(trainer: TimestepTrainer, runDir: string): string[] {
   mkdirSync(dir, { recursive: true });
   const orbit = join(dir, `orbit-${p.name}.svg`);
   const energy = join(dir, `energy-${p.name}.svg`);
-  writeFileSync(
+  writeFileAtomic(
     orbit,
     orbitSvg(
       thinned,
       `${p.name}: learned rule, t ≤ ${tEnd.toPrecision(3)} (${r.forceEvals} force evals)`,
     ),
   );
-  writeFileSync(
+  writeFileAtomic(
     energy,
     energySvg(thinned, `${p.name}: relative energy error and dt (learned rule)`),
   );

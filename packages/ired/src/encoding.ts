@@ -57,13 +57,6 @@ export function encodeBatch(grids: readonly Grid[]): Float32Array {
   return out;
 }
 
-/** Givens masks of a batch of quizzes as one `(n, 729)` array. */
-export function maskBatch(quizzes: readonly Grid[]): Float32Array {
-  const out = new Float32Array(quizzes.length * BOARD_SIZE);
-  quizzes.forEach((q, b) => givensMask(q, out, b * BOARD_SIZE));
-  return out;
-}
-
 /** Fills one board (729 values at `offset`) of `out` with standard normal draws from `rng`. */
 export function fillNormalAt(rng: Rng, out: Float32Array, offset: number): void {
   for (let i = 0; i < BOARD_SIZE; i++) out[offset + i] = rng.normal();

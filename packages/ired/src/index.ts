@@ -30,7 +30,6 @@ export {
   encodeBatch,
   encodeGrid,
   givensMask,
-  maskBatch,
 } from './encoding.js';
 export {
   HARD_GIVENS,

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { XError } from '@x/core';
 import { TrajectoryLogger } from '@x/logging';
 import {
@@ -104,9 +103,4 @@ export async function runTimestepperSimulate(o: {
   } finally {
     dispose();
   }
-}
-
-/** Default trajectory path inside a run directory. */
-export function trajectoryPath(runDir: string, problem: string, method: string): string {
-  return join(runDir, 'trajectories', `${problem}-${method}.npz`);
 }

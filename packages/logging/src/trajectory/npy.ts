@@ -73,11 +73,6 @@ export function encodeNpy(a: NpyArray): Uint8Array {
   return out;
 }
 
-/** The `descr` string of an array (e.g. `<f4`, `|b1`, `<U12`). */
-export function npyDescr(a: NpyArray): string {
-  return descr(a);
-}
-
 /** Parses a `.npy` file (v1.0–3.0, little-endian, C order). */
 export function decodeNpy(bytes: Uint8Array, source = '<npy>'): NpyArray {
   const bad = (why: string) => new XError('INVALID_INPUT', `${source}: ${why}`);

@@ -5,6 +5,7 @@ import { iredCommands } from './ired.js';
 import { quickstartCommand } from './quickstart.js';
 import { operatorsCommands } from './operators.js';
 import { queueCommands } from './queue.js';
+import { reportCommand } from './report.js';
 import { wandbCommands } from './wandb.js';
 import { timestepperCommands } from './timestepper.js';
 import { workerCommand } from './worker.js';
@@ -18,6 +19,7 @@ export const commands: Command[] = [
   ...operatorsCommands,
   ...timestepperCommands,
   ...wandbCommands,
+  reportCommand,
   ...queueCommands,
   workerCommand,
 ];

@@ -18,4 +18,7 @@ export const commandSources: readonly CommandSource[] = [
   { name: 'operators', load: () => import('./operators.js') },
   { name: 'timestepper', load: () => import('./timestepper.js') },
   { name: 'wandb', load: () => import('./wandb.js') },
+  { name: 'report', load: () => import('./report.js') },
+  { name: 'queue', load: () => import('./queue.js') },
+  { name: 'worker', load: () => import('./worker.js') },
 ];

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { applyOverrides, parseConfig, parseYaml, resolveConfig } from './config.js';
+import { spawnSync } from 'node:child_process';
+import {
+  MAX_CONFIG_BYTES,
+  applyOverrides,
+  loadYamlFile,
+  parseConfig,
+  parseYaml,
+  resolveConfig,
+} from './config.js';
 import { isXError } from './errors.js';
 
 const schema = z.strictObject({
@@ -81,5 +89,50 @@ describe('config', () => {
     expect(message(() => resolveConfig({ schema, defaults, file }))).toContain(
       `in ${file}: train.batch: expected positive integer, got 0`,
     );
+  });
+});
+
+describe('bounded config input', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'core-bounded-'));
+  const fails = (path: string, pattern: RegExp) => {
+    let caught: unknown;
+    try {
+      loadYamlFile(path);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isXError(caught), String(caught)).toBe(true);
+    expect((caught as Error).message).toMatch(pattern);
+    expect((caught as Error).message).toContain(path);
+    return caught as Error;
+  };
+
+  it('refuses devices, FIFOs, directories and oversized files at once (fstat before reading)', () => {
+    fails('/dev/zero', /a device, not a regular file/);
+    const fifo = join(dir, 'fifo.yaml');
+    if (spawnSync('mkfifo', [fifo]).status === 0) fails(fifo, /a FIFO, not a regular file/);
+    fails(dir, /a directory, not a regular file/);
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `a: "${'x'.repeat(MAX_CONFIG_BYTES)}"\n`);
+    fails(big, /more than the \d+ allowed/);
+    expect(isXError(fails(join(dir, 'none.yaml'), /no such file/), 'NOT_FOUND')).toBe(true);
+  });
+
+  it('caps YAML alias expansion and nesting with a named error', () => {
+    const bomb = join(dir, 'bomb.yaml');
+    const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 10; i++) {
+      const p = String.fromCharCode(97 + i - 1);
+      const q = String.fromCharCode(97 + i);
+      lines.push(`${q}: &${q} [*${p},*${p},*${p},*${p},*${p},*${p},*${p},*${p},*${p},*${p}]`);
+    }
+    writeFileSync(bomb, `${lines.join('\n')}\n`);
+    expect(isXError(fails(bomb, /aliases expand to more than 100/), 'INVALID_CONFIG')).toBe(true);
+    const deep = join(dir, 'deep.yaml');
+    writeFileSync(deep, `a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+    fails(deep, /nested (more than 64 levels deep|too deeply)/);
+    const bin = join(dir, 'bin.yaml');
+    writeFileSync(bin, Buffer.from([0xff, 0xfe, 0x00, 0x41]));
+    fails(bin, /not UTF-8/);
   });
 });

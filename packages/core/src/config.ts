@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { XError } from './errors.js';
@@ -132,28 +132,152 @@ export function parseConfig<T extends z.ZodType>(
  * Errors name the source, line and column.
  */
 export function parseYaml(text: string, source = '<yaml>'): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, customTags: [] });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, customTags: [] });
+  } catch (err) {
+    throw yamlLimit(err, source);
+  }
   const err = doc.errors[0] ?? doc.warnings[0];
   if (err !== undefined) {
     const pos = err.linePos ? `:${err.linePos[0].line}:${err.linePos[0].col}` : '';
     const first = err.message.split('\n')[0] ?? err.message;
-    const text = first.replace(/ at line \d+, column \d+:?$/, '');
+    const text = /call stack/i.test(first)
+      ? 'nested too deeply to parse'
+      : first.replace(/ at line \d+, column \d+:?$/, '');
     throw new XError('INVALID_CONFIG', `${source}${pos}: ${text}`, { cause: err });
   }
-  return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    throw yamlLimit(err, source);
+  }
+  const depth = nestingDepth(value, MAX_NESTING);
+  if (depth > MAX_NESTING) {
+    throw new XError(
+      'INVALID_CONFIG',
+      `${source}: nested more than ${MAX_NESTING} levels deep; a config never is`,
+    );
+  }
+  return value;
 }
 
-/** Reads and parses a YAML file; see {@link parseYaml}. A missing file is `INVALID_INPUT`. */
-export function loadYamlFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new XError(
-      'INVALID_INPUT',
-      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+/** Aliases a YAML document may expand (the `yaml` library's `maxAliasCount`). */
+const MAX_YAML_ALIASES = 100;
+/** Deepest nesting accepted in a config (maps and lists). */
+const MAX_NESTING = 64;
+/** Largest config file read (configs are a few KiB). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+function nestingDepth(v: unknown, limit: number, depth = 0): number {
+  if (depth > limit || v === null || typeof v !== 'object') return depth;
+  let max = depth;
+  for (const x of Object.values(v as Record<string, unknown>)) {
+    max = Math.max(max, nestingDepth(x, limit, depth + 1));
+    if (max > limit) break;
+  }
+  return max;
+}
+
+function yamlLimit(err: unknown, source: string): XError {
+  const msg = (err as Error).message ?? String(err);
+  if (err instanceof RangeError) {
+    return new XError('INVALID_CONFIG', `${source}: nested too deeply to parse`, { cause: err });
+  }
+  if (/alias/i.test(msg)) {
+    return new XError(
+      'INVALID_CONFIG',
+      `${source}: YAML aliases expand to more than ${MAX_YAML_ALIASES} nodes (an alias bomb?); write the values out`,
       { cause: err },
     );
+  }
+  return new XError('INVALID_CONFIG', `${source}: ${msg.split('\n')[0] ?? msg}`, { cause: err });
+}
+
+/** Why a path cannot be opened, in words (permission denied is never "no such file"). */
+export function openFailure(path: string, err: unknown, what: string): XError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'ENOTDIR'
+            ? 'a parent is not a directory'
+            : (code ?? (err as Error).message);
+  return new XError(
+    code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_INPUT',
+    `${path}: ${why} (reading ${what})`,
+    { cause: err },
+  );
+}
+
+/**
+ * Reads a whole regular file of at most `maxBytes`, checked with `fstat` before reading: a FIFO
+ * (opened non-blocking, so it never hangs), a device such as `/dev/zero`, a directory or a file
+ * too large is refused at once with `INVALID_INPUT` naming the file and `what` it should be.
+ *
+ * @example
+ * const text = Buffer.from(readRegularFile('run.yaml', 1 << 20, 'config file')).toString('utf8');
+ */
+export function readRegularFile(path: string, maxBytes: number, what: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw openFailure(path, err, what);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      const kind = st.isDirectory()
+        ? 'a directory'
+        : st.isFIFO()
+          ? 'a FIFO'
+          : st.isCharacterDevice() || st.isBlockDevice()
+            ? 'a device'
+            : 'not a regular file';
+      throw new XError(
+        'INVALID_INPUT',
+        `${path}: cannot read ${what}: ${kind}, not a regular file`,
+      );
+    }
+    if (st.size > maxBytes) {
+      throw new XError(
+        'INVALID_INPUT',
+        `${path}: ${st.size} bytes, more than the ${maxBytes} allowed (reading ${what})`,
+      );
+    }
+    const buf = new Uint8Array(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n <= 0) break;
+      off += n;
+    }
+    return off === buf.length ? buf : buf.subarray(0, off);
+  } catch (err) {
+    if (err instanceof XError) throw err;
+    throw openFailure(path, err, what);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads and parses a YAML config file; see {@link parseYaml}. Only a regular file of at most
+ * {@link MAX_CONFIG_BYTES} is read (see {@link readRegularFile}); every error names the file.
+ */
+export function loadYamlFile(path: string): unknown {
+  const bytes = readRegularFile(path, MAX_CONFIG_BYTES, 'the config file');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw new XError('INVALID_CONFIG', `${path}: not UTF-8 text`, { cause: err });
   }
   return parseYaml(text, path);
 }

@@ -33,8 +33,11 @@ export {
   deepMerge,
   formatIssues,
   loadYamlFile,
+  MAX_CONFIG_BYTES,
+  openFailure,
   parseConfig,
   parseYaml,
+  readRegularFile,
   resolveConfig,
 } from './config.js';
 export type { ResolveConfigOptions } from './config.js';

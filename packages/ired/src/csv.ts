@@ -1,5 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { XError } from '@x/core';
+import { writeFileSync } from 'node:fs';
+import { XError, readRegularFile } from '@x/core';
 import type { Puzzle } from './generator.js';
 import { firstConflict, type Grid, gridToString, isConsistent } from './sudoku.js';
 
@@ -92,18 +92,12 @@ export function parseRrnCsv(text: string, source = '<csv>'): Puzzle[] {
 
 /** Reads an RRN CSV file; see {@link parseRrnCsv}. A missing file is `NOT_FOUND`. */
 export function readRrnCsv(path: string): Puzzle[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new XError(
-      code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_INPUT',
-      `cannot read puzzles ${path}: ${code ?? (err as Error).message}`,
-      { cause: err },
-    );
-  }
-  return parseRrnCsv(text, path);
+  // Only a regular file is read (a FIFO or /dev/zero is refused at once, naming the file).
+  const bytes = readRegularFile(path, 2 ** 31 - 1, 'an RRN puzzle CSV');
+  return parseRrnCsv(
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+    path,
+  );
 }
 
 /** The RRN CSV text of puzzles: `quiz,solution` lines, no header. */

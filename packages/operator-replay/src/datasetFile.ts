@@ -12,6 +12,7 @@ import {
   writeRows,
   type RowArray,
 } from './h5io.js';
+import { AtomicFile } from './atomicFile.js';
 import { PARAMETER_NAMES } from './paramSpace.js';
 import { SEED_SCHEME } from './seeds.js';
 
@@ -126,20 +127,33 @@ export class DatasetWriter {
   readonly header: DatasetHeader;
   readonly #file: H5File;
   readonly #families: FeatureFamily[];
+  readonly #atomic: AtomicFile;
+  #rows = 0;
 
-  private constructor(file: H5File, header: DatasetHeader, families: FeatureFamily[]) {
+  private constructor(
+    file: H5File,
+    header: DatasetHeader,
+    families: FeatureFamily[],
+    atomic: AtomicFile,
+  ) {
     this.#file = file;
     this.header = header;
     this.#families = families;
+    this.#atomic = atomic;
   }
 
-  /** Creates `path` (overwriting) with the header and pre-sized datasets for `header.count` rows. */
+  /**
+   * Creates the file for `path` with the header and pre-sized datasets for `header.count` rows.
+   * It is written beside `path` and replaces it only when {@link close} finds every row written:
+   * an existing file survives any crash or error.
+   */
   static create(
     path: string,
     header: Omit<DatasetHeader, 'featureRegistry'>,
     families: FeatureFamily[],
   ): DatasetWriter {
-    const f = openH5(path, 'w');
+    const atomic = new AtomicFile(path);
+    const f = openH5(atomic.tmp, 'w');
     const { config, count } = header;
     const [, , c, g] = trajectoryShape(config);
     const rows = (dtype: 'float32' | 'float64' | 'int32' | 'uint8', trailing: number[]) => ({
@@ -166,13 +180,14 @@ export class DatasetWriter {
       };
     const full = { ...header, featureRegistry };
     writeHeader(f, full);
-    return new DatasetWriter(f, full, families);
+    return new DatasetWriter(f, full, families, atomic);
   }
 
   /** Writes records to local rows [localStart, localStart + records.length). */
   writeBatch(localStart: number, records: OperatorRecord[]): void {
     const f = this.#file;
     const n = records.length;
+    this.#rows += n;
     const get = (p: string) => getDataset(f, p);
     writeRows(
       get(PATHS.params),
@@ -246,12 +261,28 @@ export class DatasetWriter {
   /** Writes raw rows of one dataset (used by merge). */
   writeRaw(path: string, localStart: number, count: number, data: RowArray): void {
     writeRows(getDataset(this.#file, path), localStart, count, data);
+    if (path === PATHS.params) this.#rows += count;
   }
 
-  /** Flushes and closes the file. */
-  close(): void {
-    this.#file.flush();
-    this.#file.close();
+  /**
+   * Flushes and closes the file; when every row was written it replaces the target, otherwise
+   * (an error or a signal stopped the writing) it is removed and the target is untouched.
+   * Returns true when the target was replaced.
+   */
+  close(): boolean {
+    try {
+      this.#file.flush();
+      this.#file.close();
+    } catch (err) {
+      this.#atomic.discard();
+      throw err;
+    }
+    if (this.#rows >= this.header.count) {
+      this.#atomic.commit();
+      return true;
+    }
+    this.#atomic.discard();
+    return false;
   }
 }
 
@@ -315,22 +346,58 @@ export class DatasetReader {
   readonly header: DatasetHeader;
   readonly file: H5File;
 
-  private constructor(path: string, file: H5File) {
+  readonly #atomic: AtomicFile | undefined;
+
+  private constructor(path: string, file: H5File, atomic: AtomicFile | undefined) {
     this.path = path;
     this.file = file;
+    this.#atomic = atomic;
     this.header = readHeader(file);
+    const rows = getDataset(file, PATHS.params).shape?.[0] ?? 0;
+    if (rows < this.header.count)
+      throw new XError(
+        'INVALID_INPUT',
+        `${path}: declares ${this.header.count} operators but ${PATHS.params} holds ${rows} rows`,
+      );
   }
 
-  /** Opens `path` read-only ('a' when the caller will add families). */
-  static open(path: string, mode: 'r' | 'a' = 'r'): DatasetReader {
-    const f = openH5(path, mode);
+  /**
+   * Opens `path` read-only ('r'), for changes in place ('a'), or ('update') as a copy beside it
+   * that {@link commit} moves over `path`, so adding feature families never leaves a
+   * half-written file (without `commit`, `close` removes the copy).
+   */
+  static open(path: string, mode: 'r' | 'a' | 'update' = 'r'): DatasetReader {
+    if (mode === 'update') openH5(path, 'r').close();
+    const atomic = mode === 'update' ? new AtomicFile(path, { copy: true }) : undefined;
+    let f: H5File;
     try {
-      return new DatasetReader(path, f);
+      f = openH5(atomic?.tmp ?? path, mode === 'r' ? 'r' : 'a');
+    } catch (err) {
+      atomic?.discard();
+      throw err;
+    }
+    try {
+      return new DatasetReader(path, f, atomic);
     } catch (err) {
       f.close();
+      atomic?.discard();
       throw err;
     }
   }
+
+  /** Flushes; for a file opened with 'update', closes and moves the copy over the file. */
+  commit(): void {
+    if (this.#atomic === undefined) {
+      this.file.flush();
+      return;
+    }
+    this.file.flush();
+    this.file.close();
+    this.#closed = true;
+    this.#atomic.commit();
+  }
+
+  #closed = false;
 
   /** Number of operators in the file. */
   get count(): number {
@@ -343,7 +410,7 @@ export class DatasetReader {
 
   /** Rows [start, end) of a dataset as a typed array. */
   rows(path: string, start: number, end: number): ReturnType<typeof readRows> {
-    return readRows(this.dataset(path), start, end);
+    return readRows(this.dataset(path), start, end, this.path);
   }
 
   /** Unit-cube values (float64, 14 per row) of rows [start, end); checks the float32 copy agrees. */
@@ -360,7 +427,12 @@ export class DatasetReader {
     return f64;
   }
 
+  /** Closes the file; a modified copy not committed is removed (the file is untouched). */
   close(): void {
-    this.file.close();
+    if (!this.#closed) {
+      this.#closed = true;
+      this.file.close();
+    }
+    this.#atomic?.discard();
   }
 }

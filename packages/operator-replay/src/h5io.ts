@@ -1,5 +1,5 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { XError } from '@x/core';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { XError, openFailure } from '@x/core';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File, Group } from 'h5wasm/node';
 
@@ -40,37 +40,90 @@ export async function h5ready(): Promise<void> {
 
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-function hasSignature(path: string): boolean {
-  const fd = openSync(path, 'r');
+/**
+ * Runs an h5wasm call with HDF5's diagnostics (`HDF5-DIAG: …`, printed by the library on
+ * stderr) captured instead of printed; returns the result, or throws with the captured text
+ * as `diagnostics` for the caller's message.
+ */
+export function quietly<T>(fn: () => T): T {
+  const stderr = process.stderr;
+  const write = Object.getOwnPropertyDescriptor(stderr, 'write');
+  let captured = '';
+  const capture = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    captured += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const cb = rest.find((r): r is () => void => typeof r === 'function');
+    cb?.();
+    return true;
+  };
+  Object.defineProperty(stderr, 'write', { value: capture, configurable: true, writable: true });
   try {
-    const size = fstatSync(fd).size;
+    return fn();
+  } catch (err) {
+    if (err !== null && typeof err === 'object')
+      (err as { diagnostics?: string }).diagnostics = captured;
+    throw err;
+  } finally {
+    if (write === undefined) delete (stderr as { write?: unknown }).write;
+    else Object.defineProperty(stderr, 'write', write);
+  }
+}
+
+/** The most telling line of HDF5's diagnostics (the innermost error), or ''. */
+function diagnosis(err: unknown): string {
+  const text = (err as { diagnostics?: string } | null)?.diagnostics ?? '';
+  const lines = text.split('\n').filter((l) => /^\s+#\d+:/.test(l));
+  const last = lines.at(-1);
+  if (last === undefined) return '';
+  const m = /\): (.*)$/.exec(last);
+  return (m?.[1] ?? last).trim();
+}
+
+function checkRegular(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw openFailure(path, err, 'an HDF5 file');
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile())
+      throw new XError(
+        'INVALID_INPUT',
+        `${path}: ${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'a device or special file'}, not a regular file (reading an HDF5 file)`,
+      );
     const buf = Buffer.alloc(8);
-    for (let at = 0; at + 8 <= size; at = at === 0 ? 512 : at * 2) {
+    for (let at = 0; at + 8 <= st.size; at = at === 0 ? 512 : at * 2) {
       readSync(fd, buf, 0, 8, at);
-      if (buf.equals(SIGNATURE)) return true;
+      if (buf.equals(SIGNATURE)) return;
     }
-    return false;
+    throw new XError(
+      'INVALID_INPUT',
+      `${path}: not an HDF5 file (no HDF5 signature${st.size === 0 ? '; the file is empty' : ''})`,
+    );
   } finally {
     closeSync(fd);
   }
 }
 
-/** Opens an HDF5 file on the real filesystem ('r', 'a' or 'w'); errors name the path. */
+/**
+ * Opens an HDF5 file on the real filesystem ('r', 'a' or 'w'); errors name the path, and HDF5's
+ * own diagnostics never reach the terminal (the innermost one is quoted in the message).
+ */
 export function openH5(path: string, mode: 'r' | 'a' | 'w'): H5File {
-  if (mode !== 'w' && !existsSync(path)) throw new XError('NOT_FOUND', `${path}: no such file`);
-  if (mode !== 'w' && !hasSignature(path))
-    throw new XError('INVALID_INPUT', `${path}: not an HDF5 file (no HDF5 signature)`);
+  if (mode !== 'w') checkRegular(path);
   try {
-    const f = new h5wasm.File(path, mode);
-    if (f.file_id < 0n) throw new Error('could not open');
-    return f;
+    return quietly(() => {
+      const f = new h5wasm.File(path, mode);
+      if (f.file_id < 0n) throw new Error('could not open');
+      return f;
+    });
   } catch (err) {
+    const why = diagnosis(err);
     throw new XError(
-      'INVALID_INPUT',
-      `${path}: not a readable HDF5 file (${(err as Error).message})`,
-      {
-        cause: err,
-      },
+      mode === 'w' ? 'ENVIRONMENT' : 'INVALID_INPUT',
+      `${path}: ${mode === 'w' ? 'cannot create the HDF5 file' : 'not a readable HDF5 file'} (${why === '' ? (err as Error).message : why})`,
+      { cause: err },
     );
   }
 }
@@ -116,7 +169,16 @@ export function createRows(
 
 /** Returns the dataset at `path` or throws an XError naming the file and path. */
 export function getDataset(file: H5File, path: string): Dataset {
-  const d = file.get(path);
+  let d: unknown;
+  try {
+    d = quietly(() => file.get(path));
+  } catch (err) {
+    throw new XError(
+      'INVALID_INPUT',
+      `${file.filename}: cannot read ${path} (${diagnosis(err) || (err as Error).message})`,
+      { cause: err },
+    );
+  }
   if (!(d instanceof h5wasm.Dataset))
     throw new XError('INVALID_INPUT', `${file.filename}: missing dataset ${path}`);
   return d;
@@ -128,14 +190,36 @@ export function writeRows(ds: Dataset, start: number, count: number, data: RowAr
   ds.write_slice([[start, start + count]], data);
 }
 
+/** Largest single read of rows (the readers read chunk-sized batches). */
+const MAX_READ_BYTES = 1 << 30;
+
 /** Reads rows [start, end) of a dataset as a typed array (row-major). */
-export function readRows(ds: Dataset, start: number, end: number): RowArray {
+export function readRows(ds: Dataset, start: number, end: number, file = '<hdf5>'): RowArray {
   const shape = ds.shape ?? [];
   const rows = shape[0] ?? 0;
   if (start < 0 || end > rows || start > end)
-    throw new XError('INVALID_INPUT', `${ds.path}: rows ${start}..${end} outside 0..${rows}`);
+    throw new XError(
+      'INVALID_INPUT',
+      `${file}: ${ds.path}: rows ${start}..${end} outside 0..${rows}`,
+    );
   if (start === end) return new Float32Array(0);
-  const out = ds.slice([[start, end]]);
+  const rowElems = shape.slice(1).reduce((a, b) => a * b, 1);
+  const bytes = (end - start) * rowElems * 8;
+  if (bytes > MAX_READ_BYTES)
+    throw new XError(
+      'INVALID_INPUT',
+      `${file}: ${ds.path}: rows ${start}..${end} of shape [${shape.join(', ')}] would take ${bytes} bytes, more than the ${MAX_READ_BYTES} read at once`,
+    );
+  let out: unknown;
+  try {
+    out = quietly(() => ds.slice([[start, end]]));
+  } catch (err) {
+    throw new XError(
+      'INVALID_INPUT',
+      `${file}: cannot read ${ds.path} rows ${start}..${end} (${diagnosis(err) || (err as Error).message})`,
+      { cause: err },
+    );
+  }
   if (
     !ArrayBuffer.isView(out) ||
     out instanceof DataView ||

@@ -164,7 +164,7 @@ export async function contentDigest(path: string): Promise<string> {
       attrs(ds);
       const rows = shape[0] ?? 0;
       for (let b = 0; b < rows; b += 256) {
-        const v = readRows(ds, b, Math.min(rows, b + 256));
+        const v = readRows(ds, b, Math.min(rows, b + 256), path);
         h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
       }
     }

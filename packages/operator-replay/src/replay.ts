@@ -139,7 +139,7 @@ export async function extractFamily(
 ): Promise<{ family: string; datasets: string[]; count: number }> {
   const family = getFamily(familyName);
   await h5ready();
-  const reader = DatasetReader.open(path, 'a');
+  const reader = DatasetReader.open(path, 'update');
   try {
     const { header } = reader;
     if (header.featureRegistry[family.name] !== undefined)

@@ -78,10 +78,13 @@ export function decodeNpy(bytes: Uint8Array, source = '<npy>'): NpyArray {
   const bad = (why: string) => new XError('INVALID_INPUT', `${source}: ${why}`);
   if (bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY')
     throw bad('not an npy file');
+  if (bytes.length < 12) throw bad(`truncated header (${bytes.length} bytes)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = bytes[6] as number;
   const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
+  if (start + hlen > bytes.length)
+    throw bad(`header declares ${hlen} bytes, the entry holds ${bytes.length - start}`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + hlen));
   const d = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fo = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
@@ -93,7 +96,19 @@ export function decodeNpy(bytes: Uint8Array, source = '<npy>'): NpyArray {
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map(Number);
+  if (shape.some((n) => !Number.isSafeInteger(n) || n < 0))
+    throw bad(`invalid shape (${sh.trim()})`);
   const body = bytes.slice(start + hlen);
+  const item = /^[<|=>]?[a-zA-Z](\d+)$/.exec(d)?.[1];
+  if (item !== undefined) {
+    const itemBytes = Number(item) * (d.includes('U') ? 4 : 1);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (count * itemBytes !== body.length) {
+      throw bad(
+        `declares shape (${shape.join(', ')}) of ${d}, ${count * itemBytes} bytes, but holds ${body.length} bytes`,
+      );
+    }
+  }
   const buf = body.buffer;
   const m = /^([<|=])([a-zA-Z])(\d+)$/.exec(d);
   if (m === null) throw bad(`unsupported dtype ${d}`);

@@ -1,14 +1,49 @@
-import { readFileSync } from 'node:fs';
-import { XError } from '@x/core';
+import { XError, readRegularFile } from '@x/core';
 import { unzipSync } from 'fflate';
 import { decodeNpy, type NpyArray } from './npy.js';
 
-/** Reads every array of an `.npz` file, keyed by name without `.npy`. */
-export function readNpz(path: string): Record<string, NpyArray> {
+/** Default cap on the bytes an `.npz` may inflate to (all entries together): 4 GiB. */
+export const MAX_NPZ_BYTES = 4 * 1024 ** 3;
+
+/** Deflate cannot compress better than about 1032:1; a zip declaring more is a bomb or a lie. */
+const MAX_RATIO = 1100;
+
+/**
+ * Reads every array of an `.npz` file, keyed by name without `.npy`. Bounded: only a regular
+ * file is read, the sizes its entries declare are checked against `maxBytes` (default
+ * {@link MAX_NPZ_BYTES}) and against deflate's best ratio before anything is inflated, and each
+ * array's declared shape must match its bytes. Every error is `INVALID_INPUT` naming the file.
+ */
+export function readNpz(
+  path: string,
+  options: { maxBytes?: number } = {},
+): Record<string, NpyArray> {
+  const max = options.maxBytes ?? MAX_NPZ_BYTES;
+  const data = readRegularFile(path, Math.min(max, 2 ** 31 - 1), 'an .npz file');
+  let total = 0;
   let files: Record<string, Uint8Array>;
   try {
-    files = unzipSync(new Uint8Array(readFileSync(path)));
+    files = unzipSync(data, {
+      filter: (f) => {
+        if (!f.name.endsWith('.npy')) return false;
+        total += f.originalSize;
+        if (total > max) {
+          throw new XError(
+            'INVALID_INPUT',
+            `${path}: entries declare more than ${max} bytes uncompressed (at ${f.name}); refusing to inflate`,
+          );
+        }
+        if (f.compression !== 0 && f.originalSize > Math.max(1 << 20, f.size * MAX_RATIO)) {
+          throw new XError(
+            'INVALID_INPUT',
+            `${path}:${f.name}: declares ${f.originalSize} bytes from ${f.size} compressed (a zip bomb?); refusing to inflate`,
+          );
+        }
+        return true;
+      },
+    });
   } catch (err) {
+    if (err instanceof XError) throw err;
     throw new XError('INVALID_INPUT', `${path}: not a readable .npz (${(err as Error).message})`, {
       cause: err,
     });

@@ -2,11 +2,12 @@ import { open, rm } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { CheckpointManager } from '../packages/checkpoint/src/index.js';
 import {
   tensorData,
   type Component,
+  type ComponentMap,
   type State,
   type TensorData,
 } from '../packages/core/src/index.js';
@@ -67,9 +68,13 @@ async function plainRead(path: string, state: Record<string, TensorData>): Promi
   await h.close();
 }
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
+/** Wall seconds of `fn`; its CPU seconds (all threads of the process) go to `cpu`. */
+async function time(cpu: number[], fn: () => Promise<unknown>): Promise<number> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
+  const c = process.cpuUsage(c0);
+  cpu.push((c.user + c.system) / 1e6);
   return (performance.now() - t0) / 1000;
 }
 
@@ -84,9 +89,26 @@ interface Row {
   saveS: number;
   plainR: number;
   restore: number;
+  asyncFirst: number;
   asyncBlock: number;
   asyncBlockNoCopy: number;
-  asyncTotal: number;
+  stallCopy: number;
+  stallNoCopy: number;
+  /** Median CPU seconds (all threads) of save / plain write and restore / plain read. */
+  cpuSave: number;
+  cpuRestore: number;
+}
+
+/** Time until an async save returns, then the longest event-loop stall while it finishes. */
+async function asyncSave(mgr: CheckpointManager, step: number, comp: ComponentMap) {
+  const t0 = performance.now();
+  await mgr.save(step, comp);
+  const blocked = (performance.now() - t0) / 1000;
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  await mgr.wait();
+  h.disable();
+  return { blocked, stall: h.max / 1e9 };
 }
 
 async function benchSize(
@@ -99,58 +121,82 @@ async function benchSize(
   log(`[${label}] building state…`);
   const state = makeState(bytes);
   const comp = { model: new Holder(state) };
-  const r: Record<string, number[]> = {
+  const r: Record<keyof Omit<Row, 'label' | 'cpuSave' | 'cpuRestore'>, number[]> = {
     plainW: [],
     saveS: [],
     plainR: [],
     restore: [],
+    asyncFirst: [],
     asyncBlock: [],
     asyncBlockNoCopy: [],
-    asyncTotal: [],
+    stallCopy: [],
+    stallNoCopy: [],
   };
+  const cpuOf = {
+    plainW: [] as number[],
+    plainR: [] as number[],
+    saveS: [] as number[],
+    restore: [] as number[],
+  };
+  const last = (k: keyof typeof r) => (r[k].at(-1) as number).toFixed(2);
   for (let rep = 0; rep < reps; rep++) {
     const dir = join(root, `${label.replace(' ', '')}-${rep}`);
     const plain = join(root, 'plain.bin');
-    r['plainW']!.push(await time(() => plainWrite(plain, state)));
-    r['plainR']!.push(await time(() => plainRead(plain, state)));
-    await rm(plain, { force: true });
-    log(
-      `[${label}] rep ${rep + 1}: plain write ${(r['plainW']!.at(-1) as number).toFixed(2)} s, read ${(r['plainR']!.at(-1) as number).toFixed(2)} s`,
-    );
     const sync = new CheckpointManager(join(dir, 'sync'));
-    r['saveS']!.push(await time(() => sync.save(1, comp)));
-    const target = { model: new Holder({}) };
-    r['restore']!.push(await time(() => sync.restore(target)));
+    const pair = [
+      async () => {
+        r.plainW.push(await time(cpuOf.plainW, () => plainWrite(plain, state)));
+        r.plainR.push(await time(cpuOf.plainR, () => plainRead(plain, state)));
+        await rm(plain, { force: true });
+      },
+      async () => {
+        r.saveS.push(await time(cpuOf.saveS, () => sync.save(1, comp)));
+        r.restore.push(await time(cpuOf.restore, () => sync.restore({ model: new Holder({}) })));
+        await rm(join(dir, 'sync'), { recursive: true, force: true });
+      },
+    ];
+    // Alternate which goes first: the second writer reuses the pages the first one freed.
+    for (const run of rep % 2 === 0 ? pair : [...pair].reverse()) await run();
     log(
-      `[${label}] rep ${rep + 1}: checkpoint save ${(r['saveS']!.at(-1) as number).toFixed(2)} s, restore+verify ${(r['restore']!.at(-1) as number).toFixed(2)} s`,
+      `[${label}] rep ${rep + 1}: plain write ${last('plainW')} s, read ${last('plainR')} s; checkpoint save ${last('saveS')} s, restore+verify ${last('restore')} s`,
     );
     for (const copy of [true, false]) {
       const mgr = new CheckpointManager(join(dir, copy ? 'async' : 'async-nocopy'), {
         async: true,
         copyState: copy,
       });
-      const t0 = performance.now();
-      await mgr.save(1, comp);
-      const blocked = (performance.now() - t0) / 1000;
-      await mgr.wait();
-      r[copy ? 'asyncBlock' : 'asyncBlockNoCopy']!.push(blocked);
-      if (copy) r['asyncTotal']!.push((performance.now() - t0) / 1000);
+      const first = await asyncSave(mgr, 1, comp);
+      const steady = await asyncSave(mgr, 2, comp);
+      if (copy) {
+        r.asyncFirst.push(first.blocked);
+        r.asyncBlock.push(steady.blocked);
+        r.stallCopy.push(steady.stall);
+      } else {
+        r.asyncBlockNoCopy.push(steady.blocked);
+        r.stallNoCopy.push(steady.stall);
+      }
+      await rm(join(dir, copy ? 'async' : 'async-nocopy'), { recursive: true, force: true });
     }
     log(
-      `[${label}] rep ${rep + 1}: async save blocked ${(r['asyncBlock']!.at(-1) as number).toFixed(3)} s (copy), ${(r['asyncBlockNoCopy']!.at(-1) as number).toFixed(3)} s (no copy)`,
+      `[${label}] rep ${rep + 1}: async save blocked ${last('asyncFirst')} s first, ${last('asyncBlock')} s next (copy), ${last('asyncBlockNoCopy')} s (no copy); longest event-loop stall while writing ${last('stallCopy')} s (copy), ${last('stallNoCopy')} s (no copy)`,
     );
     await rm(dir, { recursive: true, force: true });
   }
-  const m = (k: string) => median(r[k] as number[]);
+  const m = (k: keyof typeof r) => median(r[k]);
+  const ratios = (a: number[], b: number[]) => median(a.map((x, i) => x / (b[i] as number)));
   return {
     label,
+    cpuSave: ratios(cpuOf.saveS, cpuOf.plainW),
+    cpuRestore: ratios(cpuOf.restore, cpuOf.plainR),
     plainW: m('plainW'),
     saveS: m('saveS'),
     plainR: m('plainR'),
     restore: m('restore'),
+    asyncFirst: m('asyncFirst'),
     asyncBlock: m('asyncBlock'),
     asyncBlockNoCopy: m('asyncBlockNoCopy'),
-    asyncTotal: m('asyncTotal'),
+    stallCopy: m('stallCopy'),
+    stallNoCopy: m('stallNoCopy'),
   };
 }
 
@@ -162,6 +208,9 @@ export async function main(args: string[]): Promise<void> {
   };
   const sizes = (get('--sizes') ?? '100,1000').split(',').map((s) => Number(s) * MB);
   const reps = Number(get('--reps') ?? '3');
+  const loadStart = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const root = mkdtempSync(join(tmpdir(), 'x-bench-ckpt-'));
   const rows: Row[] = [];
@@ -176,10 +225,10 @@ export async function main(args: string[]): Promise<void> {
     .join(' ');
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(
-    `\ncheckpoint benchmark — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.versions.node}, dir ${tmpdir()} (warm page cache), median of ${reps}, load average at the end ${load}`,
+    `\ncheckpoint benchmark — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.versions.node}, dir ${tmpdir()} (warm page cache), median of ${reps}, load average (1/5/15 min) at the start ${loadStart}, at the end ${load}`,
   );
   out(
-    'save = safetensors + state.json + manifest (SHA-256 of files, state digest), fsync, rename; plain = one fs write of the same bytes + fsync',
+    'save = safetensors + state.json + manifest (SHA-256 of files, state digest), fsync, rename; plain = one fs write of the same bytes + fsync (the two alternate which runs first)',
   );
   out(
     'restore = read + SHA-256 + structural checks + state digest + setState; plain = fs read of the same bytes into fresh buffers\n',
@@ -192,10 +241,13 @@ export async function main(args: string[]): Promise<void> {
     'plain read',
     'restore',
     'restore/plain',
+    'CPU s/p, r/p',
+    'async block (first)',
     'async block',
     'block share',
     'no-copy block',
     'share',
+    'stall copy / no-copy',
   ];
   out(`| ${hdr.join(' | ')} |`);
   out(`|${hdr.map(() => '---').join('|')}|`);
@@ -213,14 +265,17 @@ export async function main(args: string[]): Promise<void> {
         `${r.plainR.toFixed(2)} s (${rate(r.plainR)})`,
         `${r.restore.toFixed(2)} s (${rate(r.restore)})`,
         `${(r.restore / r.plainR).toFixed(2)}×`,
+        `${r.cpuSave.toFixed(2)}×, ${r.cpuRestore.toFixed(2)}×`,
+        `${r.asyncFirst.toFixed(3)} s`,
         `${r.asyncBlock.toFixed(3)} s`,
         `${((100 * r.asyncBlock) / r.saveS).toFixed(1)}%`,
         `${r.asyncBlockNoCopy.toFixed(3)} s`,
         `${((100 * r.asyncBlockNoCopy) / r.saveS).toFixed(1)}%`,
+        `${r.stallCopy.toFixed(3)} / ${r.stallNoCopy.toFixed(3)} s`,
       ].join(' | ')} |`,
     );
   }
   out(
-    '\nblock share = time `save` blocks the caller with async: true, as a share of a synchronous save (copy: captured state deep-copied; no-copy: copyState: false)',
+    '\nasync block = time `save` blocks the caller with async: true on a manager that saved before (first = its first save, which allocates the staging copy); block share = that as a share of a synchronous save (copy: the default, state copied into reusable shared staging memory; no-copy: copyState: false). CPU s/p, r/p = CPU seconds of all threads of the process, save over plain write and restore over plain read (what the work costs whatever the load of the machine). stall = longest event-loop delay while the background save finishes (hashing on worker threads for the staged copy, on the main thread without a copy)',
   );
 }

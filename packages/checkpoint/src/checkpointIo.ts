@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { XError, type State, type TensorData } from '@x/core';
 import { writeFailure } from './errors.js';
 import { nodeFs, type FileLike, type FsOps } from './fsOps.js';
+import { digestParts } from './digestParts.js';
 import { digestOf, sha256Parts } from './hashing.js';
 import {
   CHECKPOINT_FORMAT,
@@ -160,11 +161,25 @@ function describeErr(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+interface ReadTensors {
+  tensors: Map<string, TensorData>;
+  metadata: Record<string, string>;
+  sha256: string;
+  /** SHA-256 of the parts `digest` returned, hashed while the tensors were read. */
+  digest?: string;
+}
+
+/**
+ * Reads a safetensors file: all chunk reads are queued at once and the file's SHA-256 runs over
+ * each chunk as it lands. With `digest` (called with the tensors before their bytes arrive, on
+ * little-endian machines), the SHA-256 of the parts it returns runs alongside, in their order.
+ */
 async function readTensors(
   fs: FsOps,
   path: string,
   expectedSize?: number,
-): Promise<{ tensors: Map<string, TensorData>; metadata: Record<string, string>; sha256: string }> {
+  digest?: (tensors: Map<string, TensorData>) => Uint8Array[],
+): Promise<ReadTensors> {
   const size = await fs.size(path);
   if (expectedSize !== undefined && size !== expectedSize) {
     throw new XError('INTEGRITY', `${path}: size ${size} bytes, manifest says ${expectedSize}`);
@@ -198,17 +213,46 @@ async function readTensors(
         throw new XError('INTEGRITY', `${path}: short read in tensor ${JSON.stringify(c.name)}`);
       }
     };
+    for (const { e, target } of targets) tensors.set(e.name, target.finish());
+    const inPlace = targets.every(
+      ({ e, target }) => tensors.get(e.name)?.data.buffer === target.bytes.buffer,
+    );
+    const parts = digest !== undefined && inPlace ? digest(tensors) : undefined;
     const reads = chunks.map(readChunk);
-    try {
+    const fileSha = async () => {
       for (let i = 0; i < chunks.length; i++) {
         await reads[i];
         hash.update((chunks[i] as (typeof chunks)[number]).bytes);
       }
+      return hash.digest('hex');
+    };
+    const byBuffer = new Map<ArrayBufferLike, number[]>();
+    chunks.forEach((c, i) =>
+      byBuffer.set(c.bytes.buffer, [...(byBuffer.get(c.bytes.buffer) ?? []), i]),
+    );
+    const partsSha = async (ps: Uint8Array[]) => {
+      const h = createHash('sha256');
+      for (const p of ps) {
+        const mine = p.length > 0 ? byBuffer.get(p.buffer) : undefined;
+        if (mine === undefined) h.update(p);
+        else
+          for (const i of mine) {
+            await reads[i];
+            h.update((chunks[i] as (typeof chunks)[number]).bytes);
+          }
+      }
+      return h.digest('hex');
+    };
+    try {
+      const [sha256, digestHex] = await Promise.all([
+        fileSha(),
+        parts === undefined ? undefined : partsSha(parts),
+      ]);
+      if (!inPlace) for (const { e, target } of targets) tensors.set(e.name, target.finish());
+      return { tensors, metadata: header.metadata, sha256, digest: digestHex };
     } finally {
       await Promise.allSettled(reads);
     }
-    for (const { e, target } of targets) tensors.set(e.name, target.finish());
-    return { tensors, metadata: header.metadata, sha256: hash.digest('hex') };
   } finally {
     await f.close();
   }
@@ -242,15 +286,6 @@ export async function loadCheckpoint(fs: FsOps, dir: string): Promise<LoadedChec
       throw new XError('INTEGRITY', `${path}: ${describeErr(err)}`, { cause: err });
     }
   };
-  const tPath = join(dir, FILES.tensors);
-  const tInfo = need(FILES.tensors);
-  const { tensors, sha256 } = await wrap(tPath, () => readTensors(fs, tPath, tInfo.size));
-  if (sha256 !== tInfo.sha256) {
-    throw new XError(
-      'INTEGRITY',
-      `${tPath}: SHA-256 ${sha256} does not match the manifest (${tInfo.sha256})`,
-    );
-  }
   const jPath = join(dir, FILES.tree);
   const jInfo = need(FILES.tree);
   const jBytes = await wrap(jPath, () => readWhole(fs, jPath, Math.max(jInfo.size, 0)));
@@ -261,19 +296,41 @@ export async function loadCheckpoint(fs: FsOps, dir: string): Promise<LoadedChec
       `${jPath}: size ${jBytes.length} / SHA-256 ${jSha} do not match the manifest (${jInfo.size} / ${jInfo.sha256})`,
     );
   }
-  const state = await wrap(jPath, () => {
-    const doc = JSON.parse(jBytes.toString('utf8')) as { version?: unknown; tree?: unknown };
-    if (doc.version !== STATE_JSON_VERSION)
-      throw new Error(`unsupported state.json version ${String(doc.version)}`);
-    return Promise.resolve(joinState(doc.tree, tensors, jPath));
+  const doc = await wrap(jPath, () => {
+    const d = JSON.parse(jBytes.toString('utf8')) as { version?: unknown; tree?: unknown };
+    if (d.version !== STATE_JSON_VERSION)
+      throw new Error(`unsupported state.json version ${String(d.version)}`);
+    return Promise.resolve(d);
   });
-  if (state === null || typeof state !== 'object' || Array.isArray(state)) {
+  const build = (tensors: Map<string, TensorData>): State => {
+    let s: State;
+    try {
+      s = joinState(doc.tree, tensors, jPath);
+    } catch (err) {
+      throw new XError('INTEGRITY', `${jPath}: ${describeErr(err)}`, { cause: err });
+    }
+    if (s === null || typeof s !== 'object' || Array.isArray(s)) {
+      throw new XError(
+        'INTEGRITY',
+        `${jPath}: the root of the state tree is not an object of components`,
+      );
+    }
+    return s;
+  };
+  const tPath = join(dir, FILES.tensors);
+  const tInfo = need(FILES.tensors);
+  let state: State | undefined;
+  const read = await wrap(tPath, () =>
+    readTensors(fs, tPath, tInfo.size, (tensors) => digestParts((state = build(tensors)))),
+  );
+  if (read.sha256 !== tInfo.sha256) {
     throw new XError(
       'INTEGRITY',
-      `${jPath}: the root of the state tree is not an object of components`,
+      `${tPath}: SHA-256 ${read.sha256} does not match the manifest (${tInfo.sha256})`,
     );
   }
-  const digest = await digestOf(state);
+  state ??= build(read.tensors);
+  const digest = read.digest ?? (await digestOf(state));
   if (digest !== manifest.stateDigest) {
     throw new XError(
       'INTEGRITY',

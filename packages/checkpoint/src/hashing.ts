@@ -1,25 +1,30 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { isTensorData, stateDigest, type State } from '@x/core';
-import type { HashJob, HashRequest, HashResponse } from './hashWorker.js';
+import type { State } from '@x/core';
+import { digestParts } from './digestParts.js';
 
 /** Bytes hashed between two yields to the event loop when hashing on the main thread. */
 const SLICE = 32 << 20;
+/** Parts smaller than this are copied to the worker; larger ones must be shared. */
+const SMALL = 1 << 16;
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
-/** True when the view's memory is shared, so a worker can read it without a copy. */
-export function isShared(v: ArrayBufferView): boolean {
-  return v.buffer instanceof SharedArrayBuffer;
-}
+// The worker is plain JavaScript (node:crypto only), so it runs the same from source and dist.
+const WORKER_SOURCE = `
+const { createHash } = require('node:crypto');
+const { parentPort } = require('node:worker_threads');
+parentPort.on('message', ({ id, parts }) => {
+  try {
+    const h = createHash('sha256');
+    for (const p of parts) h.update(p);
+    parentPort.postMessage({ id, hex: h.digest('hex') });
+  } catch (err) {
+    parentPort.postMessage({ id, error: String((err && err.message) || err) });
+  }
+});
+`;
 
-/** True when every tensor of the state lives in shared memory. */
-export function tensorsShared(state: State): boolean {
-  if (isTensorData(state)) return isShared(state.data);
-  if (state === null || typeof state !== 'object') return true;
-  return Object.values(state).every((v) => tensorsShared(v));
-}
+type Answer = { id: number; hex: string } | { id: number; error: string };
 
 interface Pending {
   resolve: (hex: string) => void;
@@ -38,18 +43,9 @@ class HashThread {
   #start(): Worker | undefined {
     if (this.#worker !== undefined || this.#failed) return this.#worker;
     try {
-      const source = import.meta.url.endsWith('.ts');
-      const url = new URL(source ? './hashWorker.ts' : './hashWorker.js', import.meta.url);
-      const execArgv = source
-        ? [
-            '--conditions=@x/source',
-            '--import',
-            pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
-          ]
-        : [];
-      const w = new Worker(url, { execArgv, name: 'x-checkpoint-hash' });
+      const w = new Worker(WORKER_SOURCE, { eval: true, name: 'x-checkpoint-hash' });
       w.unref();
-      w.on('message', (m: HashResponse) => {
+      w.on('message', (m: Answer) => {
         const p = this.#pending.get(m.id);
         if (p === undefined) return;
         this.#pending.delete(m.id);
@@ -73,26 +69,29 @@ class HashThread {
     return this.#worker;
   }
 
-  /** Runs a request on the thread; undefined when no thread can be started here. */
-  run(job: HashJob): Promise<string> | undefined {
+  /** SHA-256 of the parts on this thread; undefined when no thread can be started here. */
+  run(parts: readonly Uint8Array[]): Promise<string> | undefined {
     const w = this.#start();
     if (w === undefined) return undefined;
     const id = this.#next++;
     return new Promise<string>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       w.ref();
-      const req: HashRequest = { ...job, id };
-      w.postMessage(req);
+      w.postMessage({ id, parts });
     });
   }
 }
 
-const fileThread = new HashThread();
-const digestThread = new HashThread();
+const threads = { file: new HashThread(), digest: new HashThread() };
 
 /** Jobs answered by the hashing threads so far (file checksums, state digests). */
 export function offThreadJobs(): { sha256: number; digest: number } {
-  return { sha256: fileThread.done, digest: digestThread.done };
+  return { sha256: threads.file.done, digest: threads.digest.done };
+}
+
+/** True when the view's memory is shared, so a worker can read it without a copy. */
+export function isShared(v: ArrayBufferView): boolean {
+  return v.buffer instanceof SharedArrayBuffer;
 }
 
 /** SHA-256 (hex) of the parts in order on the main thread, yielding between slices. */
@@ -107,35 +106,34 @@ export async function sha256OnMain(parts: readonly Uint8Array[]): Promise<string
   return h.digest('hex');
 }
 
-/**
- * SHA-256 (hex) of the parts in order: on a worker thread when every large part is in shared
- * memory (no copy is made), otherwise on the main thread between yields.
- */
-export async function sha256Parts(parts: readonly Uint8Array[]): Promise<string> {
-  if (parts.every((p) => p.length < 1 << 16 || isShared(p))) {
-    const off = fileThread.run({ kind: 'sha256', parts: [...parts] });
-    if (off !== undefined) return retryOnMain(off, () => sha256OnMain(parts));
+async function sha256On(thread: HashThread, parts: readonly Uint8Array[]): Promise<string> {
+  if (parts.every((p) => p.length < SMALL || isShared(p))) {
+    const off = thread.run(parts);
+    if (off !== undefined) {
+      try {
+        return await off;
+      } catch {
+        // The thread died: hash here instead.
+      }
+    }
   }
   return sha256OnMain(parts);
 }
 
 /**
- * `stateDigest` of the state: on a worker thread when every tensor is in shared memory (the
- * tree is cloned, tensor bytes are not), otherwise on the main thread.
+ * SHA-256 (hex) of the parts in order: on a worker thread when every large part is in shared
+ * memory (small parts are copied, large ones are not), otherwise on the main thread between
+ * yields.
  */
-export async function digestOf(state: State): Promise<string> {
-  if (tensorsShared(state)) {
-    const off = digestThread.run({ kind: 'digest', state });
-    if (off !== undefined) return retryOnMain(off, () => Promise.resolve(stateDigest(state)));
-  }
-  await yieldToLoop();
-  return stateDigest(state);
+export function sha256Parts(parts: readonly Uint8Array[]): Promise<string> {
+  return sha256On(threads.file, parts);
 }
 
-async function retryOnMain(off: Promise<string>, onMain: () => Promise<string>): Promise<string> {
-  try {
-    return await off;
-  } catch {
-    return onMain();
-  }
+/**
+ * `stateDigest` of the state (see {@link digestParts}): on a second worker thread when every
+ * tensor is in shared memory, otherwise on the main thread between yields.
+ */
+export async function digestOf(state: State): Promise<string> {
+  await yieldToLoop();
+  return sha256On(threads.digest, digestParts(state));
 }

@@ -21,3 +21,29 @@ describe('runner doctor', () => {
     expect(r.stderr).not.toContain('    at ');
   });
 });
+
+describe('runner doctor on wasm threads and webgpu', () => {
+  it('shows the wasm thread count it was given', () => {
+    const r = runRunner(['doctor', '--backend', 'wasm', '--threads', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/chosen: wasm \(requested wasm; .*, 2 threads\)/);
+    expect(r.stdout).toMatch(/webgpu\s+(available|unavailable)/);
+    const bad = runRunner(['doctor', '--threads', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--threads: expected an integer >= 1, got "0"');
+  });
+
+  it('lists the WebGPU adapter and self-checks on it when forced (skips without an adapter)', (t) => {
+    const r = runRunner(['doctor', '--backend', 'webgpu']);
+    if (r.code === 2 && /backend 'webgpu' is not available/.test(r.stderr)) {
+      t.skip(`no WebGPU adapter here: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+    }
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/adapter: vendor \S+, architecture \S+, .*\((software|hardware)/);
+    expect(r.stdout).toMatch(
+      /chosen: webgpu \(requested webgpu; .*adapter .*\((software|hardware)\)\)/,
+    );
+    expect(r.stdout).toMatch(/ok\s+conv2d \(order 2\)/);
+    expect(r.stdout).toContain('doctor: all checks passed');
+  });
+});

@@ -149,7 +149,7 @@ async function searchOnce(resolve: (name: string) => string | undefined): Promis
   const kind = info.software ? 'software' : 'hardware';
   return {
     available: true,
-    detail: `${version} on ${info.description || info.device || info.vendor} (${info.vendor}, ${info.architecture || 'unknown architecture'}, ${kind})`,
+    detail: `${version} on ${info.description || info.device || info.vendor} (${kind} adapter)`,
     adapter: info,
     packageVersion: tf.version_core,
   };

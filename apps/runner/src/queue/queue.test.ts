@@ -214,10 +214,11 @@ print(json.dumps({"datasets": sorted(names), "same_names": sorted(names) == sort
 
   it('a 2×2 sweep ends in four run directories equal to direct runs; a killed worker’s run resumes', async () => {
     const sw = join(dir, 'sweep');
+    const STEPS = 6;
     const at = tinyTimestepperArgs.indexOf('model.hidden=[8]');
     expect(at).toBeGreaterThan(0);
     const tiny = tinyTimestepperArgs.filter((_, i) => i !== at && i !== at - 1);
-    const train = ['--problem', 'kepler', ...tiny, '--steps', '3', '--save-every', '1'];
+    const train = ['--problem', 'kepler', ...tiny, '--steps', String(STEPS), '--save-every', '1'];
     const enq = await cli([
       'queue',
       'sweep',
@@ -247,6 +248,25 @@ print(json.dumps({"datasets": sorted(names), "same_names": sorted(names) == sort
       'timestepper-model.hidden=_6_-seed1',
     ]);
 
+    // A job that fails for bad input (exit 2) fails at once instead of using up its attempts.
+    const bad = join(dir, 'bad-sweep');
+    const enqBad = await cli([
+      'queue',
+      'sweep',
+      'timestepper',
+      'train',
+      '--dir',
+      bad,
+      '--redis',
+      redis.url,
+      '--attempts',
+      '5',
+      '--',
+      '--problem',
+      'nope',
+    ]);
+    expect(enqBad.code, enqBad.stderr).toBe(0);
+
     const first = worker(redis.url);
     const second = worker(redis.url);
     const job = await firstJob(first);
@@ -257,14 +277,20 @@ print(json.dumps({"datasets": sorted(names), "same_names": sorted(names) == sort
       180_000,
     );
     first.child.kill('SIGKILL');
-    const atKill = newestCheckpoint(victimRun) as number;
     await until('the killed worker’s training process to exit', () => !alive(job.pid), 30_000);
+    const atDeath = newestCheckpoint(victimRun) as number;
     const third = worker(redis.url);
     const codes = await Promise.all([second.exited, third.exited]);
     const logs = [first, second, third].map((w) => w.stderr).join('\n');
     expect(codes, logs).toEqual([0, 0]);
     // Retried elsewhere: resumed from the checkpoint the killed run left (unless it had finished).
-    if (atKill < 3) expect(logs).toMatch(new RegExp(`done train ${job.id} .*\\(resumed\\)`));
+    if (atDeath < STEPS) expect(logs).toMatch(new RegExp(`done train ${job.id} .*\\(resumed\\)`));
+
+    const failed = await cli(['queue', 'status', '--redis', redis.url, '--dir', bad]);
+    expect(failed.stdout).toMatch(
+      /failed +train-\S+ .* after 1 tries: bad input, not retried \(exit 2/,
+    );
+    expect(lastJson(failed.stdout)).toMatchObject({ failed: 1, done: 0 });
 
     const points: [string, number][] = [
       ['[8]', 0],
@@ -274,7 +300,7 @@ print(json.dumps({"datasets": sorted(names), "same_names": sorted(names) == sort
     ];
     for (const [i, [hidden, seed]] of points.entries()) {
       const runDir = runDirs[i] as string;
-      expect(newestCheckpoint(runDir), runDir).toBe(3);
+      expect(newestCheckpoint(runDir), runDir).toBe(STEPS);
       const direct = join(dir, `direct-${i}`);
       const d = await cli([
         'timestepper',

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import fs, { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { XError, openFailure } from '@x/core';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File, Group } from 'h5wasm/node';
@@ -56,6 +56,21 @@ export function quietly<T>(fn: () => T): T {
     return true;
   };
   Object.defineProperty(stderr, 'write', { value: capture, configurable: true, writable: true });
+  // h5wasm's file system writes C's stderr straight to descriptor 2.
+  const writeSync = fs.writeSync;
+  fs.writeSync = ((fd: number, buffer: string | NodeJS.ArrayBufferView, ...rest: never[]) => {
+    if (fd !== 2) return (writeSync as (...a: unknown[]) => number)(fd, buffer, ...rest);
+    const text =
+      typeof buffer === 'string'
+        ? buffer
+        : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength).toString('utf8');
+    const [offset, length] = rest as unknown as [number | undefined, number | undefined];
+    captured +=
+      typeof buffer === 'string' || offset === undefined
+        ? text
+        : Buffer.from(buffer.buffer, buffer.byteOffset + offset, length).toString('utf8');
+    return typeof buffer === 'string' ? Buffer.byteLength(buffer) : (length ?? buffer.byteLength);
+  }) as typeof fs.writeSync;
   try {
     return fn();
   } catch (err) {
@@ -63,6 +78,7 @@ export function quietly<T>(fn: () => T): T {
       (err as { diagnostics?: string }).diagnostics = captured;
     throw err;
   } finally {
+    fs.writeSync = writeSync;
     if (write === undefined) delete (stderr as { write?: unknown }).write;
     else Object.defineProperty(stderr, 'write', write);
   }

@@ -194,4 +194,67 @@ print(json.dumps({k: list(z[k].shape) for k in z.files} | {"rej": z["step_reject
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.csv:2: quiz has 3 characters, expected 81/);
   });
+
+  it('keeps the package refinement (minGivens ≤ maxGivens): exit 2 naming the key, nothing written', async () => {
+    const out = join(dir, 'bad-givens');
+    const r = await inProcess([
+      ...['ired', 'train', '--out', out, '--set', 'data.train.minGivens=50'],
+      ...['--set', 'data.train.maxGivens=40', ...tiny],
+    ]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('data.train.minGivens: minGivens 50 exceeds maxGivens 40');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('checkpoint policy: keep last 2 and the best by loss; save every T seconds; provenance recorded', async () => {
+    const out = join(dir, 'policy');
+    const r = await inProcess([
+      ...['ired', 'train', '--out', out, '--steps', '6', '--save-every', '1'],
+      ...['--keep-last', '2', '--keep-best', 'loss:min', ...tiny],
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = readFileSync(join(out, 'logs', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; 'train/loss': number });
+    const best = rows.reduce((a, b) => (b['train/loss'] < a['train/loss'] ? b : a)).step;
+    const kept = readdirSync(join(out, 'checkpoints'))
+      .filter((d) => d.startsWith('step-'))
+      .map((d) => Number(d.slice(5)));
+    expect(new Set(kept)).toEqual(new Set([5, 6, best]));
+
+    const timed = join(dir, 'timed');
+    const t = await inProcess([
+      ...['ired', 'train', '--out', timed, '--steps', '3', '--save-every', '1000'],
+      ...['--save-every-seconds', '0.001', ...tiny],
+    ]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(readdirSync(join(timed, 'checkpoints')).filter((d) => d.startsWith('step-'))).toEqual([
+      'step-00000001',
+      'step-00000002',
+      'step-00000003',
+    ]);
+    const config = readFileSync(join(timed, 'config.yaml'), 'utf8');
+    expect(config).toMatch(/checkpoint:\n {2}everySeconds: 0\.001/);
+    expect(config).toMatch(/provenance:\n {2}git:/);
+    expect(config).toMatch(/ {2}host: \S+/);
+    const manifest = JSON.parse(
+      readFileSync(join(timed, 'checkpoints', 'step-00000003', 'manifest.json'), 'utf8'),
+    ) as { metadata: { provenance: Record<string, unknown> } };
+    expect(Object.keys(manifest.metadata.provenance)).toEqual(
+      expect.arrayContaining(['git', 'command', 'host', 'startedAt', 'versions', 'backend']),
+    );
+    expect(manifest.metadata.provenance['backend']).toBe('cpu');
+    const bad = await inProcess([
+      'ired',
+      'train',
+      '--out',
+      join(dir, 'x'),
+      '--keep-best',
+      'loss',
+      ...tiny,
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--keep-best: expected <metric>:<min|max>[:<k>]');
+  });
 });

@@ -1,15 +1,16 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunLogger, loggingConfigSchema, readEventFile, readJsonl } from '@x/logging';
+import { createRunLogger, readEventFile, readJsonl } from '@x/logging';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { runCli } from './cli.js';
 import { memoryIO as io } from './testkit.js';
 import type { Command } from './command.js';
+import { runLoggingSchema } from './resolveConfig.js';
 import { resolveTrainSetup, runFieldsSchema, trainFlags } from './runSetup.js';
 
-const schema = z.strictObject({ ...runFieldsSchema, logging: loggingConfigSchema });
+const schema = z.strictObject({ ...runFieldsSchema, logging: runLoggingSchema });
 const defaults = { seed: 0, steps: 30, saveEvery: 10, logging: {} };
 const toy: Command = {
   path: ['toy', 'train'],
@@ -37,6 +38,7 @@ const toy: Command = {
       });
     }
     await logger.close({ exitCode: 0, preempting: false });
+    setup.lock.release();
     return 0;
   },
 };
@@ -95,5 +97,20 @@ describe('the run logger in a train command', () => {
       ),
     ).toBe(2);
     expect(b.err).toContain('logging.batched.sampleFrequency');
+  });
+
+  it('rejects a bad W&B section with exit code 2 before anything is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-logging-'));
+    const a = io(dir);
+    const args = ['toy', 'train', '--out', 'w', '--set', 'logging.wandb.mode=sometimes'];
+    expect(await runCli([toy], args, a)).toBe(2);
+    expect(a.err).toMatch(
+      /logging\.wandb\.mode: expected one of "online" \| "offline" \| "disabled"/,
+    );
+    const b = io(dir);
+    const bad = ['toy', 'train', '--out', 'w', '--set', 'logging.wandb.runId=a/b'];
+    expect(await runCli([toy], bad, b)).toBe(2);
+    expect(b.err).toContain('logging.wandb.runId');
+    expect(existsSync(join(dir, 'w'))).toBe(false);
   });
 });

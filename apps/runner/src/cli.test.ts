@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { XError } from '@x/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { runCli } from './cli.js';
+import { describeFlags, runCli } from './cli.js';
 import type { Command } from './command.js';
-import type { CommandSource } from './commands/sources.js';
+import { commands } from './commands/index.js';
+import { commandSources, type CommandSource } from './commands/sources.js';
 import { buildManifest, lazyCommands } from './manifest.js';
 import { resolveTrainSetup, runFieldsSchema, trainFlags } from './runSetup.js';
 import { memoryIO as io, runRunner } from './testkit.js';
@@ -112,6 +113,37 @@ describe('runner CLI', () => {
     expect(b.err).toContain('mismatch at 3');
     expect(loads).toBe(1);
     await expect(buildManifest(fake, [])).rejects.toThrow(/no entry of commands\/sources.ts/);
+  });
+
+  it('knows where every runner command lives, and says what every flag means', async () => {
+    const manifest = await buildManifest(commands, commandSources);
+    expect(manifest.commands.map((c) => c.path.join(' '))).toEqual(
+      commands.map((c) => c.path.join(' ')),
+    );
+    const missing = commands.flatMap((c) =>
+      describeFlags(c)
+        .flags.filter(([, def]) => def.description === undefined || def.description === '')
+        .map(([name]) => `${c.path.join(' ')} --${name}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('lists a flag documented in the help prose once, with its text', () => {
+    const cmd: Command = {
+      path: ['x'],
+      summary: 's',
+      usage: '',
+      help: '  --limit <n>        use only the first n puzzles\n  --backend <b>      tensor backend\nConfig keys: a.b',
+      options: { limit: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' } },
+      run: () => Promise.resolve(0),
+    };
+    const { flags, prose } = describeFlags(cmd);
+    expect(prose).toBe('Config keys: a.b');
+    expect(Object.fromEntries(flags.map(([n, d]) => [n, [d.arg, d.description]]))).toMatchObject({
+      limit: ['n', 'use only the first n puzzles'],
+      backend: ['b', 'tensor backend'],
+      seed: ['n', "the run's root seed"],
+    });
   });
 
   it('maps errors to the contract exit codes without stack traces', async () => {

@@ -54,20 +54,77 @@ function allFlags(cmd: Command): FlagSpec {
   return { ...GLOBAL_FLAGS, ...cmd.options };
 }
 
+/** What the flags shared by many commands mean (CONTRACT: flags common to every train command). */
+const COMMON_FLAGS: Record<string, Pick<FlagDef, 'arg' | 'description' | 'default'>> = {
+  backend: {
+    arg: 'auto|tensorflow|webgpu|wasm|cpu',
+    description: 'tensor backend (env X_BACKEND)',
+    default: 'auto',
+  },
+  threads: {
+    arg: 'n',
+    description: 'CPU threads for the wasm backend (env X_THREADS)',
+    default: 'all cores',
+  },
+  config: { arg: 'file.yaml', description: 'config file (embedded defaults otherwise)' },
+  set: { arg: 'dotted.key=value', description: 'override one config value' },
+  seed: { arg: 'n', description: "the run's root seed" },
+  'allow-env-mismatch': {
+    description: "go on even if backend or library versions differ from the file's",
+  },
+};
+
+const HELP_FLAG_LINE = /^ {2,}(--[\w-]+(?:, --[\w-]+)*)(?: (<[^>]*>))?\s+(\S.*)$/;
+
+/**
+ * A command's flags with what `--help` says about each, and its prose. A flag's description is
+ * its own, else the one a `  --flag <arg>   text` line of the command's help gives (such lines
+ * leave the prose, so each flag is listed once), else the common one.
+ */
+export function describeFlags(cmd: Command): { flags: [string, FlagDef][]; prose: string } {
+  const fromHelp = new Map<string, { arg?: string; description: string }>();
+  const prose: string[] = [];
+  for (const line of (cmd.help ?? '').split('\n')) {
+    const m = HELP_FLAG_LINE.exec(line);
+    const names = m?.[1]?.split(', ').map((n) => n.slice(2)) ?? [];
+    if (m === null || !names.every((n) => n in cmd.options || n in GLOBAL_FLAGS)) {
+      prose.push(line);
+      continue;
+    }
+    const arg = m[2]?.startsWith('<') === true ? m[2].slice(1, -1) : undefined;
+    for (const n of names)
+      fromHelp.set(n, { ...(arg === undefined ? {} : { arg }), description: m[3] ?? '' });
+  }
+  const merged = (n: string, def: FlagDef): FlagDef => {
+    const h = fromHelp.get(n);
+    const c = COMMON_FLAGS[n];
+    return {
+      ...def,
+      arg: def.arg ?? h?.arg ?? c?.arg,
+      description: def.description ?? h?.description ?? c?.description,
+      default: def.default ?? (h === undefined ? c?.default : undefined),
+    };
+  };
+  const own = Object.entries(cmd.options)
+    .filter(([n]) => !(n in GLOBAL_FLAGS))
+    .map(([n, def]): [string, FlagDef] => [n, merged(n, def)]);
+  const global = Object.entries(GLOBAL_FLAGS).map(([n, def]): [string, FlagDef] => [
+    n,
+    merged(n, { ...def, ...cmd.options[n] }),
+  ]);
+  return { flags: [...own, ...global], prose: prose.join('\n').trim() };
+}
+
 function commandHelp(cmd: Command): string {
-  const own = Object.entries(cmd.options).filter(([n]) => !(n in GLOBAL_FLAGS));
-  const global = Object.entries(GLOBAL_FLAGS).map(
-    ([n, def]) => [n, { ...def, ...cmd.options[n] }] as const,
-  );
+  const { flags, prose } = describeFlags(cmd);
   return [
     `Usage: runner ${cmd.path.join(' ')} ${cmd.usage}`.trimEnd(),
     '',
     cmd.summary,
-    ...(cmd.help === undefined ? [] : ['', cmd.help.trimEnd()]),
+    ...(prose === '' ? [] : ['', prose]),
     '',
     'Flags:',
-    ...own.map(([n, def]) => flagLine(n, def)),
-    ...global.map(([n, def]) => flagLine(n, def)),
+    ...flags.map(([n, def]) => flagLine(n, def)),
     '',
   ].join('\n');
 }

@@ -65,7 +65,12 @@ export const ckptListCommand: Command = {
   path: ['ckpt', 'list'],
   summary: 'list the checkpoints of a run (add --verify to check every one)',
   usage: '<run-dir> [--verify]',
-  options: { verify: { type: 'boolean' } },
+  options: {
+    verify: {
+      type: 'boolean',
+      description: 'also verify every checkpoint (file sizes, SHA-256, state digest)',
+    },
+  },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
     const listed = await listCheckpoints(target(ctx));

@@ -54,7 +54,12 @@ const solveFlags = {
   checkpoint: { type: 'string' },
   puzzles: { type: 'string' },
   generate: { type: 'string' },
-  givens: { type: 'string' },
+  givens: {
+    type: 'string',
+    arg: 'lo-hi',
+    description: 'givens per generated puzzle',
+    default: '31-42',
+  },
   limit: { type: 'string' },
   restarts: { type: 'string' },
   'opt-steps': { type: 'string' },

@@ -231,7 +231,8 @@ export const operatorsExtractCommand: Command = {
   path: ['operators', 'extract'],
   summary: 'add a feature family to a dataset by replay',
   usage: '<file.h5> --family <name> [--batch-size <b>] [--backend <b>] [--allow-env-mismatch]',
-  help: `  --family <name>   one of: ${familyNames().join(', ')}`,
+  help: `  --family <name>   one of: ${familyNames().join(', ')}
+  --batch-size <b>  operators per batch (results do not depend on it)`,
   options: {
     ...replayFlags,
     family: { type: 'string' },

@@ -18,7 +18,15 @@ export const quickstartCommand: Command = {
   path: ['quickstart'],
   summary: 'the main job: a short end-to-end reference run of every pipeline',
   usage: '[--out <dir>] [--backend <b>] [--quiet]',
-  options: { out: { type: 'string' }, backend: { type: 'string' }, quiet: { type: 'boolean' } },
+  options: {
+    out: {
+      type: 'string',
+      arg: 'dir',
+      description: 'output root (default runs/quickstart-<UTC timestamp>)',
+    },
+    backend: { type: 'string' },
+    quiet: { type: 'boolean' },
+  },
   async run(ctx) {
     const outRoot = resolve(
       ctx.cwd,

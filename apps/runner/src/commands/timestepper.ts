@@ -141,7 +141,11 @@ export const timestepperSimulateCommand: Command = {
   summary: 'integrate a problem with one step rule and write the trajectory as .npz',
   usage:
     '--problem <p> --method <fixed|adaptive|symmetric|aarseth|learned> --param <x> --out <file.npz> [--checkpoint <ckpt|run-dir>] [--tend <t>] [--record-every <k>]',
-  help: `  --method <m>               fixed (param: dt) | adaptive, symmetric, aarseth (param: η) | learned (param: dt multiplier, needs --checkpoint)
+  help: `  --problem <p>              kepler | figure8 | pythagorean | plummer
+  --method <m>               fixed (param: dt) | adaptive, symmetric, aarseth (param: η) | learned (param: dt multiplier, needs --checkpoint)
+  --param <x>                the method's parameter (default: dt 1e-3, η 0.02, multiplier 1)
+  --out <file.npz>           trajectory file
+  --checkpoint <ckpt|run-dir> model of --method learned (a run directory means its newest valid checkpoint)
   --tend <t>                 end time (default one period of the problem)
   --record-every <k>         store every k-th step (default 1)`,
   options: {

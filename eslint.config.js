@@ -71,7 +71,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['@x/*', '@tensorflow/*'],
+              group: ['@x/*', '!@x/test-utils', '@tensorflow/*'],
               message: '@x/core depends on nothing of ours and has no tensor library.',
             },
           ],

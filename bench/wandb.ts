@@ -9,7 +9,7 @@ import {
   type RunInfo,
   type Sink,
 } from '../packages/logging/src/index.js';
-import { startFakeWandb, type FakeWandb } from '../packages/logging/src/wandb/testing.js';
+import { startFakeWandb, type FakeWandb } from '@x/test-utils';
 
 const KEY = 'bench-key-0123456789abcdef0123456789abcdef';
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WandbSink } from '@x/logging';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeWandb, startFakeWandb } from '../../../packages/logging/src/wandb/testing.js';
+import { type FakeWandb, startFakeWandb } from '@x/test-utils';
 import { runCli, type CliIO } from './cli.js';
 import { wandbCommands } from './commands/wandb.js';
 

@@ -1,15 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, stateDigest } from '@x/core';
+import { spawnTs } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bag } from './__fixtures__/components.js';
 import { CheckpointManager } from './manager.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, '..', '..', '..');
 const child = join(here, '__fixtures__', 'crashChild.ts');
 const root = mkdtempSync(join(tmpdir(), 'x-ckpt-crash-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,14 +16,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** Starts the saving child, waits until it has saved at least once, then SIGKILLs it after `delayMs`. */
 function runAndKill(dir: string, mode: string, delayMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      ['--conditions=@x/source', '--import', 'tsx', child, dir, mode],
-      {
-        cwd: repoRoot,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const p = spawnTs(child, [dir, mode]);
     let out = '';
     let err = '';
     let armed = false;

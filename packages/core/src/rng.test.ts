@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { evalTs } from '@x/test-utils';
 import { describe, expect, it } from 'vitest';
 import { Rng, RngStreams } from './rng.js';
 import { describeComponentContract } from './testing.js';
@@ -20,15 +20,9 @@ const first = (r: Rng, n: number) => Array.from({ length: n }, () => r.nextUint3
 describe('Rng', () => {
   it('gives the same sequence for the same seed in another process', () => {
     const script = `import { Rng } from './src/rng.ts'; const r = Rng.fromSeed(42).stream('noise', 3, 7); console.log(JSON.stringify(Array.from({length: 5}, () => r.nextUint32())));`;
-    const out = execFileSync(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', script],
-      {
-        cwd: new URL('..', import.meta.url).pathname,
-        encoding: 'utf8',
-      },
-    );
-    expect(JSON.parse(out.trim())).toEqual(first(Rng.fromSeed(42).stream('noise', 3, 7), 5));
+    const r = evalTs(script, { cwd: new URL('..', import.meta.url).pathname });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toEqual(first(Rng.fromSeed(42).stream('noise', 3, 7), 5));
   });
 
   it('matches pinned values (cross-machine stability)', () => {

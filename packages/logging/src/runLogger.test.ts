@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isXError } from '@x/core';
+import { spawnTs } from '@x/test-utils';
 import { describe, expect, it } from 'vitest';
-import { spawnTsChild } from './__fixtures__/spawnChild.js';
 import { readJsonl } from './sinks/jsonlSink.js';
 import { createRunLogger } from './runLogger.js';
 import { readEventFile } from './tensorboard/events.js';
@@ -53,7 +53,7 @@ describe('createRunLogger', () => {
 
   it('an uncaught exception still leaves every committed row in JSONL and TensorBoard', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'crash-'));
-    const child = spawnTsChild(join(here, '__fixtures__', 'signalChild.ts'), [runDir, 'crash']);
+    const child = spawnTs(join(here, '__fixtures__', 'signalChild.ts'), [runDir, 'crash']);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
@@ -71,7 +71,7 @@ describe('createRunLogger', () => {
 
   it('a SIGTERM during logging leaves complete JSONL and TensorBoard files', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'sig-'));
-    const child = spawnTsChild(join(here, '__fixtures__', 'signalChild.ts'), [runDir]);
+    const child = spawnTs(join(here, '__fixtures__', 'signalChild.ts'), [runDir]);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((res, rej) => {

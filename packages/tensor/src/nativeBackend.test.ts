@@ -1,16 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { evalTs } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dirs: string[] = [];
-const tsxLoader = pathToFileURL(
-  createRequire(join(here, '..', '..', '..', 'package.json')).resolve('tsx'),
-).href;
 
 function fakePackage(root: string, name: string, version: string, body: string): void {
   const dir = join(root, 'node_modules', ...name.split('/'));
@@ -30,12 +26,8 @@ function selectIn(cwd: string): {
     const info = await initBackend('auto').then((i) => ({ name: i.name, packageName: i.packageName, packageVersion: i.packageVersion }), (e) => String(e));
     process.stdout.write(JSON.stringify({ probes, info }));
   `;
-  const r = spawnSync(
-    process.execPath,
-    ['--conditions=@x/source', '--import', tsxLoader, '--input-type=module', '-e', script],
-    { cwd, encoding: 'utf8', timeout: 60_000 },
-  );
-  expect(r.status, r.stderr).toBe(0);
+  const r = evalTs(script, { cwd, timeoutMs: 60_000 });
+  expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as ReturnType<typeof selectIn>;
 }
 

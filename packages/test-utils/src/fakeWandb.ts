@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseExtendedJson } from './extJson.js';
 
 /** A request the fake server received. */
 export interface RecordedRequest {
@@ -348,4 +347,15 @@ export async function startFakeWandb(options: {
     },
   };
   return handle;
+}
+
+/** W&B's JSON may hold bare `NaN`, `Infinity`, `-Infinity` (Python's json); parse it as W&B does. */
+function parseExtendedJson(text: string): unknown {
+  const marked = text.replace(
+    /("(?:[^"\\]|\\.)*")|(-?Infinity|NaN)/g,
+    (_m, str: string | undefined, token: string | undefined) => str ?? `"\\u0000${token}"`,
+  );
+  return JSON.parse(marked, (_k, v: unknown) =>
+    typeof v === 'string' && v.startsWith('\u0000') ? Number(v.slice(1)) : v,
+  );
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ExperimentLogger, type LoggerState } from '../experimentLogger.js';
-import { type FakeWandb, startFakeWandb } from './testing.js';
+import { type FakeWandb, startFakeWandb } from '@x/test-utils';
 import { WandbSink } from './wandbSink.js';
 
 const KEY = 'logger-integration-key-0123456789abcdef012';

@@ -2,9 +2,8 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { spawnTsChild } from '../__fixtures__/spawnChild.js';
 import { syncOfflineRun } from './sync.js';
-import { type FakeWandb, startFakeWandb } from './testing.js';
+import { type FakeWandb, spawnTs, startFakeWandb } from '@x/test-utils';
 
 const KEY = 'sigterm-child-key-0123456789abcdef01234567';
 let server: FakeWandb;
@@ -18,13 +17,15 @@ afterEach(async () => {
 
 it('a real child process sends preempting on SIGTERM after delivering every row', async () => {
   const runDir = mkdtempSync(join(tmpdir(), 'wandb-sigterm-'));
-  const child = spawnTsChild(join(import.meta.dirname, 'fixtures', 'sigtermChild.ts'), [runDir], {
-    ...process.env,
-    WANDB_MODE: 'online',
-    WANDB_API_KEY: KEY,
-    WANDB_BASE_URL: server.url,
-    WANDB_PROJECT: 'child',
-    NETRC: '/nonexistent',
+  const child = spawnTs(join(import.meta.dirname, 'fixtures', 'sigtermChild.ts'), [runDir], {
+    env: {
+      ...process.env,
+      WANDB_MODE: 'online',
+      WANDB_API_KEY: KEY,
+      WANDB_BASE_URL: server.url,
+      WANDB_PROJECT: 'child',
+      NETRC: '/nonexistent',
+    },
   });
   let out = '';
   let err = '';
@@ -61,10 +62,12 @@ it('a real child process sends preempting on SIGTERM after delivering every row'
 
 it('a process that exits without close() leaves every row on disk, and sync uploads them (run still open)', async () => {
   const runDir = mkdtempSync(join(tmpdir(), 'wandb-exit-'));
-  const child = spawnTsChild(join(import.meta.dirname, 'fixtures', 'exitChild.ts'), [runDir], {
-    ...process.env,
-    WANDB_MODE: 'offline',
-    WANDB_PROJECT: 'exit',
+  const child = spawnTs(join(import.meta.dirname, 'fixtures', 'exitChild.ts'), [runDir], {
+    env: {
+      ...process.env,
+      WANDB_MODE: 'offline',
+      WANDB_PROJECT: 'exit',
+    },
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

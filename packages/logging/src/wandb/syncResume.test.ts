@@ -6,7 +6,7 @@ import { isXError } from '@x/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetricRow, RunInfo } from '../types.js';
 import { syncOfflineRun } from './sync.js';
-import { type FakeWandb, startFakeWandb } from './testing.js';
+import { type FakeWandb, startFakeWandb } from '@x/test-utils';
 import { WandbSink, type WandbSinkState } from './wandbSink.js';
 
 const KEY = 'resume-test-key-0123456789abcdef0123456789';

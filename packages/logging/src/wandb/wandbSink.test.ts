@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetricRow, NoticeRecord, RunInfo } from '../types.js';
 import { syncOfflineRun } from './sync.js';
-import { type FakeWandb, startFakeWandb } from './testing.js';
+import { type FakeWandb, startFakeWandb } from '@x/test-utils';
 import { WandbSink, createWandbSink, type WandbSinkOptions } from './wandbSink.js';
 
 const KEY = 'x'.repeat(8) + '0123456789abcdef0123456789abcdef';

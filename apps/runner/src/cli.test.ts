@@ -192,6 +192,9 @@ describe('runner CLI', () => {
     const b = io(dir);
     expect(await runCli(fake, ['toy', 'train', '--set', 'model.depth=3', '--out', 'r'], b)).toBe(2);
     expect(b.err).toContain('model.depth: unknown key');
+    const e = io(dir);
+    expect(await runCli(fake, ['toy', 'train', '--set', 'model.widht=3', '--out', 'r'], e)).toBe(2);
+    expect(e.err).toContain("model.widht: unknown key (did you mean 'model.width'?)");
     const c = io(dir);
     expect(await runCli(fake, ['toy', 'train', '--config', 'missing.yaml'], c)).toBe(2);
     expect(c.err).toContain('missing.yaml');

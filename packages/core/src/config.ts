@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { XError } from './errors.js';
 import { setOwn } from './state.js';
+import { suggest } from './suggest.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -97,7 +98,15 @@ function describeIssue(issue: Issue, integer: boolean): string {
 export function formatIssues(issues: readonly Issue[], schema?: unknown): string[] {
   return issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => `${dotted([...issue.path, k])}: unknown key`).join('; ');
+      const def = (leafSchemaAt(schema, issue.path) as ZodInternals | undefined)?._zod?.def;
+      const known = def?.['type'] === 'object' ? Object.keys(def['shape'] as object) : [];
+      return issue.keys
+        .map((k) => {
+          const s = suggest(k, known);
+          const hint = s === undefined ? '' : ` (did you mean '${dotted([...issue.path, s])}'?)`;
+          return `${dotted([...issue.path, k])}: unknown key${hint}`;
+        })
+        .join('; ');
     }
     const integer = schema !== undefined && isIntSchema(leafSchemaAt(schema, issue.path));
     return `${dotted(issue.path)}: ${describeIssue(issue, integer)}`;

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
@@ -17,6 +17,11 @@ import {
 
 function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
 }
 
 function nullStream(): NodeJS.WriteStream {
@@ -94,7 +99,7 @@ function sudokuTrajectory(steps: number, batch: number): Float32Array[] {
 }
 
 /**
- * `pnpm bench logging [--steps N] [--step-ms ired=1000,timestepper=130]`: log() cost with every
+ * `pnpm bench logging [--part log|npz] [--steps N] [--step-ms ired=1000,timestepper=130] [--reps 3]`: log() cost with every
  * local sink (and its share of the given pipelines' step times), and trajectory save vs numpy.
  */
 export async function main(args: string[]): Promise<void> {
@@ -102,7 +107,13 @@ export async function main(args: string[]): Promise<void> {
   const steps = stepsArg >= 0 ? Number(args[stepsArg + 1]) : 20000;
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   process.stdout.write(`machine: ${cpus().length} x ${cpu}, node ${process.version}\n\n`);
+  const partArg = args.indexOf('--part');
+  const part = partArg >= 0 ? args[partArg + 1] : undefined;
+  if (part !== 'npz') await logPart(args, steps);
+  if (part !== 'log') await npzPart(args);
+}
 
+async function logPart(args: string[], steps: number): Promise<void> {
   await logCost(2000, false);
   const def = await logCost(steps, false);
   const every = await logCost(Math.min(steps, 5000), true);
@@ -130,61 +141,98 @@ export async function main(args: string[]): Promise<void> {
       `  share of a ${ms} ms training step: ${((100 * def.mean) / (ms * 1000)).toFixed(4)} % (default), ${((100 * every.mean) / (ms * 1000)).toFixed(4)} % (every step)\n`,
     );
   }
+}
 
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
+/** Trajectory `.npz` saves (each mode, median of `--reps`) next to numpy on the same arrays. */
+async function npzPart(args: string[]): Promise<void> {
+  const repsArg = args.indexOf('--reps');
+  const reps = repsArg >= 0 ? Number(args[repsArg + 1]) : 3;
   const T = 1000;
   const B = 32;
   const data = sudokuTrajectory(T, B);
   const dir = mkdtempSync(join(tmpdir(), 'bench-traj-'));
+  const mb = ((T * B * 729 * 4) / 1e6).toFixed(1);
+  process.stdout.write(
+    `\ntrajectory ${T} steps x batch ${B} x 729 float32 (${mb} MB), median of ${reps}; load average (1/5/15 min) at the start ${load()}\n`,
+  );
+  process.stdout.write('| mode | save (wall) | CPU (all threads) | size |\n|---|---|---|---|\n');
+  const ours: Record<string, { wall: number; size: number }> = {};
   for (const [label, compression, streaming] of [
-    ['fast (deflate 1 + RLE), in memory', 'fast', false],
+    ['fast (deflate 1, Huffman-only/RLE per segment), in memory', 'fast', false],
     ['fast, streaming to disk', 'fast', true],
     ['small (deflate 6), in memory', 'small', false],
     ['none (stored), in memory', 'none', false],
   ] as const) {
-    const traj = new TrajectoryLogger({
-      compression,
-      streaming,
-      transform: (s) => ({ data: s.data, shape: [B, 9, 9, 9] }),
-    });
-    const id = traj.init('bench', { difficulty: 'hard' });
-    const t0 = performance.now();
-    for (let s = 0; s < T; s++)
-      traj.append(id, {
-        state: data[s],
-        energy: data[s]!.subarray(0, B),
-        step: s,
-        success: false,
-        timeStep: s,
+    const walls: number[] = [];
+    const cpus: number[] = [];
+    let size = 0;
+    for (let rep = 0; rep < reps; rep++) {
+      const traj = new TrajectoryLogger({
+        compression,
+        streaming,
+        transform: (s) => ({ data: s.data, shape: [B, 9, 9, 9] }),
       });
-    const t1 = performance.now();
-    const path = join(dir, `traj-${compression}-${streaming}.npz`);
-    await traj.save(id, path);
-    const t2 = performance.now();
-    traj.clearAll();
+      const id = traj.init('bench', { difficulty: 'hard' });
+      for (let s = 0; s < T; s++)
+        traj.append(id, {
+          state: data[s],
+          energy: data[s]!.subarray(0, B),
+          step: s,
+          success: false,
+          timeStep: s,
+        });
+      const path = join(dir, `traj-${compression}-${streaming}.npz`);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await traj.save(id, path);
+      walls.push((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      cpus.push((c.user + c.system) / 1e6);
+      traj.clearAll();
+      size = statSync(path).size / 1e6;
+    }
+    const wall = median(walls);
+    ours[`${compression}-${streaming}`] = { wall, size };
     process.stdout.write(
-      `trajectory ${T} steps x batch ${B} x 729 float32 (${((T * B * 729 * 4) / 1e6).toFixed(1)} MB), ${label}: append ${(t1 - t0).toFixed(0)} ms, save ${(t2 - t1).toFixed(0)} ms, ${(statSync(path).size / 1e6).toFixed(1)} MB\n`,
+      `| ${label} | ${wall.toFixed(3)} s | ${median(cpus).toFixed(3)} s | ${size.toFixed(2)} MB |\n`,
     );
   }
-  const ours = join(dir, 'traj-fast-false.npz');
+  const fast = ours['fast-false'] as { wall: number; size: number };
   if (spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) {
     const py = String.raw`
-import sys, time, os, numpy as np
+import sys, time, os, json, resource, numpy as np
 z = np.load(sys.argv[1]); arrays = {k: z[k] for k in z.files}
-t = time.perf_counter(); np.savez_compressed(sys.argv[2], **arrays); dt = time.perf_counter() - t
+r0 = resource.getrusage(resource.RUSAGE_SELF); t = time.perf_counter(); np.savez_compressed(sys.argv[2], **arrays); dt = time.perf_counter() - t; r1 = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter(); np.savez(sys.argv[3], **arrays); du = time.perf_counter() - t
-print(f"numpy savez_compressed on the same arrays: {dt*1000:.0f} ms, {os.path.getsize(sys.argv[2])/1e6:.1f} MB; savez (stored): {du*1000:.0f} ms")
+print(json.dumps({'wall': dt, 'cpu': (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), 'size': os.path.getsize(sys.argv[2]) / 1e6, 'stored': du}))
 `;
-    process.stdout.write(
+    const np = JSON.parse(
       execFileSync(
         '/usr/bin/python3',
-        ['-c', py, ours, join(dir, 'np.npz'), join(dir, 'np_stored.npz')],
-        {
-          encoding: 'utf8',
-        },
+        [
+          '-c',
+          py,
+          join(dir, 'traj-fast-false.npz'),
+          join(dir, 'np.npz'),
+          join(dir, 'np_stored.npz'),
+        ],
+        { encoding: 'utf8' },
       ),
+    ) as { wall: number; cpu: number; size: number; stored: number };
+    process.stdout.write(
+      `| numpy savez_compressed (level 6), same arrays, same run | ${np.wall.toFixed(3)} s | ${np.cpu.toFixed(3)} s | ${np.size.toFixed(2)} MB |\n| numpy savez (stored) | ${np.stored.toFixed(3)} s | | |\n`,
+    );
+    process.stdout.write(
+      `fast vs numpy savez_compressed: time ${(fast.wall / np.wall).toFixed(2)}×, size ${(fast.size / np.size).toFixed(4)}× (numpy opened our file to get the arrays)\n`,
     );
   } else {
     process.stdout.write('numpy comparison skipped: /usr/bin/python3 has no numpy\n');
   }
+  process.stdout.write(`load average at the end ${load()}\n`);
   rmSync(dir, { recursive: true, force: true });
 }

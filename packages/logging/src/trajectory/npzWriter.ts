@@ -1,7 +1,9 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import zlib from 'node:zlib';
 import { Zip, type ZipInputFile } from 'fflate';
 import { deflateChunks, type DeflateSettings } from './parallelDeflate.js';
+
+const QUEUED_BYTES = 16 << 20;
 
 /** A source of an entry's bytes, produced in order (header first, then data). */
 export type ByteSource = () => Iterable<Uint8Array>;
@@ -23,21 +25,37 @@ export function compressionSettings(c: NpzCompression): DeflateSettings {
 
 /**
  * Writes a zip archive (the `.npz` container) with fflate's streaming `Zip`. Each entry is one
- * deflate stream whose 4 MiB segments are compressed in parallel on worker threads (see
- * {@link deflateChunks}) and written as they complete, so memory stays bounded. `level` 0
- * stores entries uncompressed.
+ * deflate stream whose 4 MiB segments are compressed in parallel on the zlib thread pool (see
+ * {@link deflateChunks}) and written on the thread pool as they complete (at most 16 MiB
+ * queued), so memory stays bounded. `level` 0 stores entries uncompressed.
  */
 export async function writeZip(
   path: string,
   entries: readonly { name: string; bytes: ByteSource }[],
   compression: DeflateSettings,
 ): Promise<void> {
-  const fd = openSync(path, 'w');
-  const failures: Error[] = [];
+  const file = await open(path, 'w');
+  const failures: unknown[] = [];
+  let position = 0;
+  let queued = 0;
+  let written: Promise<void> = Promise.resolve();
   const zip = new Zip((err, chunk) => {
     if (err) failures.push(err);
-    else if (chunk.length > 0) writeSync(fd, chunk);
+    if (err || chunk.length === 0) return;
+    const at = position;
+    position += chunk.length;
+    queued += chunk.length;
+    written = written.then(async () => {
+      for (let done = 0; done < chunk.length;) {
+        const { bytesWritten } = await file.write(chunk, done, chunk.length - done, at + done);
+        done += bytesWritten;
+      }
+      queued -= chunk.length;
+    });
+    written.catch((e: unknown) => failures.push(e));
   });
+  // Writes run on the thread pool behind the compression; at most QUEUED_BYTES wait.
+  const backPressure = () => (queued > QUEUED_BYTES ? written : undefined);
   try {
     for (const { name, bytes } of entries) {
       const entry: ZipInputFile = {
@@ -47,24 +65,29 @@ export async function writeZip(
         compression: compression.level > 0 ? 8 : 0,
       };
       zip.add(entry);
-      const emit = (c: Uint8Array, final: boolean) =>
+      const emit = (c: Uint8Array, final: boolean) => {
         (entry.ondata as (e: null, c: Uint8Array, f: boolean) => void)(null, c, final);
+        return backPressure();
+      };
       if (compression.level === 0) {
         for (const c of bytes()) {
           entry.crc = zlib.crc32(c, entry.crc);
           entry.size += c.length;
-          emit(c, false);
+          await emit(c, false);
         }
       } else {
         const { crc, size } = await deflateChunks(bytes(), compression, (c) => emit(c, false));
         entry.crc = crc;
         entry.size = size;
       }
-      emit(new Uint8Array(0), true);
+      await emit(new Uint8Array(0), true);
+      if (failures.length > 0) break;
     }
     zip.end();
-    if (failures[0] !== undefined) throw failures[0];
+    await written.catch(() => undefined);
+    if (failures.length > 0) throw failures[0];
   } finally {
-    closeSync(fd);
+    await written.catch(() => undefined);
+    await file.close();
   }
 }

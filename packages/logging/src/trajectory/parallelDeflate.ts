@@ -34,6 +34,7 @@ function options(s: DeflateSettings, segment: Uint8Array): zlib.ZlibOptions {
   const strategy = s.adaptive === true && !hasRuns(segment) ? C.Z_HUFFMAN_ONLY : s.strategy;
   return {
     level: s.level,
+    memLevel: 9,
     finishFlush: C.Z_SYNC_FLUSH,
     chunkSize: SEGMENT_BYTES + (64 << 10),
     ...(strategy === undefined ? {} : { strategy }),
@@ -56,13 +57,13 @@ function deflateSegment(segment: Uint8Array, length: number, s: DeflateSettings)
  * they are gathered into segments of {@link SEGMENT_BYTES} (reused buffers), each compressed by
  * Node's zlib on the thread pool with a sync flush so that the segments join into one stream,
  * several at once; an empty final block ends the stream. Compressed bytes reach `emit` in order
- * while later segments are still compressing, so at most `IN_FLIGHT + 1` segments are held at
+ * (awaited, for back-pressure) while later segments are still compressing, so at most `IN_FLIGHT + 1` segments are held at
  * once. Returns the entry's CRC-32 and size.
  */
 export async function deflateChunks(
   chunks: Iterable<Uint8Array>,
   settings: DeflateSettings,
-  emit: (bytes: Uint8Array) => void,
+  emit: (bytes: Uint8Array) => void | Promise<void>,
 ): Promise<{ crc: number; size: number }> {
   const inFlight: Promise<Buffer>[] = [];
   let crc = 0;
@@ -73,7 +74,7 @@ export async function deflateChunks(
     inFlight.push(deflateSegment(segment as Uint8Array, fill, settings));
     segment = undefined;
     fill = 0;
-    while (inFlight.length >= IN_FLIGHT) emit(await (inFlight.shift() as Promise<Buffer>));
+    while (inFlight.length >= IN_FLIGHT) await emit(await (inFlight.shift() as Promise<Buffer>));
   };
   try {
     for (const chunk of chunks) {
@@ -89,11 +90,11 @@ export async function deflateChunks(
       }
     }
     if (fill > 0) await dispatch();
-    while (inFlight.length > 0) emit(await (inFlight.shift() as Promise<Buffer>));
+    while (inFlight.length > 0) await emit(await (inFlight.shift() as Promise<Buffer>));
   } catch (err) {
     await Promise.allSettled(inFlight);
     throw err;
   }
-  emit(zlib.deflateRawSync(new Uint8Array(0), { level: settings.level }));
+  await emit(zlib.deflateRawSync(new Uint8Array(0), { level: settings.level }));
   return { crc, size };
 }

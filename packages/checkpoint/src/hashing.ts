@@ -5,8 +5,9 @@ import { digestParts } from './digestParts.js';
 
 /** Bytes hashed between two yields to the event loop when hashing on the main thread. */
 const SLICE = 32 << 20;
-/** Parts smaller than this are copied to the worker; larger ones must be shared. */
+/** Unshared parts smaller than this are copied to the worker (up to MAX_COPIED bytes in all). */
 const SMALL = 1 << 16;
+const MAX_COPIED = 1 << 20;
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 // The worker is plain JavaScript (node:crypto only), so it runs the same from source and dist.
@@ -107,7 +108,9 @@ export async function sha256OnMain(parts: readonly Uint8Array[]): Promise<string
 }
 
 async function sha256On(thread: HashThread, parts: readonly Uint8Array[]): Promise<string> {
-  if (parts.every((p) => p.length < SMALL || isShared(p))) {
+  let copied = 0;
+  for (const p of parts) if (!isShared(p)) copied += p.length < SMALL ? p.length : Infinity;
+  if (copied <= MAX_COPIED) {
     const off = thread.run(parts);
     if (off !== undefined) {
       try {
@@ -121,8 +124,8 @@ async function sha256On(thread: HashThread, parts: readonly Uint8Array[]): Promi
 }
 
 /**
- * SHA-256 (hex) of the parts in order: on a worker thread when every large part is in shared
- * memory (small parts are copied, large ones are not), otherwise on the main thread between
+ * SHA-256 (hex) of the parts in order: on a worker thread when the parts are in shared memory
+ * (at most 1 MiB of small unshared parts is copied to it), otherwise on the main thread between
  * yields.
  */
 export function sha256Parts(parts: readonly Uint8Array[]): Promise<string> {

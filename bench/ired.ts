@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../packages/core/src/index.js';
@@ -22,7 +22,7 @@ import {
   type IredConfig,
   type ModelConfig,
 } from '../packages/ired/src/index.js';
-import { initBackend, tf } from '../packages/tensor/src/index.js';
+import { initBackend, probeBackends, tf, type BackendName } from '../packages/tensor/src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -31,7 +31,7 @@ interface Case {
   model: ModelConfig;
   trainBatch: number;
   sampleBatch: number;
-  /** Time loss + gradients only (no Adam/EMA state: the paper model's optimizer state does not fit the wasm heap). */
+  /** Time loss + gradients only (no optimizer state), for models too slow for a full step. */
   gradsOnly: boolean;
 }
 
@@ -43,17 +43,27 @@ const CASES: Case[] = [
     sampleBatch: 8,
     gradsOnly: false,
   },
-  {
-    name: 'paper-3blocks',
-    model: { ...paperPreset.model, blocks: 3 },
-    trainBatch: 1,
-    sampleBatch: 1,
-    gradsOnly: true,
-  },
   { name: 'paper', model: paperPreset.model, trainBatch: 1, sampleBatch: 1, gradsOnly: true },
 ];
 
-function gradsStep(c: Case, seed: number): void {
+/** One engine setting a case runs on: a tfjs backend (wasm at a thread count) or webgpu. */
+interface Engine {
+  label: string;
+  backend: BackendName;
+  threads?: number;
+}
+
+interface PeerResult {
+  trainStepSeconds: number;
+  sampleSeconds: Record<string, number>;
+  threads: number;
+  torch: string;
+  device: string;
+  peakRssMb: number;
+  peakGpuMb?: number;
+}
+
+async function gradsStep(c: Case, seed: number): Promise<void> {
   const params = initParams(c.model, Rng.fromSeed(0));
   const names = params.names();
   const schedule = cosineSchedule(10);
@@ -76,7 +86,8 @@ function gradsStep(c: Case, seed: number): void {
       r.contrastive.dispose();
       return r.total;
     })(names.map((n) => params.get(n)));
-    value.dataSync();
+    await value.data();
+    for (const g of grads) await g.data();
     value.dispose();
     grads.forEach((g) => g.dispose());
   } finally {
@@ -86,67 +97,60 @@ function gradsStep(c: Case, seed: number): void {
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
+  return i >= 0 ? (args[i + 1] ?? 'true') : undefined;
 }
 
-function time(f: () => void): number {
+async function time(f: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
-  f();
+  await f();
   return (performance.now() - t0) / 1000;
 }
 
-function peer(
-  c: Case,
-  reps: number,
-):
-  | {
-      trainStepSeconds: number;
-      sampleSeconds: Record<string, number>;
-      threads: number;
-      torch: string;
-    }
-  | string {
+function peer(c: Case, reps: number, threads: number, device: string): PeerResult | string {
   const spec = {
     model: c.model,
     trainBatch: c.trainBatch,
     trainReps: reps,
     sampleBatch: c.sampleBatch,
     sampleOptSteps: [0, 1],
+    gradsOnly: c.gradsOnly,
+    threads,
+    device,
   };
-  const r = spawnSync('/usr/bin/python3', [join(here, 'ired_peer.py'), JSON.stringify(spec)], {
+  const python = process.env['X_BENCH_PYTHON'] ?? '/usr/bin/python3';
+  const r = spawnSync(python, [join(here, 'ired_peer.py'), JSON.stringify(spec)], {
     encoding: 'utf8',
     timeout: 3_600_000,
   });
   if (r.status !== 0)
     return `PyTorch peer failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop() ?? ''}`;
-  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
-    trainStepSeconds: number;
-    sampleSeconds: Record<string, number>;
-    threads: number;
-    torch: string;
-  };
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as PeerResult;
 }
 
 /** Seconds of one full sampling run from the cost of one denoise and one optimisation step. */
-function stepwiseSampling(c: Case, quizzes: Uint8Array[]): number {
+async function stepwiseSampling(c: Case, quizzes: Uint8Array[]): Promise<number> {
   const params = initParams(c.model, Rng.fromSeed(0));
   const p = params.record();
   const B = quizzes.length;
   const inp = tf.tensor2d(encodeBatch(quizzes), [B, 729]);
   const y = tf.tensor2d(Rng.fromSeed(3).fillNormal(new Float32Array(B * 729), 0, 0.1), [B, 729]);
   const ts = new Array<number>(B).fill(3);
-  const denoise = () => tf.tidy(() => void energyGrad(c.model, p, inp, y, ts).dataSync());
-  const step = () => {
+  const denoise = async () => {
+    const g = energyGrad(c.model, p, inp, y, ts);
+    await g.data();
+    g.dispose();
+  };
+  const step = async () => {
     const r = energyAndGrad(c.model, p, inp, y, ts);
-    tf.tidy(() => void energy(c.model, p, inp, tf.sub(y, tf.mul(r.grad, 0.1)), ts).dataSync());
-    r.energy.dispose();
-    r.grad.dispose();
+    const e = tf.tidy(() => energy(c.model, p, inp, tf.sub(y, tf.mul(r.grad, 0.1)), ts));
+    await e.data();
+    for (const t of [e, r.energy, r.grad]) t.dispose();
   };
   try {
-    denoise();
-    const td = time(denoise);
-    step();
-    const tStep = time(step);
+    await denoise();
+    const td = await time(denoise);
+    await step();
+    const tStep = await time(step);
     return 10 * (td + 20 * tStep);
   } finally {
     params.dispose();
@@ -160,90 +164,125 @@ function extrapolate(t0: number, t1: number, optSteps = 20): number {
   return t0 + optSteps * (t1 - t0);
 }
 
+async function ours(c: Case, reps: number): Promise<{ train: number; sample: number }> {
+  const quizzes = generatePuzzles(Rng.fromSeed(1), c.sampleBatch, SATNET_GIVENS).map((p) => p.quiz);
+  if (c.gradsOnly) {
+    await gradsStep(c, 0);
+    const train = await time(() => gradsStep(c, 1));
+    return { train, sample: await stepwiseSampling(c, quizzes) };
+  }
+  const config: IredConfig = structuredClone(cpuPreset);
+  config.model = c.model;
+  config.train.batchSize = c.trainBatch;
+  const trainer = new IredTrainer({ config, seed: 0 });
+  try {
+    await trainer.trainStep();
+    let t = 0;
+    for (let i = 0; i < reps; i++) t += await time(() => trainer.trainStep());
+    const schedule = cosineSchedule(10);
+    const run = (optSteps: number) =>
+      time(() =>
+        sampleBoards(trainer.params.record(), quizzes, {
+          model: c.model,
+          schedule,
+          optSteps,
+          rng: Rng.fromSeed(2),
+        }),
+      );
+    await run(0);
+    const sample = extrapolate(await run(0), await run(1));
+    return { train: t / reps, sample };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+const fmt = (x: number | undefined, d = 2) =>
+  x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
+
 /**
- * `pnpm bench ired [--only cpu|paper] [--reps n]`: training-step time and sampling throughput of
- * the CPU default and the paper preset on the default backend, against the same model, batch
- * and step in PyTorch (bench/ired_peer.py, Debian's python3-torch) in the same run.
+ * `pnpm bench ired [--only cpu|paper] [--reps n] [--threads 1,2,4] [--webgpu] [--device cuda]`:
+ * training-step time and sampling throughput of the CPU default and the paper preset (loss +
+ * gradients at batch 1) on wasm at 1, 2 and all threads (or `--threads`), and on webgpu when
+ * there is an adapter (a software one only with `--webgpu`), against the same model, batch and
+ * step in PyTorch (bench/ired_peer.py) at the same thread counts, in the same run. `--device
+ * cuda` runs the PyTorch peer on the GPU (X_BENCH_PYTHON picks its python). Prints peak RSS.
  */
 export async function main(args: string[]): Promise<void> {
-  const info = await initBackend('auto');
   const only = flag(args, 'only');
   const reps = Number(flag(args, 'reps') ?? 2);
+  const device = flag(args, 'device') ?? 'cpu';
+  const all = availableParallelism();
+  const threadList = flag(args, 'threads')?.split(',').map(Number) ?? [...new Set([1, 2, all])];
+  const probes = await probeBackends({ searchAdapters: flag(args, 'webgpu') !== undefined });
+  const gpu = probes.find((p) => p.name === 'webgpu');
+  const engines: Engine[] = threadList.map((t) => ({
+    label: `wasm ${t}t`,
+    backend: 'wasm',
+    threads: t,
+  }));
+  if (
+    gpu?.available === true &&
+    (flag(args, 'webgpu') !== undefined || gpu.adapter?.software === false)
+  )
+    engines.push({
+      label: `webgpu (${gpu.adapter?.software === true ? 'software' : 'hardware'})`,
+      backend: 'webgpu',
+    });
   const w = (s: string) => process.stdout.write(`${s}\n`);
-  w(
-    `ired bench: backend ${info.name} (${info.packageName} ${info.packageVersion}), node ${process.version}, load average ${loadavg()
+  const load = () =>
+    loadavg()
       .map((x) => x.toFixed(1))
-      .join(' ')}`,
-  );
+      .join(' ');
+  w(`ired bench: node ${process.version}, ${all} cores, load average ${load()}`);
+  if (gpu?.adapter !== undefined) w(`  webgpu adapter: ${gpu.detail}`);
   w(
-    'sampling: boards/s for 10 landscapes x 20 steps; cpu preset and PyTorch extrapolated from full runs with 0 and 1 step per landscape, paper widths in tfjs from one denoise and one optimisation step: 10 x (denoise + 20 steps)',
+    '  sampling: boards/s for 10 landscapes x 20 steps; cpu preset extrapolated from full runs with 0 and 1 step per landscape, paper from one denoise and one optimisation step: 10 x (denoise + 20 steps)',
   );
   for (const c of CASES.filter((x) => only === undefined || x.name === only)) {
-    const config: IredConfig = structuredClone(c.name === 'cpu' ? cpuPreset : paperPreset);
-    config.model = c.model;
-    config.train.batchSize = c.trainBatch;
-    const quizzes = generatePuzzles(Rng.fromSeed(1), c.sampleBatch, SATNET_GIVENS).map(
-      (p) => p.quiz,
-    );
-    const schedule = cosineSchedule(10);
-    let train: number;
-    let tfSample: number;
-    try {
-      if (c.gradsOnly) {
-        gradsStep(c, 0);
-        train = time(() => gradsStep(c, 1));
-        tfSample = stepwiseSampling(c, quizzes);
-      } else {
-        const trainer = new IredTrainer({ config, seed: 0 });
-        trainer.trainStep();
-        let t = 0;
-        for (let i = 0; i < reps; i++) t += time(() => trainer.trainStep());
-        train = t / reps;
-        const run = (optSteps: number) =>
-          time(() =>
-            sampleBoards(trainer.params.record(), quizzes, {
-              model: c.model,
-              schedule,
-              optSteps,
-              rng: Rng.fromSeed(2),
-            }),
-          );
-        run(0);
-        tfSample = extrapolate(run(0), run(1));
-        trainer.dispose();
-      }
-    } catch (err) {
-      w(
-        `\n[${c.name}] tfjs failed on ${info.name}: ${(err as Error).message.slice(0, 120)} (the wasm heap is limited to 2 GB)`,
-      );
-      continue;
-    }
-    const p = peer(c, c.gradsOnly ? 1 : reps);
     const params = (parameterCount(c.model) / 1e6).toFixed(2);
     w(
-      `\n[${c.name}] ${c.model.channels} channels, ${c.model.blocks} blocks, ${c.model.kernel}x${c.model.kernel}, ${params}M parameters`,
+      `\n[${c.name}] ${c.model.channels} channels, ${c.model.blocks} blocks, ${c.model.kernel}x${c.model.kernel}, ${params}M parameters; ${c.gradsOnly ? 'loss + gradients' : 'train step (Adam, EMA)'} batch ${c.trainBatch}, sampling batch ${c.sampleBatch}`,
     );
     w(
-      `  ${c.gradsOnly ? 'loss + gradients' : 'train step'} (batch ${c.trainBatch}): tfjs ${train.toFixed(2)} s`,
+      '| engine | train step s | sampling boards/s | PyTorch threads | PyTorch step s | PyTorch boards/s | step ratio | sampling ratio |',
     );
-    w(
-      `  sampling (batch ${c.sampleBatch}, 20 steps): tfjs ${(c.sampleBatch / tfSample).toFixed(3)} boards/s (${tfSample.toFixed(1)} s per batch)`,
-    );
-    if (typeof p === 'string') {
-      w(`  ${p}`);
-      continue;
+    w('|---|---:|---:|---:|---:|---:|---:|---:|');
+    const peerThreads = device === 'cpu' ? threadList : [all];
+    const torch = new Map<number, PeerResult | string>();
+    for (const e of engines) {
+      let r: { train: number; sample: number } | string;
+      try {
+        await initBackend({
+          backend: e.backend,
+          ...(e.threads === undefined ? {} : { threads: e.threads }),
+        });
+        r = await ours(c, c.gradsOnly ? 1 : reps);
+      } catch (err) {
+        r = (err as Error).message.split('\n')[0]?.slice(0, 120) ?? 'failed';
+      }
+      const pt = e.threads !== undefined && peerThreads.includes(e.threads) ? e.threads : all;
+      if (!torch.has(pt)) torch.set(pt, peer(c, c.gradsOnly ? 1 : reps, pt, device));
+      const p = torch.get(pt) as PeerResult | string;
+      const pSample =
+        typeof p === 'string'
+          ? NaN
+          : extrapolate(p.sampleSeconds['0'] ?? NaN, p.sampleSeconds['1'] ?? NaN);
+      if (typeof r === 'string') {
+        w(`| ${e.label} | failed: ${r} | | | | | | |`);
+        continue;
+      }
+      w(
+        `| ${e.label} | ${fmt(r.train, 3)} | ${fmt(c.sampleBatch / r.sample, 3)} | ${typeof p === 'string' ? p : `${p.threads} (${p.device})`} | ${typeof p === 'string' ? '-' : fmt(p.trainStepSeconds, 3)} | ${fmt(c.sampleBatch / pSample, 3)} | ${typeof p === 'string' ? '-' : `${fmt(r.train / p.trainStepSeconds)}x`} | ${`${fmt(r.sample / pSample)}x`} |`,
+      );
     }
-    const pt = extrapolate(p.sampleSeconds['0'] ?? NaN, p.sampleSeconds['1'] ?? NaN);
-    w(
-      `  PyTorch ${p.torch} CPU (${p.threads} threads): train step ${p.trainStepSeconds.toFixed(2)} s, sampling ${(c.sampleBatch / pt).toFixed(3)} boards/s`,
-    );
-    w(
-      `  ratio tfjs/PyTorch: train step time ${(train / p.trainStepSeconds).toFixed(2)}x, sampling time ${(tfSample / pt).toFixed(2)}x`,
-    );
+    const wasm = engines.filter((e) => e.backend === 'wasm');
+    if (wasm.length > 0)
+      w(
+        `  PyTorch ${[...torch.values()].map((p) => (typeof p === 'string' ? p : `${p.torch} ${p.threads}t peak RSS ${p.peakRssMb.toFixed(0)} MB${p.peakGpuMb === undefined ? '' : `, GPU ${p.peakGpuMb.toFixed(0)} MB`}`)).join('; ')}`,
+      );
   }
   w(
-    `\nload average at the end ${loadavg()
-      .map((x) => x.toFixed(1))
-      .join(' ')}`,
+    `\npeak RSS of this process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; load average at the end ${load()}`,
   );
 }

@@ -4,6 +4,7 @@ Usage: /usr/bin/python3 bench/ired_peer.py '<json spec>'  -> prints one JSON lin
 """
 import json
 import math
+import resource
 import sys
 import time
 
@@ -138,26 +139,39 @@ def sample(model, sa, s1m, step, batch, opt_steps, gen):
 
 def main():
     spec = json.loads(sys.argv[1])
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
+    device = spec.get("device", "cpu")
+    if device != "cpu":
+        torch.set_default_device(device)
     torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=device).manual_seed(0)
     model = SudokuEBM(spec["model"])
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
     opt.grads_only = bool(spec.get("gradsOnly", False))
     sa, s1m, step = schedule(10)
-    out = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    out = {"threads": torch.get_num_threads(), "torch": torch.__version__, "device": device}
+    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
     B = spec["trainBatch"]
     train_step(model, opt, sa, s1m, B, gen)
+    sync()
     t0 = time.perf_counter()
     for _ in range(spec["trainReps"]):
         train_step(model, opt, sa, s1m, B, gen)
+    sync()
     out["trainStepSeconds"] = (time.perf_counter() - t0) / spec["trainReps"]
     SB = spec["sampleBatch"]
     times = {}
     for k in spec["sampleOptSteps"]:
+        sync()
         t0 = time.perf_counter()
         sample(model, sa, s1m, step, SB, k, gen)
+        sync()
         times[k] = time.perf_counter() - t0
     out["sampleSeconds"] = {str(k): v for k, v in times.items()}
+    out["peakRssMb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if device != "cpu":
+        out["peakGpuMb"] = torch.cuda.max_memory_allocated() / 2**20
     print(json.dumps(out))
 
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
@@ -49,8 +49,14 @@ function randn(rng: Rng, shape: number[], std: number): tf.Tensor {
   return tf.tensor(rng.fillNormal(new Float32Array(n), 0, std), shape);
 }
 
+/** Waits for a tensor's values (the only read WebGPU has in Node) and frees it. */
+async function settle(t: tf.Tensor): Promise<void> {
+  await t.data();
+  t.dispose();
+}
+
 /** Builds the inputs once and returns a function running one iteration to completion. */
-function prepare(c: Case): { run: () => void; dispose: () => void } {
+function prepare(c: Case): { run: () => Promise<void>; dispose: () => void } {
   const rng = Rng.fromSeed('bench-ops').stream(c.name);
   const keep: tf.Tensor[] = [];
   const mk = (shape: number[], std: number) => {
@@ -58,20 +64,18 @@ function prepare(c: Case): { run: () => void; dispose: () => void } {
     keep.push(t);
     return t;
   };
-  let run: () => void;
+  let run: () => Promise<void>;
   if (c.kind === 'matMul') {
     const [m, k, n] = c.dims as [number, number, number];
     const a = mk([m, k], 1) as tf.Tensor2D;
     const b = mk([k, n], 1) as tf.Tensor2D;
-    run = () => tf.tidy(() => void tf.matMul(a, b).dataSync());
+    run = () => settle(tf.matMul(a, b));
   } else if (c.kind === 'conv2d' || c.kind === 'conv2d-native') {
     const [b, ch] = c.dims as [number, number];
     const x = mk([b, BOARD, BOARD, ch], 1) as tf.Tensor4D;
     const k = mk([3, 3, ch, ch], Math.sqrt(2 / (9 * ch))) as tf.Tensor4D;
     run =
-      c.kind === 'conv2d'
-        ? () => tf.tidy(() => void conv2d(x, k).dataSync())
-        : () => tf.tidy(() => void tf.conv2d(x, k, 1, 'same').dataSync());
+      c.kind === 'conv2d' ? () => settle(conv2d(x, k)) : () => settle(tf.conv2d(x, k, 1, 'same'));
   } else {
     const [b, ch] = c.dims as [number, number];
     const x = mk([b, BOARD, BOARD, DIGITS], 0.5);
@@ -89,28 +93,28 @@ function prepare(c: Case): { run: () => void; dispose: () => void } {
       });
       return tf.sum(tf.square(h));
     };
-    run = () =>
-      tf.tidy(() => {
-        const { grads } = tf.valueAndGrads((...ks: tf.Tensor[]) => {
-          const gx = tf.grad((xx: tf.Tensor) => energy(xx, ks))(x);
-          return tf.mean(tf.square(tf.sub(gx, target)));
-        })(kernels);
-        for (const g of grads) g.dataSync();
-      });
+    run = async () => {
+      const { value, grads } = tf.valueAndGrads((...ks: tf.Tensor[]) => {
+        const gx = tf.grad((xx: tf.Tensor) => energy(xx, ks))(x);
+        return tf.mean(tf.square(tf.sub(gx, target)));
+      })(kernels);
+      value.dispose();
+      for (const g of grads) await settle(g);
+    };
   }
   return { run, dispose: () => keep.forEach((t) => t.dispose()) };
 }
 
-function timeIt(run: () => void, minMs: number, maxIters: number): number {
+async function timeIt(run: () => Promise<void>, minMs: number, maxIters: number): Promise<number> {
   const w0 = performance.now();
-  run();
+  await run();
   const warm = performance.now() - w0;
   if (warm > 3 * minMs) return warm;
   const times: number[] = [];
   const start = performance.now();
   while (times.length < maxIters && (times.length < 2 || performance.now() - start < minMs)) {
     const t0 = performance.now();
-    run();
+    await run();
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -249,29 +253,52 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return `${(a / b).toFixed(1)}x`;
 }
 
+/** A column of the table: a tfjs backend, wasm at a thread count. */
+interface Engine {
+  label: string;
+  backend: BackendName;
+  threads?: number;
+}
+
 /**
- * `pnpm bench ops [--quick] [--all] [--backends=wasm,cpu] [--min-ms=1500] [--no-peer]`: matMul,
- * conv2d forward and an IRED-like second-order step on each available tfjs backend, against
- * PyTorch on the CPU measured case by case in the same run (interleaved, so both see the same
- * machine load). The slow `cpu` backend runs only the smallest second-order case unless `--all`.
+ * `pnpm bench ops [--quick] [--all] [--threads=1,2,4] [--webgpu] [--min-ms=1500] [--no-peer]`:
+ * matMul, conv2d forward and an IRED-like second-order step on wasm at 1, 2 and all threads (or
+ * `--threads`), on webgpu when there is an adapter (a software one only with `--webgpu`) and on
+ * cpu, against PyTorch on the CPU at the same thread counts, measured case by case in the same run
+ * (interleaved, so all see the same machine load). The slow `cpu` backend runs only the smallest
+ * second-order case unless `--all`. Prints peak RSS.
  */
 export async function main(args: string[]): Promise<void> {
   const quick = flag(args, 'quick') !== undefined;
   const all = flag(args, 'all') !== undefined;
   const minMs = Number(flag(args, 'min-ms') ?? (quick ? 500 : 1500));
   const list = cases(quick);
-  const probes = await probeBackends();
-  const wanted = flag(args, 'backends')?.split(',') as BackendName[] | undefined;
-  const backends = probes
-    .filter((p) => p.available && (wanted === undefined || wanted.includes(p.name)))
-    .map((p) => p.name);
+  const forceGpu = flag(args, 'webgpu') !== undefined;
+  const probes = await probeBackends({ searchAdapters: forceGpu });
+  const cores = availableParallelism();
+  const threads = flag(args, 'threads')?.split(',').map(Number) ?? [...new Set([1, 2, cores])];
+  const engines: Engine[] = [];
+  if (probes.find((p) => p.name === 'wasm')?.available === true)
+    for (const t of threads) engines.push({ label: `wasm ${t}t`, backend: 'wasm', threads: t });
+  const gpu = probes.find((p) => p.name === 'webgpu');
+  if (gpu?.available === true && (forceGpu || gpu.adapter?.software === false))
+    engines.push({
+      label: gpu.adapter?.software === true ? 'webgpu(sw)' : 'webgpu',
+      backend: 'webgpu',
+    });
+  engines.push({ label: 'cpu', backend: 'cpu' });
   const out = (s: string) => process.stdout.write(`${s}\n`);
   const cpu = cpus();
-  out(`ops benchmark: ${cpu[0]?.model ?? 'unknown cpu'} x${cpu.length}, node ${process.version}`);
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ');
+  out(
+    `ops benchmark: ${cpu[0]?.model ?? 'unknown cpu'} x${cores}, node ${process.version}, load average ${load()}`,
+  );
   for (const p of probes)
     out(`  backend ${p.name}: ${p.available ? 'available' : 'unavailable'} (${p.detail})`);
 
-  const threads = [...new Set([1, cpu.length])];
   let peer: Peer | undefined;
   if (flag(args, 'no-peer') === undefined) {
     const started = await Peer.start(minMs);
@@ -298,19 +325,21 @@ export async function main(args: string[]): Promise<void> {
         const ms = await peer?.time(c, t);
         if (ms !== undefined) torchResults.set(`${c.name}|${t}`, ms);
       }
-      for (const b of backends) {
+      for (const e of engines) {
         if (
-          b === 'cpu' &&
+          e.backend === 'cpu' &&
           !all &&
-          c.kind === 'second-order' &&
-          c !== list.find((x) => x.kind === 'second-order')
+          (c.kind !== 'second-order' || c !== list.find((x) => x.kind === 'second-order'))
         )
           continue;
-        await initBackend(b);
-        out(`running ${b}: ${c.name} ...`);
+        await initBackend({
+          backend: e.backend,
+          ...(e.threads === undefined ? {} : { threads: e.threads }),
+        });
+        out(`running ${e.label}: ${c.name} ...`);
         const p = prepare(c);
         try {
-          results.set(`${c.name}|${b}`, timeIt(p.run, minMs, 50));
+          results.set(`${c.name}|${e.label}`, await timeIt(p.run, minMs, 50));
         } finally {
           p.dispose();
         }
@@ -319,25 +348,27 @@ export async function main(args: string[]): Promise<void> {
   } finally {
     peer?.stop();
   }
-  const peerResults = peer === undefined ? undefined : Object.fromEntries(torchResults);
 
-  const torchCols = peerResults === undefined ? [] : threads.map((t) => `torch ${t}t`);
+  const torchCols = peer === undefined ? [] : threads.map((t) => `torch ${t}t`);
+  // Each wasm column against torch at the same threads; webgpu and cpu against torch at all threads.
+  const peerOf = (e: Engine) => (e.threads !== undefined ? e.threads : threads[threads.length - 1]);
   const header = [
     'case (ms/iter, median)',
-    ...backends,
+    ...engines.map((e) => e.label),
     ...torchCols,
-    ...backends.flatMap((b) => threads.filter(() => peerResults).map((t) => `${b}/torch${t}t`)),
+    ...(peer === undefined ? [] : engines.map((e) => `${e.label}/torch${peerOf(e)}t`)),
   ];
-  const rows = list.map((c) => {
-    const ours = backends.map((b) => results.get(`${c.name}|${b}`));
-    const torch = threads.map((t) => peerResults?.[`${c.name}|${t}`]);
-    return [
-      c.name,
-      ...ours.map(fmt),
-      ...(peerResults ? torch.map(fmt) : []),
-      ...(peerResults ? ours.flatMap((o) => torch.map((t) => ratio(o, t))) : []),
-    ];
-  });
+  const rows = list.map((c) => [
+    c.name,
+    ...engines.map((e) => fmt(results.get(`${c.name}|${e.label}`))),
+    ...(peer === undefined ? [] : threads.map((t) => fmt(torchResults.get(`${c.name}|${t}`)))),
+    ...(peer === undefined
+      ? []
+      : engines.map((e) =>
+          ratio(results.get(`${c.name}|${e.label}`), torchResults.get(`${c.name}|${peerOf(e)}`)),
+        )),
+  ]);
+  const scaling = threads.length > 1 && engines.length > 1;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
@@ -347,11 +378,23 @@ export async function main(args: string[]): Promise<void> {
     `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
   );
   for (const r of rows) out(line(r));
+  if (scaling) {
+    out('');
+    const base = engines[0]?.label ?? '';
+    for (const e of engines.filter((x) => x.backend === 'wasm' && x.label !== base)) {
+      const sc = list.map((c) =>
+        ratio(results.get(`${c.name}|${base}`), results.get(`${c.name}|${e.label}`)),
+      );
+      out(
+        `thread scaling ${base} -> ${e.label}: ${list.map((c, i) => `${c.name} ${sc[i]}`).join('; ')}`,
+      );
+    }
+  }
   out('');
   out(
     `second-order step: E(x;θ) = Σ f(x;θ)², f = conv3x3(${DIGITS}→c) → swish → conv3x3(c→c) → swish → conv3x3(c→${DIGITS}) on ${BOARD}x${BOARD} boards; loss = mean((∇ₓE − target)²); timed: loss and dloss/dθ.`,
   );
   out(
-    'ratios > 1 mean tfjs is slower than PyTorch measured in this same run; tfjs wasm runs single-threaded.',
+    `ratios > 1 mean tfjs is slower than PyTorch measured in this same run. Peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (tfjs process); load average at the end ${load()}.`,
   );
 }

@@ -45,7 +45,11 @@ export async function clipByGlobalNorm(
 export async function globalNorm(grads: Record<string, tf.Tensor>): Promise<number> {
   const names = Object.keys(grads).sort();
   if (names.length === 0) return 0;
-  const total = tf.tidy(() => tf.addN(names.map((n) => tf.sum(tf.square(grads[n] as tf.Tensor)))));
+  // Pairwise adds in name order, not addN: WebGPU binds each addN input as a storage buffer, and
+  // adapters allow as few as 8 per shader.
+  const total = tf.tidy(() =>
+    names.map((n) => tf.sum(tf.square(grads[n] as tf.Tensor))).reduce((a, b) => tf.add(a, b)),
+  );
   try {
     return Math.sqrt(((await total.data()) as Float32Array)[0] as number);
   } finally {

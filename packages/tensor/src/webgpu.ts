@@ -88,6 +88,7 @@ function exposeGpu(dawn: DawnModule, gpu: Gpu): void {
 async function requestDevice(adapter: GpuAdapter): Promise<unknown> {
   const limits = adapter.limits;
   const keys = [
+    'maxStorageBuffersPerShaderStage',
     'maxComputeWorkgroupStorageSize',
     'maxComputeWorkgroupsPerDimension',
     'maxStorageBufferBindingSize',

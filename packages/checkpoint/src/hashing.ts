@@ -98,10 +98,16 @@ export function isShared(v: ArrayBufferView): boolean {
 /** SHA-256 (hex) of the parts in order on the main thread, yielding between slices. */
 export async function sha256OnMain(parts: readonly Uint8Array[]): Promise<string> {
   const h = createHash('sha256');
+  let sinceYield = 0;
   for (const p of parts) {
     for (let off = 0; off < p.length; off += SLICE) {
-      h.update(p.subarray(off, Math.min(p.length, off + SLICE)));
-      if (p.length > SLICE) await yieldToLoop();
+      const slice = p.subarray(off, Math.min(p.length, off + SLICE));
+      h.update(slice);
+      sinceYield += slice.length;
+      if (sinceYield >= SLICE) {
+        sinceYield = 0;
+        await yieldToLoop();
+      }
     }
   }
   return h.digest('hex');

@@ -109,6 +109,11 @@ export const CLIENT_JS = String.raw`
         if (y !== null) el('circle', { cx: px(x), cy: py(y), r: 2.5, fill: r.color }, svg);
       });
     });
+    runs.forEach(function (r, k) {
+      var ly = M.t + 12 + 14 * k;
+      el('line', { x1: M.l + pw - 110, x2: M.l + pw - 92, y1: ly, y2: ly, stroke: r.color, 'stroke-width': 2 }, svg);
+      el('text', { x: M.l + pw - 88, y: ly, 'dominant-baseline': 'middle', class: 'legend' }, svg, r.name);
+    });
     return svg;
   }
 

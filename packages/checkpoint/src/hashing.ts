@@ -96,7 +96,7 @@ export function isShared(v: ArrayBufferView): boolean {
 }
 
 /** SHA-256 (hex) of the parts in order on the main thread, yielding between slices. */
-export async function sha256OnMain(parts: readonly Uint8Array[]): Promise<string> {
+async function sha256OnMain(parts: readonly Uint8Array[]): Promise<string> {
   const h = createHash('sha256');
   let sinceYield = 0;
   for (const p of parts) {

@@ -24,5 +24,8 @@ describe('runner quickstart (the main job, as `pnpm start` runs it)', () => {
     const ckpts = readdirSync(join(out, 'ired', 'run', 'checkpoints'));
     expect(ckpts).toContain('step-00000400');
     expect(r.stdout).toMatch(/operators replay: 8\/8 bit-exact/);
-  });
+    expect(r.stdout).toMatch(/ired: 16 puzzles attempted .*, \d+\/16 boards fully solved/);
+    expect(r.stdout).not.toMatch(/solved 16\/16 puzzles/);
+    expect(r.stdout).toMatch(/timestepper: +method +force evals +param +max \|ΔE\/E0\|/);
+  }, 900_000);
 });

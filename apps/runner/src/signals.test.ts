@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { generateDataset, h5ready, resolveDatasetConfig } from '@x/operator-replay';
 import { initBackend } from '@x/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runRunner, signalLatency, tinyTimestepperArgs, type SignalResult } from './testkit.js';
+import {
+  runRunner,
+  runRunnerAsync,
+  signalLatency,
+  tinyTimestepperArgs,
+  type RunResult,
+  type SignalResult,
+} from './testkit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'x-signals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,31 +72,24 @@ beforeAll(async () => {
 describe('signals and run-directory locks (real processes)', () => {
   it('ired train: SIGTERM within one step with no checkpoint due, final checkpoint, a second writer refused', async () => {
     const runDir = join(dir, 'ired');
-    let second: ReturnType<typeof runRunner> | undefined;
-    let fresh: ReturnType<typeof runRunner> | undefined;
+    let others: RunResult[] = [];
     const r = await signalLatency(
       [
-        'ired',
-        'train',
-        '--out',
-        runDir,
-        '--steps',
-        '100000',
-        '--save-every',
-        '100000',
+        ...['ired', 'train', '--out', runDir, '--steps', '100000', '--save-every', '100000'],
         ...tinyIredArgs,
       ],
       {
         cwd: dir,
         ready: /\[ired\] step \d+\/100000 .*steps\/s/,
         whileRunning: async () => {
-          second = runRunner(['ired', 'train', '--resume', runDir, '--backend', 'cpu', '--quiet'], {
-            cwd: dir,
-          });
-          fresh = runRunner(['ired', 'train', '--out', runDir, ...tinyIredArgs, '--quiet'], {
-            cwd: dir,
-          });
-          await Promise.resolve();
+          others = await Promise.all([
+            runRunnerAsync(['ired', 'train', '--resume', runDir, '--backend', 'cpu', '--quiet'], {
+              cwd: dir,
+            }),
+            runRunnerAsync(['ired', 'train', '--out', runDir, ...tinyIredArgs, '--quiet'], {
+              cwd: dir,
+            }),
+          ]);
         },
       },
     );
@@ -99,12 +99,13 @@ describe('signals and run-directory locks (real processes)', () => {
     expect(steps[0]).toBeGreaterThan(0);
     expect(steps[0]).toBeLessThan(100000);
     expect(existsSync(join(runDir, '.lock'))).toBe(false);
-    for (const other of [second, fresh]) {
-      expect(other?.code, other?.stderr).toBe(2);
-      expect(other?.stderr).toMatch(
+    expect(others.length).toBe(2);
+    for (const other of others) {
+      expect(other.code, other.stderr).toBe(2);
+      expect(other.stderr).toMatch(
         new RegExp(`${runDir}.* is in use by pid \\d+ on ${hostname()} since .*\\(ired train\\)`),
       );
-      expect(other?.stderr).not.toMatch(/\n\s+at /);
+      expect(other.stderr).not.toMatch(/\n\s+at /);
     }
   }, 300_000);
 

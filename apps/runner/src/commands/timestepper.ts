@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { XError } from '@x/core';
 import { PROBLEMS, parseProblem, type ProblemName } from '@x/timestepper';
 import type { Command, CommandContext } from '../command.js';
-import { optNum, str as flag } from '../flags.js';
+import { int, optNum, positive, str as flag } from '../flags.js';
 import { resolveTrainSetup, trainFlags } from '../runSetup.js';
 import { pointsTable, runTimestepperBench, summaryTable } from '../timestepper/bench.js';
 import { SIM_METHODS, runTimestepperSimulate, type SimMethod } from '../timestepper/simulate.js';
@@ -13,16 +13,6 @@ import {
 } from '../timestepper/train.js';
 
 const str = (ctx: CommandContext, name: string) => flag(ctx.values, name);
-
-function num(
-  ctx: CommandContext,
-  name: string,
-  fallback: number | undefined,
-  check: (n: number) => boolean,
-  what: string,
-): number | undefined {
-  return optNum(ctx.values, name, check, what) ?? fallback;
-}
 
 function problemFlag(ctx: CommandContext, required: boolean): ProblemName | undefined {
   const raw = str(ctx, 'problem');
@@ -107,8 +97,8 @@ export const timestepperBenchCommand: Command = {
     const problem = problemFlag(ctx, true) as ProblemName;
     const outFlag = str(ctx, 'out');
     if (outFlag === undefined) throw new XError('INVALID_INPUT', '--out <file.json> is required');
-    const learnedMin = num(ctx, 'learned-min', undefined, (n) => n > 0, 'a positive number');
-    const tEnd = num(ctx, 'tend', undefined, (n) => n > 0, 'a positive number');
+    const learnedMin = optNum(ctx.values, 'learned-min', (n) => n > 0, 'a positive number');
+    const tEnd = optNum(ctx.values, 'tend', (n) => n > 0, 'a positive number');
     const r = await runTimestepperBench({
       problem,
       outFile: resolve(ctx.cwd, outFlag),
@@ -116,14 +106,14 @@ export const timestepperBenchCommand: Command = {
       cwd: ctx.cwd,
       ...(tEnd === undefined ? {} : { tEnd }),
       ...(learnedMin === undefined ? {} : { learnedMin }),
-      points: num(
-        ctx,
-        'points',
-        6,
-        (n) => Number.isInteger(n) && n >= 1 && n <= 40,
-        'an integer 1..40',
-      ) as number,
-      maxForceEvals: num(ctx, 'max-force-evals', 2e7, (n) => n >= 10, 'a number >= 10') as number,
+      points:
+        optNum(
+          ctx.values,
+          'points',
+          (n) => Number.isInteger(n) && n >= 1 && n <= 40,
+          'an integer 1..40',
+        ) ?? 6,
+      maxForceEvals: optNum(ctx.values, 'max-force-evals', (n) => n >= 10, 'a number >= 10') ?? 2e7,
       out: ctx.out,
       quiet: ctx.quiet,
       signal: ctx.signal,
@@ -168,25 +158,17 @@ export const timestepperSimulateCommand: Command = {
       );
     const outFlag = str(ctx, 'out');
     if (outFlag === undefined) throw new XError('INVALID_INPUT', '--out <file.npz> is required');
-    const tEnd = num(ctx, 'tend', undefined, (n) => n > 0, 'a positive number');
+    const tEnd = optNum(ctx.values, 'tend', (n) => n > 0, 'a positive number');
     const r = await runTimestepperSimulate({
       problem,
       method: method as SimMethod,
-      param: num(
-        ctx,
+      param: positive(
+        ctx.values,
         'param',
         method === 'learned' ? 1 : method === 'fixed' ? 1e-3 : 0.02,
-        (n) => n > 0,
-        'a positive number',
-      ) as number,
+      ),
       ...(tEnd === undefined ? {} : { tEnd }),
-      recordEvery: num(
-        ctx,
-        'record-every',
-        1,
-        (n) => Number.isInteger(n) && n >= 1,
-        'a positive integer',
-      ) as number,
+      recordEvery: int(ctx.values, 'record-every', 1, 1),
       ...(str(ctx, 'checkpoint') === undefined ? {} : { checkpoint: str(ctx, 'checkpoint') }),
       cwd: ctx.cwd,
       outFile: resolve(ctx.cwd, outFlag),

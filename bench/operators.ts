@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { tsArgs } from '@x/test-utils';
 import { initBackend } from '../packages/tensor/src/index.js';
 import {
   DatasetWriter,
@@ -51,11 +52,12 @@ function withoutBackendEnv(): NodeJS.ProcessEnv {
 
 function runner(args: string[]): { code: number; out: string; seconds: number } {
   const t = performance.now();
-  const r = spawnSync(
-    process.execPath,
-    ['--conditions=@x/source', '--import', 'tsx', join(root, 'apps/runner/src/bin.ts'), ...args],
-    { cwd: root, encoding: 'utf8', env: withoutBackendEnv(), timeout: 1_800_000 },
-  );
+  const r = spawnSync(process.execPath, tsArgs(join(root, 'apps/runner/src/bin.ts'), args), {
+    cwd: root,
+    encoding: 'utf8',
+    env: withoutBackendEnv(),
+    timeout: 1_800_000,
+  });
   return {
     code: r.status ?? -1,
     out: `${r.stdout}${r.stderr}`.trim(),

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@x/core';
 import { generatePuzzles, SATNET_GIVENS, writeRrnCsv } from '@x/ired';
+import { pythonHas } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { iredCommands } from './commands/ired.js';
 import { runInProcess, runRunner } from './testkit.js';
@@ -41,7 +42,7 @@ function lastJson(stdout: string): Record<string, unknown> {
 }
 
 function hasNumpy(): boolean {
-  return spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+  return pythonHas('numpy');
 }
 
 describe('runner ired', () => {

@@ -2,11 +2,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tsArgs } from '@x/test-utils';
 import { runCli, type CliIO } from './cli.js';
 import type { Command } from './command.js';
 
 const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsxLoader = import.meta.resolve('tsx');
 
 /** Result of running the real runner CLI in a child process. */
 export interface RunResult {
@@ -20,30 +20,22 @@ export function runRunner(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): RunResult {
-  const r = spawnSync(
-    process.execPath,
-    ['--conditions=@x/source', '--import', tsxLoader, join(runnerRoot, 'src', 'bin.ts'), ...args],
-    {
-      cwd: options.cwd ?? runnerRoot,
-      env: { ...process.env, INIT_CWD: options.cwd ?? runnerRoot, ...options.env },
-      encoding: 'utf8',
-      timeout: options.timeoutMs ?? 300_000,
-    },
-  );
+  const r = spawnSync(process.execPath, tsArgs(join(runnerRoot, 'src', 'bin.ts'), args), {
+    cwd: options.cwd ?? runnerRoot,
+    env: { ...process.env, INIT_CWD: options.cwd ?? runnerRoot, ...options.env },
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 300_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts `runner <args>` as a real child process without waiting (for signal tests). */
 export function spawnRunner(args: string[], options: { cwd: string }): ChildProcess {
-  return spawn(
-    process.execPath,
-    ['--conditions=@x/source', '--import', tsxLoader, join(runnerRoot, 'src', 'bin.ts'), ...args],
-    {
-      cwd: runnerRoot,
-      env: { ...process.env, INIT_CWD: options.cwd },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return spawn(process.execPath, tsArgs(join(runnerRoot, 'src', 'bin.ts'), args), {
+    cwd: runnerRoot,
+    env: { ...process.env, INIT_CWD: options.cwd },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs `runner <args>` as a real child process and resolves when it exits (runs run in parallel). */
@@ -143,14 +135,5 @@ export async function signalLatency(
 /** The command line that starts the runner from source with this Node (for `script -c`). */
 export function runnerCommandLine(args: string[]): string {
   const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
-  return [
-    process.execPath,
-    '--conditions=@x/source',
-    '--import',
-    tsxLoader,
-    join(runnerRoot, 'src', 'bin.ts'),
-    ...args,
-  ]
-    .map(q)
-    .join(' ');
+  return [process.execPath, ...tsArgs(join(runnerRoot, 'src', 'bin.ts'), args)].map(q).join(' ');
 }

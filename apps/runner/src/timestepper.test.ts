@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pythonHas, runPython } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { timestepperCommands } from './commands/timestepper.js';
 import { runInProcess, runRunnerAsync, tinyTimestepperArgs } from './testkit.js';
@@ -146,22 +146,14 @@ describe('runner timestepper', () => {
       '--quiet',
     ]);
     expect(r.code, r.stderr).toBe(0);
-    const py = spawnSync(
-      '/usr/bin/python3',
-      [
-        '-c',
-        `import numpy as np; d = np.load(${JSON.stringify(out)}); print(d['states'].shape[1:], d['time_steps'].shape == d['energies'].shape)`,
-      ],
-      { encoding: 'utf8' },
-    );
-    if (
-      py.status !== 0 &&
-      /No module named 'numpy'|No such file/.test(`${py.stderr}${String(py.error)}`)
-    ) {
+    if (!pythonHas('numpy')) {
       console.warn('skipping the numpy check: /usr/bin/python3 with numpy is not available');
       return;
     }
-    expect(py.stdout.trim()).toBe('(2, 2, 3) True');
+    const py = runPython(
+      `import numpy as np; d = np.load(${JSON.stringify(out)}); print(d['states'].shape[1:], d['time_steps'].shape == d['energies'].shape)`,
+    );
+    expect(py.trim()).toBe('(2, 2, 3) True');
   });
 
   it('rejects a bad problem with exit code 2 naming the choices', async () => {

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WandbSink } from '@x/logging';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeWandb, startFakeWandb } from '@x/test-utils';
+import { type FakeWandb, spawnTs, startFakeWandb } from '@x/test-utils';
 import { runCli, type CliIO } from './cli.js';
 import { wandbCommands } from './commands/wandb.js';
 
@@ -39,11 +38,10 @@ function runRunner(
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@x/source', '--import', 'tsx', join(runnerRoot, 'src', 'bin.ts'), ...args],
-    { cwd: runnerRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawnTs(join(runnerRoot, 'src', 'bin.ts'), args, {
+    cwd: runnerRoot,
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -79,19 +77,10 @@ describe('runner wandb sync', () => {
     const { runDir } = await offlineRun('down', 20);
     server.down = true;
     try {
-      const child = spawn(
-        process.execPath,
-        [
-          '--conditions=@x/source',
-          '--import',
-          'tsx',
-          join(runnerRoot, 'src', 'bin.ts'),
-          'wandb',
-          'sync',
-          runDir,
-        ],
-        { cwd: runnerRoot, env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const child = spawnTs(join(runnerRoot, 'src', 'bin.ts'), ['wandb', 'sync', runDir], {
+        cwd: runnerRoot,
+        env: { ...process.env, ...env() },
+      });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));

@@ -1,8 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isXError, stateDigest, statesEqual } from '@x/core';
+import { pythonHas, runPython } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { V1_CHECKPOINT, V1_DIGEST } from './__fixtures__/v1Checkpoint.js';
 import { fixtureState } from './__fixtures__/v1State.js';
@@ -11,8 +11,7 @@ import { nodeFs } from './fsOps.js';
 
 const root = mkdtempSync(join(tmpdir(), 'x-ckpt-compat-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const PY = '/usr/bin/python3';
-const hasNumpy = spawnSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const hasNumpy = pythonHas('numpy');
 
 function materialize(): string {
   const dir = join(root, 'checkpoints', 'step-00000007');
@@ -52,7 +51,7 @@ head.pop('__metadata__', None)
 dt = {'F32': '<f4', 'F64': '<f8', 'I32': '<i4', 'U8': 'u1', 'BOOL': '?'}
 out = {k: np.frombuffer(raw[8 + n + e['data_offsets'][0]:8 + n + e['data_offsets'][1]], dtype=dt[e['dtype']]).reshape(e['shape']).tolist() for k, e in head.items()}
 print(json.dumps(out, allow_nan=True))`;
-    const text = execFileSync(PY, ['-c', py, file], { encoding: 'utf8' });
+    const text = runPython(py, [file]);
     const out = JSON.parse(
       text.replace(/\bNaN\b/g, 'null').replace(/\bInfinity\b/g, '1e999'),
     ) as Record<string, unknown>;

@@ -1,14 +1,13 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, XError, isXError, statesEqual, tensorData, type TensorData } from '@x/core';
+import { PYTHON, pythonHas, runPython } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile, writeSafetensorsFile } from './checkpointIo.js';
 import { decodeSafetensors, encodeSafetensors, MAX_HEADER_SIZE } from './safetensors.js';
 
-const PY = '/usr/bin/python3';
-const hasNumpy = spawnSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const hasNumpy = pythonHas('numpy');
 const tmp = mkdtempSync(join(tmpdir(), 'x-st-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -134,7 +133,7 @@ describe('safetensors read by Python (numpy)', () => {
     const t = sample();
     const path = join(tmp, 'py.safetensors');
     writeFileSync(path, encodeSafetensors(t, { producer: 'test' }));
-    const out = JSON.parse(execFileSync(PY, ['-c', PY_READER, path], { encoding: 'utf8' })) as {
+    const out = JSON.parse(runPython(PY_READER, [path])) as {
       meta: Record<string, string>;
       tensors: Record<string, { dtype: string; shape: number[]; hex: string }>;
     };
@@ -149,7 +148,7 @@ describe('safetensors read by Python (numpy)', () => {
     }
   });
   if (!hasNumpy)
-    it.skip(`numpy is not available in ${PY}; skipping the Python reader check`, () => {});
+    it.skip(`numpy is not available in ${PYTHON}; skipping the Python reader check`, () => {});
 });
 
 describe('safetensors reader rejects malformed files', () => {

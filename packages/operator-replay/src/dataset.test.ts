@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isXError } from '@x/core';
 import { initBackend } from '@x/tensor';
+import { pythonHas } from '@x/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetReader, PATHS } from './datasetFile.js';
 import { generateDataset } from './generate.js';
@@ -17,8 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'opreplay-'));
 const config = tinyConfig();
 const N = 5;
 const single = join(dir, 'single.h5');
-const hasH5py =
-  spawnSync('/usr/bin/python3', ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0;
+const hasH5py = pythonHas('h5py', 'numpy');
 
 function hashes(path: string): string[] {
   const r = DatasetReader.open(path);

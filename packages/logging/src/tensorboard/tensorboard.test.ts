@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pythonHas } from '@x/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ExperimentLogger } from '../experimentLogger.js';
 import { crc32c, maskedCrc32c } from './crc32c.js';
@@ -70,9 +71,7 @@ print(json.dumps(events))
 `;
 
 function hasPython(): boolean {
-  return (
-    spawnSync('/usr/bin/python3', ['-c', 'import struct, json'], { stdio: 'ignore' }).status === 0
-  );
+  return pythonHas('struct', 'json');
 }
 
 const TB_PYTHON = process.env['TENSORBOARD_PYTHON'] ?? '/usr/bin/python3';

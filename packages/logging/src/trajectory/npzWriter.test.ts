@@ -1,17 +1,16 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@x/core';
+import { pythonHas, runPython } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { npyHeader } from './npy.js';
 import { readNpz } from './npzReader.js';
 import { compressionSettings, writeZip, type NpzCompression } from './npzWriter.js';
 import { SEGMENT_BYTES } from './parallelDeflate.js';
 
-const PY = '/usr/bin/python3';
-const hasNumpy = spawnSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const hasNumpy = pythonHas('numpy');
 const dir = mkdtempSync(join(tmpdir(), 'x-npz-writer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -97,9 +96,13 @@ np.savez_compressed(out, **arrays)
 print(json.dumps({'bad': bad, 'methods': methods,
   'states': [str(arrays['states'].dtype), list(arrays['states'].shape), hashlib.sha256(arrays['states'].tobytes()).hexdigest()],
   'ours': os.path.getsize(src), 'numpy': os.path.getsize(out)}))`;
-      const res = JSON.parse(
-        execFileSync(PY, ['-c', py, fast, join(dir, 'numpy.npz')], { encoding: 'utf8' }),
-      ) as { bad: null; methods: number[]; states: unknown[]; ours: number; numpy: number };
+      const res = JSON.parse(runPython(py, [fast, join(dir, 'numpy.npz')])) as {
+        bad: null;
+        methods: number[];
+        states: unknown[];
+        ours: number;
+        numpy: number;
+      };
       expect(res.bad).toBeNull();
       expect(res.methods).toEqual([8]);
       expect(res.states).toEqual(['float32', [ROWS, 2 * 729], sha(rows.map(u8))]);

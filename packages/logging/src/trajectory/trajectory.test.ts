@@ -1,14 +1,14 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pythonHas } from '@x/test-utils';
 import { describe, expect, it } from 'vitest';
 import { decodeNpy, encodeNpy, npyHeader } from './npy.js';
 import { loadTrajectory } from './npzReader.js';
 import { TrajectoryLogger, type StateArray } from './trajectoryLogger.js';
 
-const hasNumpy =
-  spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const hasNumpy = pythonHas('numpy');
 
 const sudoku = (s: StateArray): StateArray =>
   s.shape[s.shape.length - 1] === 729

@@ -40,6 +40,12 @@ export const diffusionSchema = z.strictObject({
 /** Optimiser and EMA settings. */
 export const trainSchema = z.strictObject({
   batchSize: z.number().int().positive(),
+  /**
+   * Boards per forward/backward pass: the batch's gradients are accumulated over micro-batches of
+   * this size (weighted by their share of the batch), which equals the full batch within float
+   * rounding and holds only one micro-batch's activations. Default: the whole batch at once.
+   */
+  microBatch: z.number().int().positive().optional(),
   learningRate: z.number().positive(),
   beta1: z.number().min(0).max(1),
   beta2: z.number().min(0).max(1),

@@ -68,6 +68,22 @@ export function makeLossBatch(
   return batch;
 }
 
+/** Boards `[start, end)` of a batch (their draws are the same as in the whole batch). */
+export function sliceLossBatch(batch: LossBatch, start: number, end: number): LossBatch {
+  const a = start * BOARD_SIZE;
+  const b = end * BOARD_SIZE;
+  return {
+    size: end - start,
+    inp: batch.inp.slice(a, b),
+    label: batch.label.slice(a, b),
+    mask: batch.mask.slice(a, b),
+    t: batch.t.slice(start, end),
+    noise: batch.noise.slice(a, b),
+    noise2: batch.noise2.slice(a, b),
+    negative: batch.negative.slice(a, b),
+  };
+}
+
 /** The loss and its two terms (scalars; the caller disposes them). */
 export interface LossParts {
   total: tf.Scalar;

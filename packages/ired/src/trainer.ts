@@ -6,7 +6,7 @@ import type { IredConfig } from './config.js';
 import { PuzzleStream } from './data.js';
 import { ComponentGroup, NestedComponent } from './nested.js';
 import type { Puzzle } from './generator.js';
-import { lossParts, makeLossBatch } from './loss.js';
+import { lossParts, makeLossBatch, sliceLossBatch, type LossBatch } from './loss.js';
 import { initParams, type Params } from './model.js';
 import { cosineSchedule, type Schedule } from './schedule.js';
 
@@ -129,21 +129,31 @@ export class IredTrainer {
     );
     const names = this.params.trainableNames();
     const vars = names.map((n) => this.params.get(n));
-    let parts: { mse: tf.Scalar; contrastive: tf.Scalar } | undefined;
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-      const p: Params = Object.fromEntries(names.map((n, i) => [n, xs[i] as tf.Tensor]));
-      const r = lossParts(cfg.model, cfg.diffusion, this.schedule, p, batch);
-      parts = { mse: r.mse, contrastive: r.contrastive };
-      return r.total;
-    })(vars);
-    const scalar = async (t: tf.Tensor | undefined) =>
-      ((await t?.data()) as Float32Array)[0] as number;
-    const loss = await scalar(value);
-    const mse = await scalar(parts?.mse);
-    const contrastive = await scalar(parts?.contrastive);
-    value.dispose();
-    parts?.mse.dispose();
-    parts?.contrastive.dispose();
+    const B = batch.size;
+    const micro = Math.min(cfg.train.microBatch ?? B, B);
+    let grads: tf.Tensor[] | undefined;
+    let loss = 0;
+    let mse = 0;
+    let contrastive = 0;
+    for (let start = 0; start < B; start += micro) {
+      const part = micro === B ? batch : sliceLossBatch(batch, start, Math.min(B, start + micro));
+      const r = await this.#lossAndGrads(names, vars, part);
+      // Every term is a mean over the batch: a micro-batch counts by its share of the boards.
+      const w = part.size / B;
+      loss += w * r.loss;
+      mse += w * r.mse;
+      contrastive += w * r.contrastive;
+      if (micro === B) grads = r.grads;
+      else {
+        const scaled = r.grads.map((g) => tf.mul(g, w));
+        r.grads.forEach((g) => g.dispose());
+        const prev = grads;
+        grads = prev === undefined ? scaled : prev.map((g, i) => tf.add(g, scaled[i] as tf.Tensor));
+        prev?.forEach((g) => g.dispose());
+        if (prev !== undefined) scaled.forEach((g) => g.dispose());
+      }
+    }
+    grads ??= [];
     if (!Number.isFinite(loss)) {
       grads.forEach((g) => g.dispose());
       throw new XError(
@@ -168,6 +178,36 @@ export class IredTrainer {
     }
     this.counters.value = { step: next };
     return { step: next, loss, mse, contrastive, gradNorm };
+  }
+
+  /** Loss terms (read back) and parameter gradients of one (micro-)batch. */
+  async #lossAndGrads(
+    names: string[],
+    vars: tf.Variable[],
+    batch: LossBatch,
+  ): Promise<{ loss: number; mse: number; contrastive: number; grads: tf.Tensor[] }> {
+    const cfg = this.config;
+    let parts: { mse: tf.Scalar; contrastive: tf.Scalar } | undefined;
+    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
+      const p: Params = Object.fromEntries(names.map((n, i) => [n, xs[i] as tf.Tensor]));
+      const r = lossParts(cfg.model, cfg.diffusion, this.schedule, p, batch);
+      parts = { mse: r.mse, contrastive: r.contrastive };
+      return r.total;
+    })(vars);
+    const scalar = async (t: tf.Tensor | undefined) =>
+      ((await t?.data()) as Float32Array)[0] as number;
+    try {
+      return {
+        loss: await scalar(value),
+        mse: await scalar(parts?.mse),
+        contrastive: await scalar(parts?.contrastive),
+        grads,
+      };
+    } finally {
+      value.dispose();
+      parts?.mse.dispose();
+      parts?.contrastive.dispose();
+    }
   }
 
   /** Runs `fn` with the EMA weights swapped in (evaluation uses EMA weights), then restores. */

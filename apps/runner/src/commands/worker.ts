@@ -81,9 +81,14 @@ processes die with the worker and their jobs are retried once their locks expire
       });
       if (outcome.code === 0) {
         ctx.out.info(
-          `worker ${me}: done ${describe(job)}${outcome.skipped ? ' (already there)' : ''}${outcome.resumed ? ' (resumed)' : ''}`,
+          `worker ${me}: done ${describe(job)}${outcome.skipped ? ' (already there)' : ''}${outcome.resumed ? ' (resumed)' : ''} (job process ${outcome.seconds.toFixed(3)} s)`,
         );
-        return { result: outcome.result, host: hostname(), skipped: outcome.skipped };
+        return {
+          result: outcome.result,
+          host: hostname(),
+          skipped: outcome.skipped,
+          seconds: outcome.seconds,
+        };
       }
       if (handBack.signal.aborted && job.data.kind === 'train' && token !== undefined) {
         ctx.out.info(`worker ${me}: handing back ${describe(job)} (checkpointed, stopping)`);

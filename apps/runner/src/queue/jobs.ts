@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** One operator shard: `operators generate <args> --out <file>`, written atomically. */
@@ -52,6 +53,8 @@ export interface JobOutcome {
   result: string;
   /** `--resume` was used. */
   resumed: boolean;
+  /** Wall time of the job process (0 when skipped). */
+  seconds: number;
 }
 
 /** Hooks the worker gives a running job. */
@@ -137,7 +140,7 @@ function tmpBeside(file: string): string {
 export async function executeJob(data: JobData, hooks: JobHooks): Promise<JobOutcome> {
   if (data.kind === 'train') return executeTrain(data, hooks);
   if (existsSync(data.file))
-    return { code: 0, skipped: true, stderr: '', result: data.file, resumed: false };
+    return { code: 0, skipped: true, stderr: '', result: data.file, resumed: false, seconds: 0 };
   const tmp = tmpBeside(data.file);
   const args =
     data.kind === 'shard'
@@ -152,7 +155,7 @@ export async function executeJob(data: JobData, hooks: JobHooks): Promise<JobOut
 async function executeTrain(data: TrainJob, hooks: JobHooks): Promise<JobOutcome> {
   const newest = newestCheckpoint(data.runDir);
   if (newest !== undefined && data.steps !== undefined && newest >= data.steps)
-    return { code: 0, skipped: true, stderr: '', result: data.runDir, resumed: false };
+    return { code: 0, skipped: true, stderr: '', result: data.runDir, resumed: false, seconds: 0 };
   checkRunLock(data.runDir, hooks.previous);
   const resumed = newest !== undefined;
   if (!resumed && existsSync(join(data.runDir, 'checkpoints')))
@@ -169,8 +172,9 @@ function runChild(
   cwd: string,
   hooks: JobHooks,
   train: TrainJob | undefined,
-): Promise<{ code: number; stderr: string }> {
+): Promise<{ code: number; stderr: string; seconds: number }> {
   return new Promise((done, fail) => {
+    const started = performance.now();
     const entry = process.argv[1];
     if (entry === undefined) {
       fail(new Error('cannot start a job process: no entry script in process.argv'));
@@ -215,7 +219,11 @@ function runChild(
     child.on('close', (code, signal) => {
       clearInterval(poll);
       hooks.handBack.removeEventListener('abort', onHandBack);
-      done({ code: code ?? (signal === 'SIGTERM' ? 143 : 137), stderr: tail.trim() });
+      done({
+        code: code ?? (signal === 'SIGTERM' ? 143 : 137),
+        stderr: tail.trim(),
+        seconds: (performance.now() - started) / 1000,
+      });
     });
   });
 }

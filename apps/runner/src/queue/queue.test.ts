@@ -212,7 +212,7 @@ print(json.dumps({"datasets": sorted(names), "same_names": sorted(names) == sort
     expect(v.stdout).toContain(`verified ${N} operators: all bit-exact`);
   }, 600_000);
 
-  it('a 2×2 sweep ends in four run directories equal to direct runs; a killed worker’s run resumes', async () => {
+  it('a 2×2 sweep ends in four run directories equal to direct runs; killed and SIGTERMed workers’ runs resume', async () => {
     const sw = join(dir, 'sweep');
     const STEPS = 6;
     const at = tinyTimestepperArgs.indexOf('model.hidden=[8]');
@@ -279,12 +279,37 @@ print(json.dumps({"datasets": sorted(names), "same_names": sorted(names) == sort
     first.child.kill('SIGKILL');
     await until('the killed worker’s training process to exit', () => !alive(job.pid), 30_000);
     const atDeath = newestCheckpoint(victimRun) as number;
+
+    // SIGTERM to the other worker mid-run: the run checkpoints, stops, and the job is handed back.
+    const tag = job.id.replace(/-\d+$/, '');
+    let handed = '';
+    await until(
+      'a checkpointed sweep run on the second worker',
+      () => {
+        const all = [...second.stderr.matchAll(/job (\S+) runs in pid \d+/g)];
+        const id = all.at(-1)?.[1] ?? '';
+        const run = runDirs[Number(id.split('-').pop())];
+        handed = id;
+        return (
+          id.startsWith(`${tag}-`) &&
+          !second.stderr.includes(`done train ${id} `) &&
+          run !== undefined &&
+          newestCheckpoint(run) !== undefined
+        );
+      },
+      180_000,
+    );
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.stderr).toBe(143);
+
     const third = worker(redis.url);
-    const codes = await Promise.all([second.exited, third.exited]);
+    expect(await third.exited, third.stderr).toBe(0);
     const logs = [first, second, third].map((w) => w.stderr).join('\n');
-    expect(codes, logs).toEqual([0, 0]);
     // Retried elsewhere: resumed from the checkpoint the killed run left (unless it had finished).
     if (atDeath < STEPS) expect(logs).toMatch(new RegExp(`done train ${job.id} .*\\(resumed\\)`));
+    if (second.stderr.includes(`handing back train ${handed} `))
+      expect(third.stderr).toMatch(new RegExp(`done train ${handed} .*\\(resumed\\)`));
+    else expect(second.stderr).toContain(`done train ${handed} `);
 
     const failed = await cli(['queue', 'status', '--redis', redis.url, '--dir', bad]);
     expect(failed.stdout).toMatch(

@@ -1,5 +1,7 @@
 import {
+  accessSync,
   closeSync,
+  constants,
   copyFileSync,
   fsyncSync,
   openSync,
@@ -8,6 +10,7 @@ import {
   rmSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { XError } from '@x/core';
 
 function alive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -46,6 +49,22 @@ export class AtomicFile {
     const dir = dirname(target);
     const base = basename(target);
     this.tmp = join(dir, `.${base}.tmp-${process.pid}`);
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'EROFS'
+          ? 'read-only file system'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : code === 'ENOENT'
+              ? 'no such directory'
+              : (code ?? String(err));
+      throw new XError('INVALID_INPUT', `${target}: cannot write in ${dir}: ${why}`, {
+        cause: err,
+      });
+    }
     const leftover = new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.tmp-(\\d+)$`);
     try {
       for (const name of readdirSync(dir)) {

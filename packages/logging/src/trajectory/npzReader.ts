@@ -33,6 +33,12 @@ export function readNpz(
             `${path}: entries declare more than ${max} bytes uncompressed (at ${f.name}); refusing to inflate`,
           );
         }
+        if (f.compression === 0 && f.originalSize !== f.size) {
+          throw new XError(
+            'INVALID_INPUT',
+            `${path}:${f.name}: a stored entry declares ${f.originalSize} bytes but holds ${f.size}`,
+          );
+        }
         if (f.compression !== 0 && f.originalSize > Math.max(1 << 20, f.size * MAX_RATIO)) {
           throw new XError(
             'INVALID_INPUT',

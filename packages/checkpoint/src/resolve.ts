@@ -41,8 +41,17 @@ export async function classifyPath(
   fs: FsOps = nodeFs,
 ): Promise<{ kind: 'checkpoint' | 'checkpoints'; dir: string }> {
   const abs = resolve(path);
-  const entries = await fs.readdir(abs).catch(() => {
-    throw new XError('NOT_FOUND', `${abs}: no such directory`);
+  const entries = await fs.readdir(abs).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new XError('INVALID_INPUT', `${abs}: permission denied`, { cause: err });
+    if (code === 'ENOTDIR')
+      throw new XError(
+        'INVALID_INPUT',
+        `${abs}: not a directory (a checkpoint or run directory is expected)`,
+        { cause: err },
+      );
+    throw new XError('NOT_FOUND', `${abs}: no such directory`, { cause: err });
   });
   if (entries.includes(FILES.manifest) || STEP_DIR.test(basename(abs)))
     return { kind: 'checkpoint', dir: abs };

@@ -30,6 +30,11 @@ export const CLIENT_JS = String.raw`
     var pow = '10' + String(Number(p[1])).split('').map(function (c) { return SUP[c] || c; }).join('');
     return m === '1' ? pow : m === '-1' ? '-' + pow : m + '\u00d7' + pow;
   }
+  function tickLabel(v, all) {
+    var step = Math.abs((all[1] === undefined ? v : all[1]) - all[0]), a = Math.abs(v);
+    if (!(step > 0) || a === 0 || a < 1e-3 || a >= 1e5) return fmt(v);
+    return String(Number(v.toFixed(Math.min(8, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))))));
+  }
   function ticks(lo, hi, n) {
     if (!(hi > lo)) return [lo];
     var raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
@@ -81,13 +86,14 @@ export const CLIENT_JS = String.raw`
     var svg = el('svg', { xmlns: NS, width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', 'data-metric': name });
     el('rect', { width: W, height: H, fill: '#fff' }, svg);
     el('text', { x: W / 2, y: 18, 'text-anchor': 'middle', 'font-weight': '600' }, svg, name);
-    ticks(y0, y1, 5).forEach(function (t) {
+    var yt = ticks(y0, y1, 5), xt = ticks(x0, x1, 6);
+    yt.forEach(function (t) {
       el('line', { x1: M.l, x2: M.l + pw, y1: py(t), y2: py(t), stroke: '#e6e6e6' }, svg);
-      el('text', { x: M.l - 6, y: py(t), 'text-anchor': 'end', 'dominant-baseline': 'middle', fill: '#444' }, svg, fmt(t));
+      el('text', { x: M.l - 6, y: py(t), 'text-anchor': 'end', 'dominant-baseline': 'middle', fill: '#444' }, svg, tickLabel(t, yt));
     });
-    ticks(x0, x1, 6).forEach(function (t) {
+    xt.forEach(function (t) {
       el('line', { x1: px(t), x2: px(t), y1: M.t + ph, y2: M.t + ph + 4, stroke: '#444' }, svg);
-      el('text', { x: px(t), y: M.t + ph + 16, 'text-anchor': 'middle', fill: '#444' }, svg, fmt(t));
+      el('text', { x: px(t), y: M.t + ph + 16, 'text-anchor': 'middle', fill: '#444' }, svg, tickLabel(t, xt));
     });
     el('rect', { x: M.l, y: M.t, width: pw, height: ph, fill: 'none', stroke: '#444' }, svg);
     el('text', { x: M.l + pw / 2, y: H - 6, 'text-anchor': 'middle' }, svg, 'step');

@@ -1,4 +1,4 @@
-import { FONT, PALETTE, decadeTicks, esc, fmt, niceTicks } from './svgText.js';
+import { FONT, PALETTE, decadeTicks, esc, fmt, niceTicks, tickLabel } from './svgText.js';
 
 /** Point marker of a series. */
 export type Marker = 'circle' | 'square' | 'triangle' | 'cross' | 'none';
@@ -136,20 +136,23 @@ export function lineChartSvg(series: readonly Series[], opts: LineChartOptions =
   }
   const ticks = (lo: number, hi: number, log: boolean | undefined, n: number) =>
     log === true ? decadeTicks(lo, hi, n) : niceTicks(lo, hi, n);
-  const label = (v: number, log: boolean | undefined) => fmt(log === true ? 10 ** v : v);
-  for (const t of ticks(y0, y1, opts.logY, 5)) {
+  const label = (v: number, log: boolean | undefined, all: number[]) =>
+    log === true ? fmt(10 ** v) : tickLabel(v, Math.abs((all[1] ?? v) - (all[0] ?? v)));
+  const yTicks = ticks(y0, y1, opts.logY, 5);
+  const xTicks = ticks(x0, x1, opts.logX, 6);
+  for (const t of yTicks) {
     const y = py(t).toFixed(1);
     out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${y}" y2="${y}" stroke="#e6e6e6"/>`);
     out.push(
-      `<text class="tick" x="${m.l - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" fill="#444">${esc(label(t, opts.logY))}</text>`,
+      `<text class="tick" x="${m.l - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" fill="#444">${esc(label(t, opts.logY, yTicks))}</text>`,
     );
   }
-  for (const t of ticks(x0, x1, opts.logX, 6)) {
+  for (const t of xTicks) {
     const x = px(t).toFixed(1);
     out.push(`<line x1="${x}" x2="${x}" y1="${m.t}" y2="${m.t + ph}" stroke="#f0f0f0"/>`);
     out.push(`<line x1="${x}" x2="${x}" y1="${m.t + ph}" y2="${m.t + ph + 4}" stroke="#444"/>`);
     out.push(
-      `<text class="tick" x="${x}" y="${m.t + ph + 16}" text-anchor="middle" fill="#444">${esc(label(t, opts.logX))}</text>`,
+      `<text class="tick" x="${x}" y="${m.t + ph + 16}" text-anchor="middle" fill="#444">${esc(label(t, opts.logX, xTicks))}</text>`,
     );
   }
   out.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`);

@@ -72,6 +72,15 @@ describe('svg helpers', () => {
     ]);
   });
 
+  it('linear ticks keep the decimals their spacing needs', () => {
+    const svg = lineChartSvg([{ name: 'E', x: [0, 1, 2], y: [1694.01, 1694.005, 1694.002] }], {
+      yLabel: 'E',
+    });
+    const y = texts(svg, 'tick').slice(0, -3);
+    expect(new Set(y).size).toBe(y.length);
+    expect(y).toContain('1694.004');
+  });
+
   it('panelsSvg lays pictures out on a grid with their own axes', () => {
     const a = lineChartSvg([{ name: 'E', x: [0, 1], y: [1, 2] }], {
       title: 'energy',

@@ -31,6 +31,17 @@ export function fmt(v: number): string {
   return mant === '1' ? pow : mant === '-1' ? `-${pow}` : `${mant}×${pow}`;
 }
 
+/**
+ * A tick label on a linear axis whose ticks are `step` apart: as many decimals as the step needs
+ * (so 1694.002 and 1694.004 stay apart), otherwise as {@link fmt}.
+ */
+export function tickLabel(v: number, step: number): string {
+  const a = Math.abs(v);
+  if (!(step > 0) || a === 0 || a < 1e-3 || a >= 1e5) return fmt(v);
+  const decimals = Math.min(8, Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+  return String(Number(v.toFixed(decimals)));
+}
+
 /** About `count` "nice" tick values covering [lo, hi]. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];

@@ -41,6 +41,12 @@ export const BENCH_TOLERANCE = 1e-4;
 
 type Method = BenchReport['methods'][number];
 
+/** A sweep parameter in one format: 4 significant digits, exponent form when very small or large. */
+function fmtParam(x: number): string {
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e4) ? x.toExponential(2) : String(Number(x.toPrecision(4)));
+}
+
 function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
 }
@@ -57,7 +63,7 @@ export function pointsTable(report: BenchReport): string[] {
         pad(
           [
             m.name,
-            p.param.toPrecision(4),
+            fmtParam(p.param),
             String(p.forceEvals),
             p.maxRelEnergyError.toExponential(2),
             p.finalRelEnergyError.toExponential(2),
@@ -79,7 +85,7 @@ function missReason(m: Method, tol: number): string {
     m.name === 'learned'
       ? 'the model sets dt from its short training; more training epochs, or smaller dt multipliers (--learned-min), move it down'
       : 'a smaller parameter would reach it';
-  return `none of its ${done.length} completed points reaches ${tol.toExponential(0)}: the smallest max |ΔE/E0| was ${best.maxRelEnergyError.toExponential(2)} (param ${best.param.toPrecision(4)}, ${best.forceEvals} force evals) — ${reason}`;
+  return `none of its ${done.length} completed points reaches ${tol.toExponential(0)}: the smallest max |ΔE/E0| was ${best.maxRelEnergyError.toExponential(2)} (param ${fmtParam(best.param)}, ${best.forceEvals} force evals) — ${reason}`;
 }
 
 /** The cheapest point within the tolerance per method, or why there is none, as a table. */
@@ -97,7 +103,7 @@ export function summaryTable(report: BenchReport, tol = BENCH_TOLERANCE): string
             [
               m.name,
               String(best.forceEvals),
-              best.param.toPrecision(4),
+              fmtParam(best.param),
               best.maxRelEnergyError.toExponential(2),
             ],
             [9, 11, 10, 11],

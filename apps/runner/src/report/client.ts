@@ -63,7 +63,7 @@ export const CLIENT_JS = String.raw`
   }
 
   var data = JSON.parse(document.getElementById('report-data').textContent);
-  var W = 520, H = 300, M = { l: 70, r: 16, t: 30, b: 44 };
+  var W = 540, H = 300, M = { l: 84, r: 16, t: 30, b: 44 };
 
   function drawChart(name, weight) {
     var runs = data.runs.filter(function (r) { return r.metrics[name]; });
@@ -115,10 +115,12 @@ export const CLIENT_JS = String.raw`
         if (y !== null) el('circle', { cx: px(x), cy: py(y), r: 2.5, fill: r.color }, svg);
       });
     });
+    var lw = 34 + 6.5 * Math.max.apply(null, runs.map(function (r) { return r.name.length; }).concat([0]));
+    el('rect', { x: M.l + pw - lw - 4, y: M.t + 4, width: lw, height: 14 * runs.length + 4, fill: '#fff', 'fill-opacity': 0.85, stroke: '#ddd' }, svg);
     runs.forEach(function (r, k) {
-      var ly = M.t + 12 + 14 * k;
-      el('line', { x1: M.l + pw - 110, x2: M.l + pw - 92, y1: ly, y2: ly, stroke: r.color, 'stroke-width': 2 }, svg);
-      el('text', { x: M.l + pw - 88, y: ly, 'dominant-baseline': 'middle', class: 'legend' }, svg, r.name);
+      var ly = M.t + 12 + 14 * k, lx = M.l + pw - lw;
+      el('line', { x1: lx, x2: lx + 18, y1: ly, y2: ly, stroke: r.color, 'stroke-width': 2 }, svg);
+      el('text', { x: lx + 24, y: ly, 'dominant-baseline': 'middle', class: 'legend' }, svg, r.name);
     });
     return svg;
   }

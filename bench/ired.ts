@@ -171,7 +171,7 @@ async function ours(c: Case, reps: number): Promise<{ train: number; sample: num
     const train = await time(() => gradsStep(c, 1));
     return { train, sample: await stepwiseSampling(c, quizzes) };
   }
-  const config: IredConfig = structuredClone(cpuPreset);
+  const config: IredConfig = structuredClone(c.name === 'paper' ? paperPreset : cpuPreset);
   config.model = c.model;
   config.train.batchSize = c.trainBatch;
   const trainer = new IredTrainer({ config, seed: 0 });
@@ -201,7 +201,7 @@ const fmt = (x: number | undefined, d = 2) =>
   x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
 
 /**
- * `pnpm bench ired [--only cpu|paper] [--reps n] [--threads 1,2,4] [--webgpu] [--device cuda]`:
+ * `pnpm bench ired [--only cpu|paper] [--reps n] [--threads 1,2,4] [--webgpu] [--device cuda] [--paper-batch n]`:
  * training-step time and sampling throughput of the CPU default and the paper preset (loss +
  * gradients at batch 1) on wasm at 1, 2 and all threads (or `--threads`), and on webgpu when
  * there is an adapter (a software one only with `--webgpu`), against the same model, batch and
@@ -239,7 +239,14 @@ export async function main(args: string[]): Promise<void> {
   w(
     '  sampling: boards/s for 10 landscapes x 20 steps; cpu preset extrapolated from full runs with 0 and 1 step per landscape, paper from one denoise and one optimisation step: 10 x (denoise + 20 steps)',
   );
-  for (const c of CASES.filter((x) => only === undefined || x.name === only)) {
+  // --paper-batch n: the paper preset as a full training step (Adam, EMA) at batch n (a GPU's case).
+  const paperBatch = flag(args, 'paper-batch');
+  const cases = CASES.map((c) =>
+    c.name === 'paper' && paperBatch !== undefined
+      ? { ...c, trainBatch: Number(paperBatch), sampleBatch: 16, gradsOnly: false }
+      : c,
+  );
+  for (const c of cases.filter((x) => only === undefined || x.name === only)) {
     const params = (parameterCount(c.model) / 1e6).toFixed(2);
     w(
       `\n[${c.name}] ${c.model.channels} channels, ${c.model.blocks} blocks, ${c.model.kernel}x${c.model.kernel}, ${params}M parameters; ${c.gradsOnly ? 'loss + gradients' : 'train step (Adam, EMA)'} batch ${c.trainBatch}, sampling batch ${c.sampleBatch}`,

@@ -190,7 +190,7 @@ class Peer {
   }
 
   static async start(minMs: number): Promise<Peer | string> {
-    const python = '/usr/bin/python3';
+    const python = process.env['X_BENCH_PYTHON'] ?? '/usr/bin/python3';
     const dir = mkdtempSync(join(tmpdir(), 'bench-ops-'));
     const script = join(dir, 'peer.py');
     writeFileSync(script, PEER);

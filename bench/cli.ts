@@ -37,10 +37,17 @@ function time(args: readonly string[]): { seconds: number; code: number } {
   return { seconds: (performance.now() - t0) / 1000, code: r.status ?? -1 };
 }
 
-/** `pnpm bench cli [--runs n]`: start-up time of the runner, from source (tsx) and built. */
+/**
+ * `pnpm bench cli [--runs n] [--before-runs n]`: start-up time of the runner from source (tsx)
+ * and built (medians; node's own start-up alone as the peer in the same run).
+ */
 export async function main(args: string[]): Promise<void> {
-  const i = args.indexOf('--runs');
-  const runs = i >= 0 ? Number(args[i + 1]) : 5;
+  const flag = (name: string, fallback: number) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? Number(args[i + 1]) : fallback;
+  };
+  const runs = flag('--runs', 7);
+  const beforeRuns = flag('--before-runs', 3);
   if (!existsSync(join(runner, 'dist', 'commands.json'))) {
     process.stderr.write('bench cli: no built runner; run `pnpm build` first\n');
     process.exit(2);
@@ -49,17 +56,25 @@ export async function main(args: string[]): Promise<void> {
     loadavg()
       .map((x) => x.toFixed(2))
       .join(' ');
-  process.stdout.write(`runner start-up, median of ${runs} runs (node ${process.version})\n`);
+  process.stdout.write(
+    `runner start-up, medians of ${beforeRuns} (before) and ${runs} (after) runs (node ${process.version})\n`,
+  );
   process.stdout.write(`load average at start: ${load()}\n`);
   process.stdout.write(
     `${'case'.padEnd(36)} ${'before'.padStart(9)} ${'after'.padStart(9)} ratio\n`,
   );
+  const nodeAlone: number[] = [];
+  for (let k = 0; k < runs; k++) nodeAlone.push(time(['-e', '0']).seconds);
+  process.stdout.write(
+    `${'node -e 0 (start-up of node alone)'.padEnd(36)} ${''.padStart(9)} ${`${median(nodeAlone).toFixed(2)} s`.padStart(9)}\n`,
+  );
   for (const c of cases) {
     const medians: number[] = [];
-    for (const prefix of Object.values(modes)) {
+    for (const [mode, prefix] of Object.entries(modes)) {
       const xs: number[] = [];
       time([...prefix, ...c.args]); // warm the file cache
-      for (let k = 0; k < runs; k++) {
+      const n = mode.startsWith('before') ? beforeRuns : runs;
+      for (let k = 0; k < n; k++) {
         const r = time([...prefix, ...c.args]);
         if (r.code !== c.code)
           throw new Error(`${c.name}: exit ${r.code}, expected ${c.code} (${prefix.join(' ')})`);

@@ -1,4 +1,4 @@
-// `pnpm bench faults [--rounds 50] [--steps 40] [--seed 11]`: kill -9 a real
+// `pnpm bench faults [--rounds 50] [--steps 40] [--seed 11] [--minutes m]`: kill -9 a real
 // `runner ired train --save-every 1` at seeded random moments, resume it each time, and count
 // rows lost / duplicated / different from an uninterrupted run in JSONL, TensorBoard and the
 // W&B offline spool. Goal: 0 over >= 50 rounds.
@@ -18,8 +18,10 @@ export async function main(args: string[]): Promise<void> {
   const rounds = flag(args, 'rounds', 50);
   const steps = flag(args, 'steps', 40);
   const seed = flag(args, 'seed', 11);
+  const minutes = flag(args, 'minutes', 0);
   const dir = mkdtempSync(join(tmpdir(), 'x-bench-faults-'));
   const t0 = performance.now();
+  const deadline = minutes > 0 ? Date.now() + minutes * 60_000 : undefined;
   try {
     process.stdout.write(`faults: reference run of ${steps} steps …\n`);
     const reference = await referenceRun(join(dir, 'reference'), dir, steps);
@@ -27,7 +29,7 @@ export async function main(args: string[]): Promise<void> {
     const totals = { rounds: 0, killed: 0, durable: 0, lost: 0, duplicated: 0, mismatched: 0 };
     const problems: string[] = [];
     // Several runs when one run finishes before all rounds were spent.
-    while (totals.rounds < rounds) {
+    while (totals.rounds < rounds && (deadline === undefined || Date.now() < deadline)) {
       const r = await killRounds({
         runDir: join(dir, `run-${runs}`),
         cwd: dir,
@@ -35,9 +37,10 @@ export async function main(args: string[]): Promise<void> {
         rounds: rounds - totals.rounds,
         seed: seed * 1000 + runs,
         reference,
-        onRound: (i, ms, ck) =>
+        ...(deadline === undefined ? {} : { deadline }),
+        onRound: (i, ms, ck, durable) =>
           process.stdout.write(
-            `  run ${runs} round ${i}: killed after ${(ms / 1000).toFixed(2)} s, newest checkpoint ${ck}\n`,
+            `  run ${runs} round ${i}: killed after ${(ms / 1000).toFixed(2)} s, newest checkpoint ${ck}, ${durable ? 'every committed step durable in every sink' : 'ROWS MISSING'}\n`,
           ),
       });
       runs++;

@@ -266,7 +266,9 @@ export interface KillOptions {
   seed: number;
   reference: SinkRows;
   env?: NodeJS.ProcessEnv;
-  onRound?: (round: number, killedAfterMs: number, checkpoint: number) => void;
+  /** Stop starting rounds after this time (ms since the epoch); the run is then finished. */
+  deadline?: number;
+  onRound?: (round: number, killedAfterMs: number, checkpoint: number, durable: boolean) => void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -303,6 +305,7 @@ export async function killRounds(o: KillOptions): Promise<KillReport> {
   let first = true;
   for (let round = 0; round < o.rounds; round++) {
     if ((checkpointSteps(o.runDir).at(-1) ?? 0) >= o.steps) break;
+    if (o.deadline !== undefined && Date.now() > o.deadline) break;
     const before = checkpointSteps(o.runDir).at(-1) ?? 0;
     const child = spawnRunnerEnv(args(first), env, o.cwd);
     const done = finished(child);
@@ -317,7 +320,7 @@ export async function killRounds(o: KillOptions): Promise<KillReport> {
       while (
         !exited &&
         (checkpointSteps(o.runDir).at(-1) ?? 0) <= before &&
-        Date.now() - t0 < 60_000
+        Date.now() - t0 < 180_000
       )
         await sleep(25);
       await sleep(extra);
@@ -334,7 +337,7 @@ export async function killRounds(o: KillOptions): Promise<KillReport> {
     if (checkpointSteps(o.runDir).length > 0 || existsSync(join(o.runDir, 'config.yaml')))
       first = false;
     const committed = checkpointSteps(o.runDir).at(-1) ?? 0;
-    o.onRound?.(round, Date.now() - t0, committed);
+    const elapsed = Date.now() - t0;
     // Item 1: everything up to the newest checkpoint is durable in every sink right after the kill.
     const rows = readSinkRows(o.runDir);
     let durable = true;
@@ -353,6 +356,7 @@ export async function killRounds(o: KillOptions): Promise<KillReport> {
       }
     }
     if (durable) report.durableRounds++;
+    o.onRound?.(round, elapsed, committed, durable);
   }
   // Finish the run without faults, then every sink must equal the uninterrupted run.
   const last = await finished(spawnRunnerEnv(args(first), env, o.cwd));

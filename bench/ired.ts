@@ -213,7 +213,10 @@ export async function main(args: string[]): Promise<void> {
   const reps = Number(flag(args, 'reps') ?? 2);
   const device = flag(args, 'device') ?? 'cpu';
   const all = availableParallelism();
-  const threadList = flag(args, 'threads')?.split(',').map(Number) ?? [...new Set([1, 2, all])];
+  const threadsArg = flag(args, 'threads');
+  // --threads none: no wasm rows (the GPU run's paper preset, far too slow on wasm).
+  const threadList =
+    threadsArg === 'none' ? [] : (threadsArg?.split(',').map(Number) ?? [...new Set([1, 2, all])]);
   const probes = await probeBackends({ searchAdapters: flag(args, 'webgpu') !== undefined });
   const gpu = probes.find((p) => p.name === 'webgpu');
   const engines: Engine[] = threadList.map((t) => ({

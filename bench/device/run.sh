@@ -27,5 +27,7 @@ export X_BENCH_PYTHON=${X_BENCH_PYTHON:-python3}
 cd "$G"
 timeout "${OPS_S:-120}" /tmp/node bench.mjs ops --quick --webgpu --threads=1,8 --min-ms=400 2>&1 \
   | grep -v '^running ' | tee "$OUT/ops.txt"
-timeout "${IRED_S:-220}" /tmp/node bench.mjs ired --webgpu --threads 8 --device cuda --paper-batch 64 --reps 3 2>&1 \
+timeout "${IRED_S:-110}" /tmp/node bench.mjs ired --only cpu --webgpu --threads 8 --device cuda --reps 3 2>&1 \
   | tee "$OUT/ired.txt"
+timeout "${PAPER_S:-150}" /tmp/node bench.mjs ired --only paper --webgpu --threads none --device cuda --paper-batch 64 --reps 2 2>&1 \
+  | tee "$OUT/ired-paper.txt"

@@ -4,7 +4,7 @@ import { XError, type State, type TensorData } from '@x/core';
 import { writeFailure } from './errors.js';
 import { nodeFs, type FileLike, type FsOps } from './fsOps.js';
 import { digestParts } from './digestParts.js';
-import { digestOf, sha256Parts } from './hashing.js';
+import { digestOf, fileHashStream, sha256Parts } from './hashing.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
@@ -186,7 +186,6 @@ async function readTensors(
   }
   const f = await fs.open(path, 'r');
   try {
-    const hash = createHash('sha256');
     const prefix = new Uint8Array(8);
     await f.read(prefix, 0);
     const len = readHeaderLength(prefix, size, path);
@@ -194,7 +193,6 @@ async function readTensors(
     if ((await f.read(json, 8)) !== len)
       throw new XError('INTEGRITY', `${path}: short read of the header`);
     const header = parseSafetensorsHeader(json, size, path);
-    hash.update(prefix).update(json);
     const tensors = new Map<string, TensorData>();
     const chunks: { bytes: Uint8Array; pos: number; name: string }[] = [];
     const targets = header.tensors.map((e) => {
@@ -220,6 +218,24 @@ async function readTensors(
     const parts = digest !== undefined && inPlace ? digest(tensors) : undefined;
     const reads = chunks.map(readChunk);
     const fileSha = async () => {
+      const stream = size - header.dataStart >= 8 << 20 ? fileHashStream() : undefined;
+      if (stream !== undefined) {
+        let ok = true;
+        const feed = (b: Uint8Array) => (ok ? stream.update(b).catch(() => (ok = false)) : ok);
+        let hex: string | undefined;
+        try {
+          await feed(prefix);
+          await feed(json);
+          for (let i = 0; i < chunks.length; i++) {
+            await reads[i];
+            await feed((chunks[i] as (typeof chunks)[number]).bytes);
+          }
+        } finally {
+          hex = await stream.finish().catch(() => undefined);
+        }
+        if (ok && hex !== undefined) return hex;
+      }
+      const hash = createHash('sha256').update(prefix).update(json);
       for (let i = 0; i < chunks.length; i++) {
         await reads[i];
         hash.update((chunks[i] as (typeof chunks)[number]).bytes);

@@ -1,10 +1,17 @@
 import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Rng, isTensorData, stateDigest, tensorData, type State } from '@x/core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { fixtureState } from './__fixtures__/v1State.js';
 import { digestParts } from './digestParts.js';
 import { digestOf, isShared, offThreadJobs, sha256Parts } from './hashing.js';
+import { CheckpointManager } from './manager.js';
 import { StagingArea } from './staging.js';
+
+const root = mkdtempSync(join(tmpdir(), 'x-ckpt-hashing-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 interface Model {
   model: { w: { data: Float32Array } };
@@ -82,5 +89,32 @@ describe('hashing off the main thread', () => {
     expect(await sha256Parts([plain])).toBe(sha([plain]));
     expect(await digestOf(model(3))).toBe(stateDigest(model(3)));
     expect(offThreadJobs()).toEqual(after);
+  });
+
+  it('a large unshared state: the file checksum streams through the worker ring on save and restore, and damage is still caught', async () => {
+    const rng = Rng.fromSeed(5).stream('hashing-test/large');
+    const w = tensorData('float32', [3_000_000]);
+    for (let i = 0; i < w.data.length; i += 97) w.data[i] = rng.normal();
+    let held: State = { w, step: 3 };
+    const comp = { model: { getState: () => held, setState: (s: State) => void (held = s) } };
+    const dir = join(root, 'large');
+    const mgr = new CheckpointManager(dir);
+    const before = offThreadJobs().sha256;
+    await mgr.save(1, comp);
+    expect(offThreadJobs().sha256 - before).toBe(1);
+    const file = join(dir, 'step-00000001', 'state.safetensors');
+    const manifest = JSON.parse(readFileSync(join(dir, 'step-00000001', 'manifest.json'), 'utf8'));
+    expect(manifest.files['state.safetensors'].sha256).toBe(sha([readFileSync(file)]));
+    expect(manifest.stateDigest).toBe(stateDigest({ model: { w, step: 3 } }));
+    held = {};
+    await mgr.restore(comp);
+    expect(offThreadJobs().sha256 - before).toBe(2);
+    expect(stateDigest(held)).toBe(stateDigest({ w, step: 3 }));
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Uint8Array.of(0x55), 0, 1, 4_000_000);
+    closeSync(fd);
+    const v = await mgr.verify(1);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.problem).toMatch(/SHA-256/);
   });
 });

@@ -63,7 +63,7 @@ export async function main(args: string[]): Promise<void> {
     await generateDataset({ config, total: 60, out: dataset });
     const shards = [0, 1].map((i) => join(dir, `shard-${i}.h5`));
     for (const [i, s] of shards.entries())
-      await generateDataset({ config, total: 4000, shard: { index: i, count: 2 }, out: s });
+      await generateDataset({ config, total: 600, shard: { index: i, count: 2 }, out: s });
     const ckptRun = join(dir, 'ired-ckpt');
     const cases: Case[] = [
       {

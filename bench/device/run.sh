@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 G=$PWD/.gpu
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
-if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
+# The Vulkan loader and glvnd (NVIDIA's Vulkan ICD, libGLX_nvidia, needs libGLdispatch).
+if ! ldconfig -p | grep -q 'libGLdispatch.so.0 ' || ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
   for f in "$G"/*.deb; do dpkg -x "$f" /; done
   ldconfig
 fi

@@ -10,47 +10,18 @@ export type {
   SaveResult,
   VerifyResult,
 } from './managerTypes.js';
-export {
-  estimateCheckpointBytes,
-  loadCheckpoint,
-  readSafetensorsFile,
-  writeCheckpointFiles,
-  writeSafetensorsFile,
-} from './checkpointIo.js';
-export type { CapturedCheckpoint, LoadedCheckpoint } from './checkpointIo.js';
+export { loadCheckpoint, readSafetensorsFile, writeSafetensorsFile } from './checkpointIo.js';
+export type { LoadedCheckpoint } from './checkpointIo.js';
 export {
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_LIBRARY_VERSION,
-  FILES,
-  decodeMetrics,
-  parseManifest,
 } from './manifest.js';
 export type { Manifest } from './manifest.js';
 export { RetentionSchema, bestStep, stepsToDelete } from './retention.js';
 export type { RetentionCandidate, RetentionPolicy } from './retention.js';
-export {
-  MAX_HEADER_SIZE,
-  SAFETENSORS_DTYPE_BITS,
-  decodeSafetensors,
-  encodeSafetensors,
-  entryToTensorData,
-  parseSafetensorsHeader,
-  planSafetensors,
-  readHeaderLength,
-  specDtype,
-  stateDtype,
-} from './safetensors.js';
-export type {
-  DecodedSafetensors,
-  SafetensorsEntry,
-  SafetensorsHeader,
-  SafetensorsLayout,
-} from './safetensors.js';
-export { STATE_JSON_VERSION, joinState, splitState } from './stateTree.js';
-export type { SplitState } from './stateTree.js';
-export { parseStrictJson } from './strictJson.js';
-export type { JsonValue } from './strictJson.js';
+export { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+export type { DecodedSafetensors, SafetensorsEntry, SafetensorsHeader } from './safetensors.js';
 export { nodeFs } from './fsOps.js';
 export type { FileLike, FsOps } from './fsOps.js';
 export {

@@ -70,16 +70,6 @@ export interface SafetensorsHeader {
   tensors: SafetensorsEntry[];
 }
 
-/** The spec dtype name of a state dtype (`float32` → `F32`). */
-export function specDtype(dtype: DType): string {
-  return TO_SPEC[dtype];
-}
-
-/** The state dtype of a spec dtype name, or undefined when the state model has no equivalent. */
-export function stateDtype(spec: string): DType | undefined {
-  return FROM_SPEC[spec];
-}
-
 /** Little-endian bytes of a tensor (a view when the machine is little-endian). */
 export function tensorBytes(t: TensorData): Uint8Array {
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);

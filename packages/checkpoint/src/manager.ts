@@ -50,6 +50,9 @@ const OptionsSchema = z.strictObject({
   versions: z.record(z.string(), z.string()).optional(),
   minFreeBytes: z.number().int().nonnegative().optional(),
   onWarning: z.custom<(message: string) => void>((v) => typeof v === 'function').optional(),
+  beforeSave: z
+    .custom<(step: number) => void | Promise<void>>((v) => typeof v === 'function')
+    .optional(),
   fs: z.custom<FsOps>((v) => typeof v === 'object' && v !== null).optional(),
 });
 
@@ -140,6 +143,7 @@ export class CheckpointManager {
         );
       }
       const background = this.#opts.async === true;
+      await this.#opts.beforeSave?.(step);
       let state: Record<string, State> = await captureState(components);
       if (background && this.#opts.copyState !== false) state = this.#staging.copy(state);
       const need = estimateCheckpointBytes(state) + (this.#opts.minFreeBytes ?? 1 << 20);

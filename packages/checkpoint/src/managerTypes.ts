@@ -16,6 +16,11 @@ export interface CheckpointManagerOptions {
   minFreeBytes?: number;
   /** Receives warnings (fallback to an older checkpoint, retention that could not delete). */
   onWarning?: (message: string) => void;
+  /**
+   * Runs before every save captures the state (e.g. `logger.flush({ durable: true })`, so the
+   * logs are durable up to the checkpoint's step before it commits). A throw aborts the save.
+   */
+  beforeSave?: (step: number) => void | Promise<void>;
   /** File-system operations (default `node:fs`); inject to simulate failures. */
   fs?: FsOps;
 }

@@ -86,6 +86,27 @@ describe('openRunCheckpoints: --save-every and --resume', () => {
   });
 });
 
+describe('beforeSave', () => {
+  it('runs before every checkpoint is captured: cadence, final and direct manager saves', async () => {
+    const seen: number[] = [];
+    const trainer = new ValueComponent({ step: 0 });
+    const ckpt = openRunCheckpoints(freshRun(), {
+      saveEvery: 2,
+      beforeSave: (step) => {
+        seen.push(step);
+        trainer.setState({ step }); // what the hook does lands in the checkpoint
+      },
+    });
+    for (let s = 1; s <= 5; s++) await ckpt.maybeSave(s, { trainer });
+    await ckpt.manager.save(7, { trainer });
+    await ckpt.finish(8, { trainer });
+    expect(seen).toEqual([2, 4, 7, 8]);
+    expect((await loadFrom(join(ckpt.directory, 'step-00000007'))).state['trainer']).toEqual({
+      step: 7,
+    });
+  });
+});
+
 describe('<ckpt|run-dir> resolution', () => {
   it('resolves a run directory to its newest valid checkpoint and a checkpoint directory to itself', async () => {
     const dir = freshRun();

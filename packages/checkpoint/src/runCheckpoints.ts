@@ -9,12 +9,6 @@ export interface RunCheckpointOptions extends CheckpointManagerOptions {
   saveEvery: number;
   /** Continue from the newest valid checkpoint (`--resume`). */
   resume?: boolean;
-  /**
-   * Runs before every checkpoint is captured and committed, e.g. to make the logs durable up to
-   * `step` (`logger.flush({ durable: true })`) so that logs and checkpoints agree after a crash.
-   * A throw aborts the save.
-   */
-  beforeSave?: (step: number) => void | Promise<void>;
 }
 
 /** Where a run starts. */
@@ -52,7 +46,7 @@ export interface RunCheckpoints {
  * await ckpt.finish(step, components, { metrics });
  */
 export function openRunCheckpoints(runDir: string, options: RunCheckpointOptions): RunCheckpoints {
-  const { saveEvery, resume, beforeSave, ...managerOptions } = options;
+  const { saveEvery, resume, ...managerOptions } = options;
   if (!Number.isSafeInteger(saveEvery) || saveEvery < 1) {
     throw new XError('INVALID_CONFIG', `saveEvery: expected a positive integer, got ${saveEvery}`);
   }
@@ -82,14 +76,12 @@ export function openRunCheckpoints(runDir: string, options: RunCheckpointOptions
     },
     async maybeSave(step, components, saveOptions) {
       if (step <= 0 || step % saveEvery !== 0 || step === lastSaved) return false;
-      await beforeSave?.(step);
       await manager.save(step, components, saveOptions);
       lastSaved = step;
       return true;
     },
     async finish(step, components, saveOptions) {
       if (step !== lastSaved && (await manager.list()).every((c) => c.step !== step)) {
-        await beforeSave?.(step);
         await manager.save(step, components, saveOptions);
         lastSaved = step;
       }

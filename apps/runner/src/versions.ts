@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import { version_core } from '@tensorflow/tfjs-core';
 
 const require = createRequire(import.meta.url);
 
@@ -11,12 +10,16 @@ function pkgVersion(name: string): string {
   }
 }
 
-/** Versions of the runtime and the libraries a run depends on (for doctor and run metadata). */
+/**
+ * Versions of the runtime and the libraries a run depends on (for doctor and run metadata), read
+ * from their package.json files: importing tfjs here would cost every command that records
+ * provenance a tfjs load before it has validated its flags.
+ */
 export function versionsReport(): Record<string, string> {
   return {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
-    '@tensorflow/tfjs-core': version_core,
+    '@tensorflow/tfjs-core': pkgVersion('@tensorflow/tfjs-core'),
     '@x/core': pkgVersion('@x/core'),
     '@x/tensor': pkgVersion('@x/tensor'),
     '@x/logging': pkgVersion('@x/logging'),

@@ -249,10 +249,7 @@ export function readRegularFile(path: string, maxBytes: number, what: string): U
           : st.isCharacterDevice() || st.isBlockDevice()
             ? 'a device'
             : 'not a regular file';
-      throw new XError(
-        'INVALID_INPUT',
-        `${path}: cannot read ${what}: ${kind}, not a regular file`,
-      );
+      throw new XError('INVALID_INPUT', `${path}: ${kind}, not a regular file (reading ${what})`);
     }
     if (st.size > maxBytes) {
       throw new XError(

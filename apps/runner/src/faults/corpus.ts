@@ -4,7 +4,6 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
-import { encodeNpy } from '@x/logging';
 
 /** One bad input: the runner arguments that read it and what the error must say. */
 export interface BadInput {
@@ -207,8 +206,7 @@ export function csvCorpus(dir: string, checkpoint: string): BadInput[] {
 export function npzCorpus(dir: string): BadInput[] {
   const d = join(dir, 'npz');
   mkdirSync(d, { recursive: true });
-  const f32 = (shape: number[], n: number) =>
-    encodeNpy({ dtype: 'f4', shape, data: new Float32Array(n) });
+  const f32 = (shape: number[], n: number) => npyF32(shape, new Float32Array(n));
   const good = zip({ 'states.npy': f32([2, 3], 6) });
   const shapeLie = Buffer.from(f32([1000, 1000, 1000], 6));
   // 64 KiB of zeros deflated (~100 bytes) declaring 1 GiB: past deflate's best ratio.
@@ -317,4 +315,16 @@ function zip(files: Record<string, Uint8Array>, deflate = false, declare?: numbe
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, end]);
+}
+
+/** A version-1 `.npy` of little-endian float32 (numpy's format, written here by hand). */
+function npyF32(shape: number[], data: Float32Array): Buffer {
+  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const head = Buffer.alloc(10);
+  Buffer.from('\x93NUMPY', 'latin1').copy(head, 0);
+  head[6] = 1;
+  head.writeUInt16LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer)]);
 }

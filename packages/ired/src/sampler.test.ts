@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@x/core';
 import { initBackend } from '@x/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +75,17 @@ describe('sampleBoards', () => {
     for (let b = 0; b < 3; b++)
       for (let c = 0; c < 81; c++)
         if (quizzes[b]![c] !== 0) expect(r.predictions[b]![c]).toBe(quizzes[b]![c]);
+  });
+
+  it('leaves no tensors behind', async () => {
+    const before = tf.memory().numTensors;
+    await sampleBoards(params, quizzes, {
+      model: cfg.model,
+      schedule,
+      optSteps: 1,
+      rng: Rng.fromSeed(3),
+    });
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('is deterministic per board id, whatever the batch', async () => {

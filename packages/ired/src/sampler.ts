@@ -125,7 +125,7 @@ async function runOnce(
     const s1m = schedule.sqrtOneMinusAlphasCumprod[t] as number;
     const stepSize = schedule.optStepSize[t] as number;
     const ts = tArr(t);
-    const cond = tf.mul(mask, tf.mul(inp, sa));
+    const cond = tf.tidy(() => tf.mul(mask, tf.mul(inp, sa)));
     const clamp = (x: tf.Tensor) => tf.add<tf.Tensor2D>(tf.mul(x, keep), cond);
     const next = tf.tidy(() => {
       const y0 = clamp(y);

@@ -186,7 +186,7 @@ function runChild(
       {
         // The worker's own directory: its loader flags (e.g. --import tsx) resolve from there.
         cwd: process.cwd(),
-        env: { ...process.env, INIT_CWD: cwd },
+        env: { ...process.env, INIT_CWD: cwd, X_QUEUE_WORKER_PID: String(process.pid) },
         stdio: ['ignore', 'ignore', 'pipe'],
         detached: true,
       },

@@ -70,9 +70,14 @@ export function writeTextSync(dir: string, name: string, text: string): void {
   renameSync(tmp, join(dir, name));
 }
 
-/** Writes a text file atomically without blocking. */
+let tmpCounter = 0;
+
+/**
+ * Writes a text file atomically without blocking. Each call has its own temporary name, so
+ * overlapping writes (the upload loop and a durable flush) never rename each other's file.
+ */
 export async function writeTextAtomic(dir: string, name: string, text: string): Promise<void> {
-  const tmp = join(dir, `${name}.${process.pid}.tmp`);
+  const tmp = join(dir, `${name}.${process.pid}.${++tmpCounter}.tmp`);
   await writeFile(tmp, text);
   await rename(tmp, join(dir, name));
 }

@@ -24,13 +24,7 @@ export { formatRrnCsv, parseRrnCsv, readRrnCsv, writeRrnCsv } from './csv.js';
 export { PuzzleStream } from './data.js';
 export { ComponentGroup, NestedComponent, nestKeys } from './nested.js';
 export type { PuzzleStreamState } from './data.js';
-export {
-  BOARD_SIZE,
-  decodeBoard,
-  encodeBatch,
-  encodeGrid,
-  givensMask,
-} from './encoding.js';
+export { BOARD_SIZE, decodeBoard, encodeBatch, encodeGrid, givensMask } from './encoding.js';
 export {
   HARD_GIVENS,
   SATNET_GIVENS,

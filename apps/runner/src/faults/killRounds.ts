@@ -15,9 +15,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@x/core';
 import { decodeEvent, parseJson } from '@x/logging';
+import { tsArgs } from '@x/test-utils';
 
 const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const tsxLoader = import.meta.resolve('tsx');
 
 /** A tiny IRED config: a step takes ~0.1–0.3 s on the cpu backend. */
 export const tinyIred = [
@@ -67,15 +67,11 @@ export interface SinkRows {
 
 /** Starts `runner <args>` as a real process with extra environment (W&B offline, …). */
 export function spawnRunnerEnv(args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProcess {
-  return spawn(
-    process.execPath,
-    ['--conditions=@x/source', '--import', tsxLoader, join(runnerRoot, 'src', 'bin.ts'), ...args],
-    {
-      cwd: runnerRoot,
-      env: { ...process.env, INIT_CWD: cwd, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return spawn(process.execPath, tsArgs(join(runnerRoot, 'src', 'bin.ts'), args), {
+    cwd: runnerRoot,
+    env: { ...process.env, INIT_CWD: cwd, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs a process to its end, collecting stderr. */

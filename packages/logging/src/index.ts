@@ -52,7 +52,7 @@ export { colorbarSvg, heatmapSvg } from './svg/heatmap.js';
 export type { HeatmapOptions } from './svg/heatmap.js';
 export { tableSvg } from './svg/table.js';
 export type { TableOptions } from './svg/table.js';
-export { esc as svgEscape, fmt as formatNumber } from './svg/svgText.js';
+export { esc as svgEscape, fmt as formatNumber, PALETTE as chartPalette } from './svg/svgText.js';
 export { TrajectoryLogger } from './trajectory/trajectoryLogger.js';
 export type {
   StateArray,

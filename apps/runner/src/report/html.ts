@@ -1,18 +1,6 @@
+import { chartPalette } from '@x/logging';
 import { CLIENT_JS } from './client.js';
 import type { RunData } from './collect.js';
-
-const COLORS = [
-  '#4e79a7',
-  '#f28e2b',
-  '#e15759',
-  '#76b7b2',
-  '#59a14f',
-  '#edc948',
-  '#b07aa1',
-  '#ff9da7',
-  '#9c755f',
-  '#bab0ac',
-];
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -47,7 +35,10 @@ function keyTable(
   const keys = [...new Set(flat.flatMap((f) => (f === undefined ? [] : [...f.keys()])))].sort();
   if (keys.length === 0) return '<p class="note">nothing recorded</p>';
   const head = runs
-    .map((r, i) => `<th style="color:${COLORS[i % COLORS.length] ?? '#000'}">${esc(r.name)}</th>`)
+    .map(
+      (r, i) =>
+        `<th style="color:${chartPalette[i % chartPalette.length] ?? '#000'}">${esc(r.name)}</th>`,
+    )
     .join('');
   const rows = keys.map((k) => {
     const vals = flat.map((f) => (f === undefined ? '—' : show(f.get(k))));
@@ -112,7 +103,10 @@ export interface ReportOptions {
  * No network: styles and script are inline, pictures are data URIs, fonts are the system's.
  */
 export function reportHtml(runs: readonly RunData[], opts: ReportOptions): string {
-  const colored = runs.map((r, i) => ({ ...r, color: COLORS[i % COLORS.length] ?? '#000' }));
+  const colored = runs.map((r, i) => ({
+    ...r,
+    color: chartPalette[i % chartPalette.length] ?? '#000',
+  }));
   const metricNames = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].sort();
   const data = {
     runs: colored.map((r) => ({ name: r.name, color: r.color, metrics: r.metrics })),

@@ -89,6 +89,13 @@ export const sampleSchema = z.strictObject({
   restarts: z.number().int().positive(),
   /** Boards solved together. */
   batchSize: z.number().int().positive(),
+  /**
+   * Reverse-process noise scale (absent or 0: the deterministic reverse process). At each
+   * landscape t > 0 the denoising step adds `noise`·σ_t·ε, σ_t the DDPM posterior standard
+   * deviation; 1 is the reference code's `with_noise`. Makes restarts differ, so the
+   * lowest-energy choice among them has something to choose from.
+   */
+  noise: z.number().min(0).optional(),
 });
 
 /** The `@x/ired` part of a run config (the runner adds seed, steps, saveEvery, logging). */

@@ -4,7 +4,7 @@ import { initBackend } from '@x/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BOARD_SIZE } from './encoding.js';
 import { generatePuzzles, SATNET_GIVENS } from './generator.js';
-import { sampleBoards, type StepEvent } from './sampler.js';
+import { lowestEnergyRestart, reverseNoiseStd, sampleBoards, type StepEvent } from './sampler.js';
 import { cosineSchedule } from './schedule.js';
 import { randomParams, tinyConfig } from './testing.js';
 
@@ -119,5 +119,96 @@ describe('sampleBoards', () => {
         restarts: 0,
       }),
     ).rejects.toThrow(/restarts/);
+  });
+
+  it('reverse-process noise: same seed gives the same trajectories, restarts differ, batching does not matter', async () => {
+    const opts = {
+      model: cfg.model,
+      schedule,
+      optSteps: 1,
+      restarts: 3,
+      noise: 1,
+      rng: Rng.fromSeed(5),
+    };
+    const a = await sampleBoards(params, quizzes, opts);
+    const b = await sampleBoards(params, quizzes, opts);
+    expect(b.restartEnergies).toEqual(a.restartEnergies);
+    expect(b.restartPredictions).toEqual(a.restartPredictions);
+    // Different restarts draw different noise and end at different states.
+    for (let q = 0; q < 3; q++) {
+      const es = a.restartEnergies.map((e) => e[q]!);
+      expect(new Set(es).size).toBe(3);
+    }
+    // The noise changes the trajectory (same initial draws, noise 0).
+    const quiet = await sampleBoards(params, quizzes, { ...opts, noise: 0 });
+    expect(quiet.restartEnergies[0]).not.toEqual(a.restartEnergies[0]);
+    // A board's restarts do not depend on the other boards of the batch or on the pass
+    // structure (hooks run one restart per pass).
+    const one = await sampleBoards(params, [quizzes[1]!], { ...opts, ids: [1] });
+    const hooked = await sampleBoards(params, quizzes, { ...opts, hooks: { onStep: () => {} } });
+    for (let r = 0; r < 3; r++) {
+      expect(Array.from(one.restartPredictions[r]![0]!)).toEqual(
+        Array.from(a.restartPredictions[r]![1]!),
+      );
+      expect(one.restartEnergies[r]![0]).toBeCloseTo(a.restartEnergies[r]![1]!, 4);
+      expect(hooked.restartPredictions[r]).toEqual(a.restartPredictions[r]);
+      for (let q = 0; q < 3; q++)
+        expect(hooked.restartEnergies[r]![q]).toBeCloseTo(a.restartEnergies[r]![q]!, 4);
+    }
+    await expect(sampleBoards(params, quizzes, { ...opts, noise: -1 })).rejects.toThrow(/noise/);
+  });
+
+  it('adds noise after the denoising step of every landscape but the last', async () => {
+    const denoised = async (noise: number) => {
+      const states: Float32Array[] = [];
+      await sampleBoards(params, [quizzes[0]!], {
+        model: cfg.model,
+        schedule,
+        optSteps: 0,
+        noise,
+        rng: Rng.fromSeed(6),
+        hooks: { onStep: (e) => void (e.kind === 'denoise' && states.push(e.state)) },
+      });
+      return states;
+    };
+    const plain = await denoised(0);
+    const noisy = await denoised(1);
+    expect(plain).toHaveLength(cfg.diffusion.landscapes);
+    // First landscape (t = T−1): same input, so the difference is exactly σ_t·ε on blank cells.
+    const t = cfg.diffusion.landscapes - 1;
+    const eps = new Float32Array(BOARD_SIZE);
+    const stream = Rng.fromSeed(6).stream('noise', 0, 0, t);
+    for (let i = 0; i < BOARD_SIZE; i++) eps[i] = stream.normal();
+    const sigma = reverseNoiseStd(schedule, t);
+    for (let c = 0; c < 81; c++) {
+      for (let k = 0; k < 9; k++) {
+        const i = c * 9 + k;
+        const diff = noisy[0]![i]! - plain[0]![i]!;
+        expect(diff).toBeCloseTo(quizzes[0]![c] === 0 ? sigma * eps[i]! : 0, 4);
+      }
+    }
+    expect(reverseNoiseStd(schedule, 0)).toBe(0);
+    const ac = schedule.alphasCumprod;
+    expect(reverseNoiseStd(schedule, 2)).toBeCloseTo(
+      Math.sqrt((schedule.betas[2]! * (1 - ac[1]!)) / (1 - ac[2]!)),
+      12,
+    );
+  });
+});
+
+describe('lowestEnergyRestart', () => {
+  const e = [
+    Float32Array.of(3, 1, 2, NaN),
+    Float32Array.of(2, 1, 5, 4),
+    Float32Array.of(1, 0, 2, 3),
+  ];
+  it('picks the lowest final energy among the first k restarts; ties go to the earlier one', () => {
+    expect(lowestEnergyRestart(e)).toEqual([2, 2, 0, 2]);
+    expect(lowestEnergyRestart(e, 2)).toEqual([1, 0, 0, 1]);
+    expect(lowestEnergyRestart(e, 1)).toEqual([0, 0, 0, 0]);
+  });
+  it('rejects a k outside 1..restarts', () => {
+    expect(() => lowestEnergyRestart(e, 0)).toThrow(/k must be/);
+    expect(() => lowestEnergyRestart(e, 4)).toThrow(/k must be/);
   });
 });

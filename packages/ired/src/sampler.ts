@@ -44,7 +44,17 @@ export interface SampleOptions {
   optSteps: number;
   /** Independent starts; the lowest final energy per board wins (default 1). */
   restarts?: number;
-  /** Root of the initial-noise streams: board `ids[b]`, restart r draws from `rng.stream('init', ids[b], r)`. */
+  /**
+   * Scale of the reverse-process noise (default 0: deterministic after the initial draw). After
+   * the denoising step of landscape t > 0, each board gets `noise·σ_t·ε` with σ_t the DDPM
+   * posterior standard deviation {@link reverseNoiseStd}; 1 is the reference code's `with_noise`
+   * (the `cl-1-koi` fork's `--reverse-noise`). No noise at t = 0.
+   */
+  noise?: number;
+  /**
+   * Root of the random streams: board `ids[b]`, restart r starts from `rng.stream('init', ids[b], r)`
+   * and draws its landscape-t noise from `rng.stream('noise', ids[b], r, t)`.
+   */
   rng: Rng;
   /** Stable ids of the boards (default 0..B−1), so a board's noise does not depend on batching. */
   ids?: readonly number[];
@@ -60,8 +70,51 @@ export interface SampleResult {
   chosenRestart: number[];
   /** Final energy of every restart, `[restarts][B]`. */
   restartEnergies: Float32Array[];
+  /** Decoded answer of every restart, `[restarts][B]` (for choosing among the first k restarts). */
+  restartPredictions: Grid[][];
   /** Accepted gradient steps over all landscapes and restarts, per board. */
   acceptedSteps: Int32Array;
+}
+
+/**
+ * The standard deviation of the reverse-process noise at landscape t: the DDPM posterior
+ * √(β_t(1−ᾱ_{t−1})/(1−ᾱ_t)) (ᾱ_{−1} = 1, so 0 at t = 0), as in the reference `p_sample`.
+ */
+export function reverseNoiseStd(schedule: Schedule, t: number): number {
+  if (t <= 0) return 0;
+  const ac = schedule.alphasCumprod;
+  const beta = schedule.betas[t] as number;
+  return Math.sqrt((beta * (1 - (ac[t - 1] as number))) / (1 - (ac[t] as number)));
+}
+
+/**
+ * Per board, the index of the lowest final energy among the first `k` restarts (default all);
+ * ties go to the earlier restart. `energies` is `[restarts][B]` as in
+ * {@link SampleResult.restartEnergies}.
+ */
+export function lowestEnergyRestart(
+  energies: readonly Float32Array[],
+  k = energies.length,
+): number[] {
+  if (!Number.isInteger(k) || k < 1 || k > energies.length)
+    throw new XError(
+      'INVALID_INPUT',
+      `lowestEnergyRestart: k must be an integer in 1..${energies.length}, got ${k}`,
+    );
+  const B = (energies[0] as Float32Array).length;
+  const out = new Array<number>(B).fill(0);
+  for (let b = 0; b < B; b++) {
+    let best = (energies[0] as Float32Array)[b] as number;
+    for (let r = 1; r < k; r++) {
+      const e = (energies[r] as Float32Array)[b] as number;
+      // NaN never wins; a NaN first restart loses to any number.
+      if (e < best || (Number.isNaN(best) && !Number.isNaN(e))) {
+        best = e;
+        out[b] = r;
+      }
+    }
+  }
+  return out;
 }
 
 function validFlags(quizzes: readonly Grid[], state: Float32Array): Uint8Array {
@@ -72,24 +125,33 @@ function validFlags(quizzes: readonly Grid[], state: Float32Array): Uint8Array {
   });
 }
 
-async function runOnce(
+/** One row of a sampling batch: a board under one restart. */
+interface Row {
+  quiz: Grid;
+  id: number;
+  restart: number;
+}
+
+/** Runs the reverse process for every row at once (rows are independent; each has its own streams). */
+async function runRows(
   opts: SampleOptions,
-  quizzes: readonly Grid[],
-  restart: number,
+  rows: readonly Row[],
   p: Params,
   accepted: Int32Array,
 ): Promise<{ y: Float32Array; energy: Float32Array }> {
   const { model, schedule, hooks } = opts;
-  const B = quizzes.length;
+  const B = rows.length;
   const T = schedule.landscapes;
-  const ids = opts.ids ?? quizzes.map((_, i) => i);
+  const quizzes = rows.map((r) => r.quiz);
+  const restart = rows[0]?.restart ?? 0;
+  const noise = opts.noise ?? 0;
   const init = new Float32Array(B * BOARD_SIZE);
   const inpHost = new Float32Array(B * BOARD_SIZE);
   const maskHost = new Float32Array(B * BOARD_SIZE);
-  quizzes.forEach((q, b) => {
-    fillNormalAt(opts.rng.stream('init', ids[b] as number, restart), init, b * BOARD_SIZE);
-    encodeGrid(q, inpHost, b * BOARD_SIZE);
-    givensMask(q, maskHost, b * BOARD_SIZE);
+  rows.forEach((row, b) => {
+    fillNormalAt(opts.rng.stream('init', row.id, row.restart), init, b * BOARD_SIZE);
+    encodeGrid(row.quiz, inpHost, b * BOARD_SIZE);
+    givensMask(row.quiz, maskHost, b * BOARD_SIZE);
   });
   const inp = tf.tensor2d(inpHost, [B, BOARD_SIZE]);
   const mask = tf.tensor2d(maskHost, [B, BOARD_SIZE]);
@@ -127,12 +189,23 @@ async function runOnce(
     const ts = tArr(t);
     const cond = tf.tidy(() => tf.mul(mask, tf.mul(inp, sa)));
     const clamp = (x: tf.Tensor) => tf.add<tf.Tensor2D>(tf.mul(x, keep), cond);
+    const sigma = noise * reverseNoiseStd(schedule, t);
+    let eps: tf.Tensor2D | undefined;
+    if (sigma > 0) {
+      const host = new Float32Array(B * BOARD_SIZE);
+      rows.forEach((row, b) =>
+        fillNormalAt(opts.rng.stream('noise', row.id, row.restart, t), host, b * BOARD_SIZE),
+      );
+      eps = tf.tensor2d(host, [B, BOARD_SIZE]);
+    }
     const next = tf.tidy(() => {
       const y0 = clamp(y);
       const g = energyGrad(model, p, inp, y0, ts);
       const x0 = tf.clipByValue(tf.div(tf.sub(y0, tf.mul(g, s1m)), sa), -1, 1);
-      return clamp(tf.mul(x0, sa));
+      const mean = tf.mul(x0, sa);
+      return clamp(eps === undefined ? mean : tf.add(mean, tf.mul(eps, sigma)));
     });
+    eps?.dispose();
     y.dispose();
     y = next;
     if (hooks?.onStep !== undefined) {
@@ -183,8 +256,10 @@ async function runOnce(
  * Solves a batch of puzzles by the IRED reverse process: for t = T−1..0, clamp the givens,
  * denoise (x̂₀ = (y − √(1−ᾱ_t)∇E)/√ᾱ_t clipped to ±1, y = √ᾱ_t x̂₀), then `optSteps` gradient
  * steps y′ = y − η_t∇E with the givens clamped and y′ clipped to ±√ᾱ_t, each rejected per board
- * when E(y′) > E(y); then rescale to the next landscape. With restarts, the answer of lowest
- * final energy is kept per board. Deterministic given `rng` and the board ids.
+ * when E(y′) > E(y); then rescale to the next landscape. With `noise` > 0, the denoising step of
+ * each landscape t > 0 adds seeded Gaussian noise (see {@link SampleOptions.noise}), so restarts
+ * explore different answers. With restarts, the answer of lowest final energy is kept per board.
+ * Deterministic given `rng` and the board ids, whatever the batch composition.
  */
 export async function sampleBoards(
   p: Params,
@@ -199,23 +274,45 @@ export async function sampleBoards(
       'INVALID_INPUT',
       `sampleBoards: ${opts.ids.length} ids for ${quizzes.length} boards`,
     );
+  const noise = opts.noise ?? 0;
+  if (!Number.isFinite(noise) || noise < 0)
+    throw new XError('INVALID_CONFIG', `noise: expected a finite number >= 0, got ${noise}`);
   const B = quizzes.length;
+  const ids = opts.ids ?? quizzes.map((_, i) => i);
   const accepted = new Int32Array(B);
   const restartEnergies: Float32Array[] = [];
-  const best = new Float32Array(B).fill(Infinity);
-  const chosenRestart = new Array<number>(B).fill(0);
-  const predictions: Grid[] = quizzes.map(() => new Uint8Array(81));
-  for (let r = 0; r < restarts; r++) {
-    const { y, energy: e } = await runOnce(opts, quizzes, r, p, accepted);
-    restartEnergies.push(e);
-    for (let b = 0; b < B; b++) {
-      const eb = e[b] as number;
-      if (r === 0 || eb < (best[b] as number)) {
-        best[b] = eb;
-        chosenRestart[b] = r;
-        predictions[b] = decodeBoard(y, b * BOARD_SIZE);
-      }
-    }
+  const restartPredictions: Grid[][] = [];
+  // With hooks, one restart per pass (events carry their restart); without, every board × restart
+  // in one batch. A row's result depends only on its board, id and restart, not on the batch.
+  const passes =
+    opts.hooks?.onStep === undefined
+      ? [Array.from({ length: restarts }, (_, r) => r)]
+      : Array.from({ length: restarts }, (_, r) => [r]);
+  for (const pass of passes) {
+    const rows = pass.flatMap((r) =>
+      quizzes.map((quiz, b) => ({ quiz, id: ids[b] as number, restart: r })),
+    );
+    const rowAccepted = new Int32Array(rows.length);
+    const { y, energy: e } = await runRows(opts, rows, p, rowAccepted);
+    pass.forEach((r, k) => {
+      restartEnergies[r] = e.slice(k * B, (k + 1) * B);
+      restartPredictions[r] = quizzes.map((_, b) => decodeBoard(y, (k * B + b) * BOARD_SIZE));
+      for (let b = 0; b < B; b++)
+        accepted[b] = (accepted[b] as number) + (rowAccepted[k * B + b] as number);
+    });
   }
-  return { predictions, energies: best, chosenRestart, restartEnergies, acceptedSteps: accepted };
+  const chosenRestart = lowestEnergyRestart(restartEnergies);
+  const predictions = chosenRestart.map((r, b) => (restartPredictions[r] as Grid[])[b] as Grid);
+  const best = Float32Array.from(
+    chosenRestart,
+    (r, b) => (restartEnergies[r] as Float32Array)[b] as number,
+  );
+  return {
+    predictions,
+    energies: best,
+    chosenRestart,
+    restartEnergies,
+    restartPredictions,
+    acceptedSteps: accepted,
+  };
 }

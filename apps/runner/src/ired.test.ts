@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@x/core';
@@ -95,6 +104,25 @@ describe('runner ired', () => {
       .map((l) => JSON.parse(l) as Record<string, number>);
     expect(rows.map((r) => r['step'])).toEqual([1, 2, 3, 4]);
     expect(rows.every((r) => Number.isFinite(r['train/loss']))).toBe(true);
+  });
+
+  it("--resume reads the run's config.yaml only as a bounded regular file (a device is refused)", async () => {
+    const run = join(dir, 'device-config');
+    mkdirSync(run);
+    symlinkSync('/dev/zero', join(run, 'config.yaml'));
+    const r = await inProcess([
+      'ired',
+      'train',
+      '--resume',
+      run,
+      '--steps',
+      '1',
+      '--backend',
+      'cpu',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${join(run, 'config.yaml')}: a device, not a regular file`);
+    expect(readdirSync(run)).toEqual(['config.yaml']);
   });
 
   it('sample writes predictions, SVGs and trajectory .npz files that numpy opens', async () => {

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { applyOverrides, deepMerge, loadYamlFile, parseConfig, parseYaml } from '@x/core';
+import { applyOverrides, deepMerge, loadYamlFile, parseConfig } from '@x/core';
 import { loggingConfigSchema, wandbConfigSchema } from '@x/logging';
 import { z } from 'zod';
 import type { FlagValues } from './command.js';
@@ -43,7 +42,7 @@ export function resolveRunConfig<T>(o: ResolveOptions<T>): { config: T; source: 
   let raw: unknown;
   const parts: string[] = [];
   if (o.base !== undefined) {
-    const doc = parseYaml(readFileSync(o.base, 'utf8'), o.base);
+    const doc = loadYamlFile(o.base);
     const { provenance: _p, ...rest } = (doc ?? {}) as Record<string, unknown>;
     raw = rest;
     parts.push(o.base);

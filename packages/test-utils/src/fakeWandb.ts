@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeArtifactStore } from './fakeWandbArtifacts.js';
 
 /** A request the fake server received. */
 export interface RecordedRequest {
@@ -25,6 +26,10 @@ export interface Fault {
   body?: string;
   /** How many matching requests it hits (default 1). */
   times?: number;
+  /** Only GraphQL requests whose query contains this text (e.g. `commitArtifact(`). */
+  operation?: string;
+  /** Let this many matching requests through before the fault hits (fail the Nth: `after: N-1`). */
+  after?: number;
 }
 
 /** A run as the fake server stores it. */
@@ -50,6 +55,8 @@ export interface FakeRun {
   conflicts: string[];
   /** File_stream requests that rewrote lines already stored (retransmissions). */
   rewrites: number;
+  /** `wandb-events.jsonl` lines (system metrics). */
+  events: string[];
 }
 
 /** The fake server's handle. */
@@ -65,6 +72,12 @@ export interface FakeWandb {
   down: boolean;
   /** History rows of a run, parsed (NaN tokens kept as numbers). */
   rows(runId: string): Record<string, unknown>[];
+  /** System-metrics rows (`wandb-events.jsonl`) of a run, parsed. */
+  events(runId: string): Record<string, unknown>[];
+  /** Artifacts (versions, aliases, stored files, PUTs). */
+  artifacts: FakeArtifactStore;
+  /** Creates a run as if an earlier process had logged `historyLines` rows to it. */
+  seedRun(name: string, options?: { project?: string; historyLines?: number }): FakeRun;
   close(): Promise<void>;
 }
 
@@ -115,18 +128,51 @@ export async function startFakeWandb(options: {
   const runs = new Map<string, FakeRun>();
   const requests: RecordedRequest[] = [];
   const uploads = new Map<string, { body: Buffer; headers: IncomingMessage['headers'] }>();
-  const faults: (Fault & { left: number })[] = [];
+  const faults: (Fault & { left: number; skip: number })[] = [];
+  const artifacts = new FakeArtifactStore();
   const expectedAuth = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
   const entity = options.entity ?? 'test-entity';
   let storageUrl = '';
 
-  const takeFault = (kind: string, path: string): (Fault & { left: number }) | undefined => {
+  const takeFault = (
+    kind: string,
+    path: string,
+    body = '',
+  ): (Fault & { left: number }) | undefined => {
     const f = faults.find(
-      (x) => x.left > 0 && (typeof x.match === 'string' ? x.match === kind : x.match.test(path)),
+      (x) =>
+        x.left > 0 &&
+        (typeof x.match === 'string' ? x.match === kind : x.match.test(path)) &&
+        (x.operation === undefined || body.includes(x.operation)),
     );
-    if (f !== undefined) f.left--;
+    if (f === undefined) return undefined;
+    if (f.skip > 0) {
+      f.skip--;
+      return undefined;
+    }
+    f.left--;
     return f;
   };
+
+  const newRun = (name: string, runEntity: string, project: string): FakeRun => ({
+    name,
+    entity: runEntity,
+    project,
+    config: undefined,
+    upserts: 0,
+    history: [],
+    output: [],
+    summary: undefined,
+    uploaded: [],
+    complete: false,
+    exitcode: undefined,
+    preempting: 0,
+    heartbeats: 0,
+    gaps: [],
+    conflicts: [],
+    rewrites: 0,
+    events: [],
+  });
 
   const json = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -142,24 +188,11 @@ export async function startFakeWandb(options: {
       const name = v['name'] as string;
       let run = runs.get(name);
       const inserted = run === undefined;
-      run ??= {
+      run ??= newRun(
         name,
-        entity: (v['entity'] as string | null) ?? entity,
-        project: (v['project'] as string | undefined) ?? 'uncategorized',
-        config: undefined,
-        upserts: 0,
-        history: [],
-        output: [],
-        summary: undefined,
-        uploaded: [],
-        complete: false,
-        exitcode: undefined,
-        preempting: 0,
-        heartbeats: 0,
-        gaps: [],
-        conflicts: [],
-        rewrites: 0,
-      };
+        (v['entity'] as string | null) ?? entity,
+        (v['project'] as string | undefined) ?? 'uncategorized',
+      );
       run.upserts++;
       if (typeof v['config'] === 'string') run.config = JSON.parse(v['config']);
       if (typeof v['displayName'] === 'string') run.displayName = v['displayName'];
@@ -201,6 +234,38 @@ export async function startFakeWandb(options: {
         },
       };
     }
+    if (/\bbucket\s*\(\s*name:/.test(query)) {
+      // RunResumeStatus: does the run exist, and how far did it get?
+      const run = runs.get(v['name'] as string);
+      const bucket =
+        run === undefined
+          ? null
+          : {
+              id: `storage-${run.name}`,
+              name: run.name,
+              displayName: run.displayName ?? run.name,
+              historyLineCount: run.history.length,
+              eventsLineCount: run.events.length,
+              logLineCount: run.output.length,
+              historyTail: JSON.stringify(run.history.slice(-1)),
+              summaryMetrics: JSON.stringify(run.summary ?? {}),
+              config: JSON.stringify(run.config ?? {}),
+            };
+      return {
+        status: 200,
+        body: {
+          data: {
+            model: {
+              id: 'p',
+              name: v['project'] ?? 'uncategorized',
+              entity: { name: entity },
+              bucket,
+            },
+          },
+        },
+      };
+    }
+    if (artifacts.handles(query)) return { status: 200, body: artifacts.graphql(query, v) };
     return { status: 200, body: { errors: [{ message: 'unknown operation' }] } };
   };
 
@@ -217,6 +282,7 @@ export async function startFakeWandb(options: {
     if (Object.keys(req).length === 0) run.heartbeats++;
     for (const [file, { offset, content }] of Object.entries(req.files ?? {})) {
       if (file === 'wandb-history.jsonl') applyLines(run, file, run.history, offset, content);
+      else if (file === 'wandb-events.jsonl') applyLines(run, file, run.events, offset, content);
       else if (file === 'output.log') applyLines(run, file, run.output, offset, content);
       else if (file === 'wandb-summary.json') {
         run.summary = parseExtendedJson(content[content.length - 1] as string) as Record<
@@ -253,7 +319,7 @@ export async function startFakeWandb(options: {
         json(res, 503, { error: 'down' });
         return;
       }
-      const fault = takeFault(kind, path);
+      const fault = takeFault(kind, path, body);
       if (fault !== undefined) rec.fault = fault.kind;
       if (fault?.kind === 'drop') {
         req.socket.destroy();
@@ -304,10 +370,25 @@ export async function startFakeWandb(options: {
       };
       requests.push(rec);
       const fault = takeFault('upload', path);
+      if (fault !== undefined) rec.fault = fault.kind;
+      if (fault?.kind === 'drop') {
+        req.socket.destroy();
+        return;
+      }
       if (fault?.kind === 'status') {
-        rec.fault = 'status';
         res.writeHead(fault.status ?? 500);
         res.end();
+        return;
+      }
+      if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
+      if (path.startsWith('/artifact-files/') || path.startsWith('/manifests/')) {
+        const out = artifacts.storage(req.method ?? '', path, req.headers, body);
+        if (fault?.kind === 'dropAfter') {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(out.status);
+        res.end(out.body);
         return;
       }
       if (req.method !== 'PUT' || req.headers['x-upload-token'] !== 't1') {
@@ -324,6 +405,7 @@ export async function startFakeWandb(options: {
 
   const url = await listen(api);
   storageUrl = await listen(storage);
+  artifacts.storageUrl = storageUrl;
   const handle: FakeWandb = {
     url,
     storageUrl,
@@ -332,8 +414,22 @@ export async function startFakeWandb(options: {
     runs,
     uploads,
     down: false,
+    artifacts,
     inject(fault) {
-      faults.push({ ...fault, left: fault.times ?? 1 });
+      faults.push({ ...fault, left: fault.times ?? 1, skip: fault.after ?? 0 });
+    },
+    seedRun(name, o = {}) {
+      const run = newRun(name, entity, o.project ?? 'uncategorized');
+      for (let i = 0; i < (o.historyLines ?? 0); i++) {
+        run.history.push(JSON.stringify({ _step: i, seeded: i }));
+      }
+      runs.set(name, run);
+      return run;
+    },
+    events(runId) {
+      return (runs.get(runId)?.events ?? []).map(
+        (l) => parseExtendedJson(l) as Record<string, unknown>,
+      );
     },
     rows(runId) {
       return (runs.get(runId)?.history ?? []).map(

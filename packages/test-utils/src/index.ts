@@ -3,3 +3,4 @@ export { evalTs, repoRoot, runTs, spawnTs, tsArgs, tsEvalArgs, tsxLoader } from 
 export type { ChildResult, RunOptions } from './tsChild.js';
 export { startFakeWandb } from './fakeWandb.js';
 export type { FakeRun, FakeWandb, Fault, RecordedRequest } from './fakeWandb.js';
+export type { FakeArtifact, FakeArtifactPut, FakeArtifactStore } from './fakeWandbArtifacts.js';

@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@x/core';
 import { upsertRun } from './api.js';
+import type { ArtifactTarget } from './artifactApi.js';
+import { ArtifactQueue } from './artifacts.js';
 import { LineStore, countLines, linesBeforeStep } from './lineStore.js';
 import {
   EMPTY_PROGRESS,
@@ -54,6 +56,8 @@ export class Session {
   readonly files: LineStore;
   readonly summary = new Summary();
   readonly progress: Progress;
+  /** Checkpoints logged as versions of the run's model artifact. */
+  readonly artifacts: ArtifactQueue;
   readonly #o: SessionOptions;
   readonly #ticker = new Ticker();
   #transport: WandbTransport | undefined;
@@ -66,6 +70,8 @@ export class Session {
   #aligned = true;
   #diskFailing = false;
   #spillNoticed = new Set<string>();
+  #target: ArtifactTarget | undefined;
+  #artifactWork: Promise<void> | undefined;
 
   constructor(o: SessionOptions) {
     this.#o = o;
@@ -101,6 +107,12 @@ export class Session {
       maxMemoryBytes: Math.max(1024, Math.floor(mem * 0.05)),
       acked: this.progress.filesAcked,
       window: o.online,
+    });
+    this.artifacts = new ArtifactQueue({
+      dir: o.dir,
+      runId: this.record.runId,
+      mode: o.settings.logCheckpoints,
+      notify: o.notify,
     });
   }
 
@@ -243,12 +255,41 @@ export class Session {
         if (preempt) this.#preempt = false;
         if (r === 'idle') break;
       }
+      if (this.#artifactWork === undefined && this.artifacts.pending > 0 && !this.#closing) {
+        this.#artifactWork = this.#uploadArtifacts().finally(() => {
+          this.#artifactWork = undefined;
+        });
+      }
       if (this.#spillNoticed.size > 0 && up.drained) {
         this.#spillNoticed.clear();
         this.#o.notify('info', 'wandb: upload caught up; the spool is fully sent');
       }
     } catch (err) {
       this.#fail(err);
+    }
+  }
+
+  /** Uploads queued checkpoint versions beside the file_stream loop (never blocking it). */
+  async #uploadArtifacts(): Promise<void> {
+    const t = this.#transport;
+    const target = this.#target;
+    if (t === undefined || target === undefined) return;
+    try {
+      while (!this.#closing && (await this.artifacts.step(t, target, false)));
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** Uploads every queued checkpoint version (end of run, sync). */
+  async #drainArtifacts(): Promise<void> {
+    await this.#artifactWork;
+    if (this.#transport === undefined || this.#target === undefined) return;
+    if (!(await this.artifacts.drain(this.#transport, this.#target))) {
+      this.#o.notify(
+        'warn',
+        `wandb: some checkpoints were not uploaded as ${this.artifacts.name}; their files stay in ${this.dir}; retry with: ${this.#o.syncHint}`,
+      );
     }
   }
 
@@ -308,6 +349,7 @@ export class Session {
       const res = await upsertRun(this.#transport, this.record, hostname());
       this.record.entity = res.entity;
       this.record.project = res.project;
+      this.#target = { entity: res.entity, project: res.project, runId: this.record.runId };
       writeJsonSync(this.dir, FILES.run, this.record);
       this.serverHistoryLines = res.historyLineCount;
       if (this.#o.serverResume) {
@@ -358,8 +400,9 @@ export class Session {
     try {
       if (!(await this.connect())) throw this.lastError ?? new Error('upload failed');
       const up = this.#uploader as Uploader;
+      while ((await up.step()) !== 'idle');
+      await this.#drainArtifacts();
       if (final !== undefined) await up.drain(final);
-      else while ((await up.step()) !== 'idle');
     } finally {
       this.toDiskSync();
       await this.#transport?.close();
@@ -390,7 +433,10 @@ export class Session {
         await this.#loop;
         await this.toDisk();
         if (!this.#stalled && (await this.connect())) {
-          await (this.#uploader as Uploader).drain(final);
+          const up = this.#uploader as Uploader;
+          while ((await up.step()) !== 'idle');
+          await this.#drainArtifacts();
+          await up.drain(final);
           delivered = true;
         }
       } catch (err) {

@@ -16,6 +16,12 @@ export const DEFAULT_BASE_URL = 'https://api.wandb.ai';
 /** A W&B run id, from `logging.wandb.runId` or `WANDB_RUN_ID`. */
 const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** W&B's `resume` modes (`WANDB_RESUME`). */
+export const RESUME_MODES = ['allow', 'must', 'never', 'auto'] as const;
+
+/** A W&B `resume` mode. */
+export type ResumeMode = (typeof RESUME_MODES)[number];
+
 export const wandbConfigSchema = z.strictObject({
   enabled: z.boolean().default(false),
   mode: z.enum(['online', 'offline', 'disabled']).optional(),
@@ -58,6 +64,28 @@ export const wandbConfigSchema = z.strictObject({
     .default(8 * 1024 * 1024),
   /** Upload pictures (SVG wrapped in HTML) as run media. */
   pictures: z.boolean().default(true),
+  /**
+   * Checkpoints as versions of the run's `model-<runId>` artifact (Lightning's `log_model`):
+   * `all` every checkpoint, `best` each new best by the checkpoint policy's metric, `last` the
+   * newest (and the best) at the end of the run, `none` (default) none.
+   */
+  logCheckpoints: z.enum(['none', 'last', 'best', 'all']).default('none'),
+  /**
+   * System metrics (`system.cpu`, `system.proc.memory.rssMB`, …) sampled every `everySeconds`
+   * (15 s, as the SDK) into `wandb-events.jsonl`; `false` turns them off.
+   */
+  systemMetrics: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        everySeconds: z.number().positive().default(15),
+        /** Paths whose disk usage is reported (`system.disk.<path>.usagePercent`). */
+        diskPaths: z.array(z.string().min(1)).default(['/']),
+      }),
+    ])
+    .default({ everySeconds: 15, diskPaths: ['/'] }),
+  /** What to do when the run id exists on the server (W&B's `resume`; env `WANDB_RESUME`). */
+  resume: z.enum(RESUME_MODES).optional(),
 });
 
 /** The validated `logging.wandb` config. */
@@ -192,6 +220,13 @@ export function resolveWandbSettings(opts: ResolveWandbOptions = {}): WandbSetti
       apiKeySource = `~/.netrc (machine ${host})`;
     }
   }
+  const envResume = e('WANDB_RESUME')?.trim().toLowerCase();
+  if (envResume !== undefined && !(RESUME_MODES as readonly string[]).includes(envResume)) {
+    throw new XError(
+      'INVALID_CONFIG',
+      `WANDB_RESUME: expected allow, must, never or auto, got ${JSON.stringify(envResume.slice(0, 40))}`,
+    );
+  }
   const tags = e('WANDB_TAGS')
     ?.split(',')
     .map((t) => t.trim())
@@ -212,5 +247,6 @@ export function resolveWandbSettings(opts: ResolveWandbOptions = {}): WandbSetti
     jobType: e('WANDB_JOB_TYPE') ?? cfg.jobType,
     notes: e('WANDB_NOTES') ?? cfg.notes,
     tags: tags ?? cfg.tags,
+    resume: (envResume as ResumeMode | undefined) ?? cfg.resume,
   };
 }

@@ -45,6 +45,10 @@ export interface SyncResult {
   interrupted: boolean;
   /** History lines still not on the server (0 when everything was sent). */
   historyLeft: number;
+  /** Checkpoint versions of the run's model artifact committed on the server, in all. */
+  artifactsCommitted: number;
+  /** Checkpoint versions still not uploaded. */
+  artifactsLeft: number;
 }
 
 /**
@@ -154,6 +158,8 @@ function result(
     state: exit === undefined ? 'running' : exit.preempting ? 'preempting' : 'complete',
     interrupted,
     historyLeft: session.history.unsent,
+    artifactsCommitted: session.artifacts.committed,
+    artifactsLeft: session.artifacts.pending,
   };
 }
 

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { XError } from '@x/core';
 import type { Rng } from '@x/core';
 import { Agent, request } from 'undici';
@@ -111,7 +113,7 @@ export class WandbTransport {
     url: string,
     method: 'POST' | 'PUT',
     headers: Record<string, string>,
-    body: string | Buffer,
+    body: string | Buffer | Readable,
     timeoutMs: number,
     auth: boolean,
   ): Promise<RawResponse> {
@@ -255,6 +257,24 @@ export class WandbTransport {
     }
   }
 
+  /**
+   * Streams a file from disk to a presigned upload URL (each attempt reopens it), with the
+   * server's upload headers, `Content-Length` and, when given, `Content-MD5`; never the key.
+   */
+  async uploadFile(
+    url: string,
+    uploadHeaders: readonly string[],
+    file: { path: string; size: number; md5?: string },
+    label: string,
+  ): Promise<void> {
+    const headers = parseUploadHeaders(uploadHeaders);
+    headers['content-length'] = String(file.size);
+    if (file.md5 !== undefined) headers['content-md5'] = file.md5;
+    await this.#withRetry(`upload ${label}`, 'other', this.#o.retry.graphqlMaxAttempts, () =>
+      this.#send(url, 'PUT', headers, createReadStream(file.path), this.#o.requestTimeoutMs, false),
+    );
+  }
+
   /** PUTs a file to a presigned upload URL with the server's upload headers (never the key). */
   async upload(
     url: string,
@@ -262,14 +282,20 @@ export class WandbTransport {
     body: Buffer,
     label: string,
   ): Promise<void> {
-    const headers: Record<string, string> = {};
-    for (const line of uploadHeaders) {
-      const i = line.indexOf(':');
-      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-    }
-    delete headers['authorization'];
+    const headers = parseUploadHeaders(uploadHeaders);
     await this.#withRetry(`upload ${label}`, 'other', this.#o.retry.graphqlMaxAttempts, () =>
       this.#send(url, 'PUT', headers, body, this.#o.requestTimeoutMs, false),
     );
   }
+}
+
+/** `"Key: Value"` upload headers as a header object, never with an `Authorization` header. */
+function parseUploadHeaders(lines: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  delete headers['authorization'];
+  return headers;
 }

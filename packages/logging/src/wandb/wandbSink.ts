@@ -12,6 +12,7 @@ import type {
   RunInfo,
   Sink,
 } from '../types.js';
+import type { CheckpointRecord } from './artifacts.js';
 import { parseExtendedJson, toExtendedJson } from './extJson.js';
 import { htmlMedia, svgToHtml } from './media.js';
 import { redact } from './redact.js';
@@ -116,6 +117,8 @@ export class WandbSink implements Sink {
     memoryBytes: number;
     spilling: boolean;
     requests: number;
+    artifactsPending: number;
+    artifactsCommitted: number;
   } {
     const s = this.#session;
     return {
@@ -128,6 +131,8 @@ export class WandbSink implements Sink {
       memoryBytes: s?.memoryBytes ?? 0,
       spilling: s?.history.spilling ?? false,
       requests: s?.requests ?? 0,
+      artifactsPending: s?.artifacts.pending ?? 0,
+      artifactsCommitted: s?.artifacts.committed ?? 0,
     };
   }
 
@@ -298,6 +303,20 @@ export class WandbSink implements Sink {
       this.#rows?.commit();
       await s.toDiskDurable();
     } else await s.toDisk();
+    s.wake();
+  }
+
+  /**
+   * Logs a committed checkpoint as a version of the run's `model-<runId>` artifact, per
+   * `logging.wandb.logCheckpoints` (a no-op with `none`): aliases `latest` and, when it is the
+   * best by `best.metric`, `best`. Returns once its files are staged (hard links) and recorded in
+   * `artifacts.json`; the upload runs in the background, resumes after a crash and is finished
+   * by `runner wandb sync`.
+   */
+  logCheckpoint(checkpoint: CheckpointRecord): void {
+    const s = this.#session;
+    if (s === undefined || this.#closed) return;
+    s.artifacts.add(checkpoint);
     s.wake();
   }
 

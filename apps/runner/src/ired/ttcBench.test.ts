@@ -1,0 +1,129 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot, runTs } from '@x/test-utils';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const dir = mkdtempSync(join(tmpdir(), 'ired-ttc-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Cell {
+  optSteps: number;
+  noise: number;
+  restarts: number;
+  boards: number;
+  blankCells: number;
+  blankCorrect: number;
+  blankCellAccuracy: number;
+  blankCellCi95: [number, number];
+  boardsSolved: number;
+  boardAccuracy: number;
+  boardCi95: [number, number];
+  deltaBlankVsDeterministic: { value: number; ci95: [number, number] } | null;
+  boardsGained: number | null;
+  boardsLost: number | null;
+  meanDistinctAnswers: number;
+  oracleBoardsSolved: number;
+}
+
+describe('pnpm bench ired_ttc (tiny model, real process)', () => {
+  it('trains and caches a tiny model, prints the table and writes the report JSON', () => {
+    const json = join(dir, 'ttc.json');
+    const cache = join(dir, 'cache');
+    const r = runTs(
+      join(repoRoot, 'bench', 'run.ts'),
+      [
+        'ired_ttc',
+        '--tiny',
+        '--boards',
+        '3',
+        '--restarts',
+        '4',
+        '--opt-steps',
+        '0,1',
+        '--only',
+        'steps=1',
+        '--batch-rows',
+        '5',
+        '--cache',
+        cache,
+        '--json',
+        json,
+      ],
+      { timeoutMs: 110_000 },
+    );
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\| opt steps \| noise \| restarts \|/);
+    expect(r.stdout).toMatch(/~\d+ s left/);
+    expect(readdirSync(cache)).toHaveLength(1);
+    const key = readdirSync(cache)[0] as string;
+    expect(existsSync(join(cache, key, 'ema.f32'))).toBe(true);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as {
+      bench: string;
+      version: number;
+      model: { source: string; trainSeed: number; trainSteps: number; channels: number };
+      heldout: { seed: number; boards: number; minGivens: number; maxGivens: number };
+      sampleSeed: number;
+      maxRestarts: number;
+      restartPrefixes: number[];
+      optSteps: number[];
+      noise: number[];
+      load: { start: number; end: number };
+      arms: {
+        optSteps: number;
+        noise: number;
+        rows: number;
+        wallSeconds: number;
+        cpuSeconds: number;
+      }[];
+      cells: Cell[];
+    };
+    expect(report).toMatchObject({
+      bench: 'ired_ttc',
+      version: 1,
+      model: { source: 'trained', trainSeed: 0, trainSteps: 2, channels: 4 },
+      heldout: { seed: 12345, boards: 3, minGivens: 31, maxGivens: 42 },
+      sampleSeed: 7,
+      maxRestarts: 4,
+      restartPrefixes: [1, 4],
+      optSteps: [1],
+      noise: [0, 1],
+    });
+    expect(report.arms.map((a) => [a.optSteps, a.noise, a.rows])).toEqual([
+      [1, 0, 12],
+      [1, 1, 12],
+    ]);
+    for (const a of report.arms) expect(a.cpuSeconds).toBeGreaterThan(0);
+    expect(report.cells.map((c) => [c.optSteps, c.noise, c.restarts])).toEqual([
+      [1, 0, 1],
+      [1, 0, 4],
+      [1, 1, 1],
+      [1, 1, 4],
+    ]);
+    for (const c of report.cells) {
+      expect(c.boards).toBe(3);
+      expect(c.blankCellAccuracy).toBeCloseTo(c.blankCorrect / c.blankCells, 12);
+      expect(c.blankCellCi95[0]).toBeLessThanOrEqual(c.blankCellAccuracy);
+      expect(c.blankCellCi95[1]).toBeGreaterThanOrEqual(c.blankCellAccuracy);
+      expect(c.boardAccuracy).toBe(c.boardsSolved / 3);
+      expect(c.boardCi95[0]).toBeLessThanOrEqual(c.boardAccuracy);
+      expect(c.oracleBoardsSolved).toBeGreaterThanOrEqual(c.boardsSolved);
+      expect(c.meanDistinctAnswers).toBeGreaterThanOrEqual(1);
+      expect(c.meanDistinctAnswers).toBeLessThanOrEqual(c.restarts);
+      expect(c.deltaBlankVsDeterministic).not.toBeNull();
+    }
+    // The reference row (one deterministic trajectory) differs from itself by nothing.
+    const ref = report.cells[0] as Cell;
+    expect(ref.deltaBlankVsDeterministic).toEqual({ value: 0, ci95: [0, 0] });
+    expect([ref.boardsGained, ref.boardsLost, ref.meanDistinctAnswers]).toEqual([0, 0, 1]);
+  });
+
+  it('rejects a bad flag with a message naming it', () => {
+    const r = runTs(join(repoRoot, 'bench', 'run.ts'), ['ired_ttc', '--tiny', '--only', 'steps'], {
+      timeoutMs: 60_000,
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--only: expected steps=<list> or noise=<list>/);
+  });
+});

@@ -1,0 +1,635 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng, XError, type TensorData } from '../packages/core/src/index.js';
+import {
+  cosineSchedule,
+  cpuPreset,
+  generatePuzzles,
+  initParams,
+  IredTrainer,
+  lowestEnergyRestart,
+  sampleBoards,
+  SATNET_GIVENS,
+  scoreBoard,
+  type Grid,
+  type IredConfig,
+  type Puzzle,
+} from '../packages/ired/src/index.js';
+import { tinyConfig } from '../packages/ired/src/testing.js';
+import { initBackend, type VariableSet } from '../packages/tensor/src/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Trained weights are cached here (git-ignored: `bench/out/`). */
+export const CACHE_ROOT = join(here, 'out', 'cache', 'ired');
+
+/** What the cache remembers about a training run. */
+export interface TrainedMeta {
+  key: string;
+  seed: number;
+  steps: number;
+  config: IredConfig;
+  wallSeconds: number;
+  cpuSeconds: number;
+  loadAtStart: number;
+  loadAtEnd: number;
+  tensors: { name: string; shape: number[]; offset: number; length: number }[];
+}
+
+/** The cache key of a training run: the config, seed and step count (and the cache format). */
+export function trainKey(config: IredConfig, seed: number, steps: number): string {
+  const text = JSON.stringify({ format: 1, config, seed, steps });
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+function saveWeights(
+  dir: string,
+  meta: Omit<TrainedMeta, 'tensors'>,
+  ema: Record<string, TensorData>,
+) {
+  mkdirSync(dir, { recursive: true });
+  const names = Object.keys(ema).sort();
+  const tensors: TrainedMeta['tensors'] = [];
+  let offset = 0;
+  for (const name of names) {
+    const t = ema[name] as TensorData;
+    tensors.push({ name, shape: [...t.shape], offset, length: t.data.length });
+    offset += t.data.length;
+  }
+  const all = new Float32Array(offset);
+  for (const t of tensors) all.set((ema[t.name] as TensorData).data, t.offset);
+  writeFileSync(join(dir, 'ema.f32.tmp'), new Uint8Array(all.buffer));
+  renameSync(join(dir, 'ema.f32.tmp'), join(dir, 'ema.f32'));
+  writeFileSync(join(dir, 'meta.json.tmp'), `${JSON.stringify({ ...meta, tensors }, null, 1)}\n`);
+  renameSync(join(dir, 'meta.json.tmp'), join(dir, 'meta.json'));
+}
+
+function loadWeights(dir: string): { meta: TrainedMeta; params: VariableSet } {
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as TrainedMeta;
+  const buf = readFileSync(join(dir, 'ema.f32'));
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const state: Record<string, TensorData> = {};
+  for (const t of meta.tensors)
+    state[t.name] = {
+      dtype: 'float32',
+      shape: t.shape,
+      data: all.slice(t.offset, t.offset + t.length),
+    };
+  const params = initParams(meta.config.model, Rng.fromSeed(0));
+  params.setState(state);
+  return { meta, params };
+}
+
+/**
+ * The EMA weights of the CPU default trained for `steps` steps from `seed`: read from the cache
+ * when present, else trained here (printing progress) and cached.
+ */
+export async function trainedModel(
+  seed: number,
+  steps: number,
+  log: (s: string) => void,
+  config: IredConfig = cpuPreset,
+  cacheRoot: string = CACHE_ROOT,
+): Promise<{ meta: TrainedMeta; params: VariableSet; cached: boolean }> {
+  const key = trainKey(config, seed, steps);
+  const dir = join(cacheRoot, key);
+  if (existsSync(join(dir, 'meta.json'))) return { ...loadWeights(dir), cached: true };
+  log(`training the model: ${steps} steps, seed ${seed} (cache ${dir})`);
+  const trainer = new IredTrainer({ config, seed });
+  const loadAtStart = loadavg()[0] ?? 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let last = t0;
+  for (let s = 0; s < steps; s++) {
+    const m = await trainer.trainStep();
+    const now = performance.now();
+    if (now - last > 30_000 || s === steps - 1) {
+      last = now;
+      const el = (now - t0) / 1000;
+      log(
+        `  step ${m.step}/${steps} loss ${m.loss.toFixed(4)}  ${el.toFixed(0)} s, ~${((el / (s + 1)) * (steps - s - 1)).toFixed(0)} s left, load ${loadavg()[0]?.toFixed(1)}`,
+      );
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const ema = await trainer.ema.getState();
+  trainer.dispose();
+  saveWeights(
+    dir,
+    {
+      key,
+      seed,
+      steps,
+      config,
+      wallSeconds: (performance.now() - t0) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      loadAtStart,
+      loadAtEnd: loadavg()[0] ?? 0,
+    },
+    ema,
+  );
+  return { ...loadWeights(dir), cached: false };
+}
+
+/** One (opt steps, noise) arm: every held-out board under `maxRestarts` restarts. */
+interface ArmResult {
+  optSteps: number;
+  noise: number;
+  /** `[restart][board]` final energies and decoded answers. */
+  energies: Float32Array[];
+  answers: Grid[][];
+  wallSeconds: number;
+  cpuSeconds: number;
+  load: number;
+}
+
+/** One row of the table: an arm with the lowest-energy answer among its first `restarts` restarts. */
+export interface TtcCell {
+  optSteps: number;
+  noise: number;
+  restarts: number;
+  boards: number;
+  blankCells: number;
+  blankCorrect: number;
+  /** Correct blank cells over all blank cells (micro average). */
+  blankCellAccuracy: number;
+  /** 95 % interval of the blank-cell accuracy, boards as clusters (ratio estimator, normal approximation). */
+  blankCellCi95: [number, number];
+  /** Boards predicted exactly (strict solves; the held-out puzzles have unique solutions). */
+  boardsSolved: number;
+  boardAccuracy: number;
+  /** Wilson 95 % interval of the strict-board rate. */
+  boardCi95: [number, number];
+  /** Blank-cell accuracy minus that of one deterministic trajectory (noise 0, restart 0) at the same opt steps, paired by board. */
+  deltaBlankVsDeterministic: { value: number; ci95: [number, number] } | null;
+  /** Boards solved here but not by the deterministic single trajectory, and the reverse. */
+  boardsGained: number | null;
+  boardsLost: number | null;
+  /** Mean number of distinct decoded answers among the restarts considered. */
+  meanDistinctAnswers: number;
+  /** Boards solved by any of the restarts considered (what a perfect selector would get). */
+  oracleBoardsSolved: number;
+}
+
+/** The JSON the bench writes. */
+export interface TtcReport {
+  bench: 'ired_ttc';
+  version: 1;
+  model: {
+    source: 'trained' | 'cache' | 'checkpoint';
+    path: string;
+    trainSeed: number | null;
+    trainSteps: number;
+    trainWallSeconds: number | null;
+    trainCpuSeconds: number | null;
+    trainLoad: [number, number] | null;
+    channels: number;
+    blocks: number;
+  };
+  heldout: { seed: number; boards: number; minGivens: number; maxGivens: number };
+  sampleSeed: number;
+  maxRestarts: number;
+  restartPrefixes: number[];
+  optSteps: number[];
+  noise: number[];
+  backend: string;
+  threads: number | null;
+  load: { start: number; end: number };
+  wallSeconds: number;
+  arms: {
+    optSteps: number;
+    noise: number;
+    rows: number;
+    wallSeconds: number;
+    cpuSeconds: number;
+    load: number;
+  }[];
+  cells: TtcCell[];
+}
+
+const Z95 = 1.959963984540054;
+
+function wilson(k: number, n: number): [number, number] {
+  if (n === 0) return [0, 1];
+  const p = k / n;
+  const d = 1 + (Z95 * Z95) / n;
+  const c = (p + (Z95 * Z95) / (2 * n)) / d;
+  const r = (Z95 * Math.sqrt((p * (1 - p)) / n + (Z95 * Z95) / (4 * n * n))) / d;
+  return [k === 0 ? 0 : Math.max(0, c - r), k === n ? 1 : Math.min(1, c + r)];
+}
+
+/** Ratio Σy/Σn with a cluster (per-board) 95 % interval. */
+function ratioCi(
+  y: readonly number[],
+  n: readonly number[],
+): { value: number; ci95: [number, number] } {
+  const N = y.length;
+  const sy = y.reduce((a, b) => a + b, 0);
+  const sn = n.reduce((a, b) => a + b, 0);
+  const r = sn === 0 ? 0 : sy / sn;
+  let ss = 0;
+  for (let i = 0; i < N; i++) ss += ((y[i] as number) - r * (n[i] as number)) ** 2;
+  const se = N > 1 && sn > 0 ? Math.sqrt((ss * N) / (N - 1)) / sn : 0;
+  return { value: r, ci95: [r - Z95 * se, r + Z95 * se] };
+}
+
+/** Builds the table rows of one arm for every restart prefix. */
+export function armCells(
+  puzzles: readonly Puzzle[],
+  arm: Pick<ArmResult, 'optSteps' | 'noise' | 'energies' | 'answers'>,
+  prefixes: readonly number[],
+  baseline: Grid[] | undefined,
+): TtcCell[] {
+  const N = puzzles.length;
+  const baseScores =
+    baseline === undefined
+      ? undefined
+      : puzzles.map((p, b) => scoreBoard(p.quiz, p.solution, baseline[b] as Grid));
+  return prefixes.map((k) => {
+    const chosen = lowestEnergyRestart(arm.energies, k);
+    const scores = puzzles.map((p, b) =>
+      scoreBoard(p.quiz, p.solution, (arm.answers[chosen[b] as number] as Grid[])[b] as Grid),
+    );
+    const blanks = scores.map((s) => s.blanks);
+    const correct = scores.map((s) => s.blanksCorrect);
+    const acc = ratioCi(correct, blanks);
+    const solved = scores.filter((s) => s.exact).length;
+    let distinct = 0;
+    let oracle = 0;
+    for (let b = 0; b < N; b++) {
+      const seen = new Set<string>();
+      let any = false;
+      for (let r = 0; r < k; r++) {
+        const g = (arm.answers[r] as Grid[])[b] as Grid;
+        seen.add(Buffer.from(g).toString('hex'));
+        if (!any)
+          any = scoreBoard((puzzles[b] as Puzzle).quiz, (puzzles[b] as Puzzle).solution, g).exact;
+      }
+      distinct += seen.size;
+      if (any) oracle++;
+    }
+    let delta: TtcCell['deltaBlankVsDeterministic'] = null;
+    let gained: number | null = null;
+    let lost: number | null = null;
+    if (baseScores !== undefined) {
+      delta = ratioCi(
+        scores.map((s, b) => s.blanksCorrect - (baseScores[b]?.blanksCorrect as number)),
+        blanks,
+      );
+      gained = scores.filter((s, b) => s.exact && baseScores[b]?.exact !== true).length;
+      lost = scores.filter((s, b) => !s.exact && baseScores[b]?.exact === true).length;
+    }
+    return {
+      optSteps: arm.optSteps,
+      noise: arm.noise,
+      restarts: k,
+      boards: N,
+      blankCells: blanks.reduce((a, c) => a + c, 0),
+      blankCorrect: correct.reduce((a, c) => a + c, 0),
+      blankCellAccuracy: acc.value,
+      blankCellCi95: acc.ci95,
+      boardsSolved: solved,
+      boardAccuracy: solved / N,
+      boardCi95: wilson(solved, N),
+      deltaBlankVsDeterministic: delta,
+      boardsGained: gained,
+      boardsLost: lost,
+      meanDistinctAnswers: distinct / N,
+      oracleBoardsSolved: oracle,
+    };
+  });
+}
+
+const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}`;
+
+/** The markdown table of a report. */
+export function ttcTable(r: TtcReport): string {
+  const lines = [
+    '| opt steps | noise | restarts | blank-cell acc % (95% CI) | Δ blank vs 1 det. (pp, 95% CI) | strict boards (95% CI) | gained/lost | distinct answers | any-restart solved |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const c of r.cells) {
+    const d = c.deltaBlankVsDeterministic;
+    lines.push(
+      `| ${c.optSteps} | ${c.noise} | ${c.restarts} | ${pct(c.blankCellAccuracy)} (${pct(c.blankCellCi95[0])}–${pct(c.blankCellCi95[1])}) | ${
+        d === null
+          ? '—'
+          : `${d.value >= 0 ? '+' : ''}${pct(d.value, 2)} (${pct(d.ci95[0], 2)} to ${pct(d.ci95[1], 2)})`
+      } | ${c.boardsSolved}/${c.boards} (${pct(c.boardCi95[0], 0)}–${pct(c.boardCi95[1], 0)}%) | ${
+        c.boardsGained === null ? '—' : `+${c.boardsGained}/−${c.boardsLost}`
+      } | ${c.meanDistinctAnswers.toFixed(2)} | ${c.oracleBoardsSolved}/${c.boards} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Options of {@link runTtc}. */
+export interface TtcOptions {
+  params: VariableSet;
+  config: IredConfig;
+  model: TtcReport['model'];
+  puzzles: Puzzle[];
+  heldoutSeed: number;
+  sampleSeed: number;
+  optSteps: number[];
+  noise: number[];
+  maxRestarts: number;
+  /** Rows (boards × restarts) per sampling call. */
+  batchRows: number;
+  log: (s: string) => void;
+  /** Called with the report so far after every arm (partial results survive a timeout). */
+  onArm?: (r: TtcReport) => void;
+  backend: string;
+  threads: number | null;
+}
+
+/** Work of one arm in forward-pass units: per landscape one gradient (≈3) and per step a gradient and an energy (≈4). */
+const armWork = (optSteps: number, rows: number) => rows * (3 + 4 * optSteps);
+
+/**
+ * Runs every (opt steps, noise) arm on all boards × `maxRestarts` restarts in large batches,
+ * derives the restart prefixes exactly (the first k restarts, lowest energy among them), and
+ * returns the report.
+ */
+export async function runTtc(o: TtcOptions): Promise<TtcReport> {
+  const schedule = cosineSchedule(o.config.diffusion.landscapes);
+  const rng = Rng.fromSeed(o.sampleSeed).stream('ttc');
+  const N = o.puzzles.length;
+  const R = o.maxRestarts;
+  const prefixes = [...new Set([1, 4, 8, R].filter((k) => k <= R))].sort((a, b) => a - b);
+  const arms: [number, number][] = [];
+  for (const s of o.optSteps) for (const n of o.noise) arms.push([s, n]);
+  const totalWork = arms.reduce((a, [s]) => a + armWork(s, N * R), 0);
+  const boardsPerCall = Math.max(1, Math.floor(o.batchRows / R));
+  const t0 = performance.now();
+  const loadStart = loadavg()[0] ?? 0;
+  let done = 0;
+  const report: TtcReport = {
+    bench: 'ired_ttc',
+    version: 1,
+    model: o.model,
+    heldout: {
+      seed: o.heldoutSeed,
+      boards: N,
+      minGivens: SATNET_GIVENS.minGivens,
+      maxGivens: SATNET_GIVENS.maxGivens,
+    },
+    sampleSeed: o.sampleSeed,
+    maxRestarts: R,
+    restartPrefixes: prefixes,
+    optSteps: o.optSteps,
+    noise: o.noise,
+    backend: o.backend,
+    threads: o.threads,
+    load: { start: loadStart, end: loadStart },
+    wallSeconds: 0,
+    arms: [],
+    cells: [],
+  };
+  const baselines = new Map<number, Grid[]>();
+  for (const [steps, noise] of arms) {
+    const a0 = performance.now();
+    const c0 = process.cpuUsage();
+    const energies = Array.from({ length: R }, () => new Float32Array(N));
+    const answers: Grid[][] = Array.from({ length: R }, () => new Array<Grid>(N));
+    for (let start = 0; start < N; start += boardsPerCall) {
+      const batch = o.puzzles.slice(start, start + boardsPerCall);
+      const r = await sampleBoards(
+        o.params.record(),
+        batch.map((p) => p.quiz),
+        {
+          model: o.config.model,
+          schedule,
+          optSteps: steps,
+          restarts: R,
+          noise,
+          rng,
+          ids: batch.map((_, i) => start + i),
+        },
+      );
+      for (let k = 0; k < R; k++)
+        batch.forEach((_, i) => {
+          (energies[k] as Float32Array)[start + i] = (r.restartEnergies[k] as Float32Array)[
+            i
+          ] as number;
+          (answers[k] as Grid[])[start + i] = (r.restartPredictions[k] as Grid[])[i] as Grid;
+        });
+      done += armWork(steps, batch.length * R);
+      const el = (performance.now() - t0) / 1000;
+      o.log(
+        `  steps ${steps}, noise ${noise}: ${Math.min(start + boardsPerCall, N)}/${N} boards × ${R} restarts; ${el.toFixed(0)} s elapsed, ~${((el / done) * (totalWork - done)).toFixed(0)} s left (load ${loadavg()[0]?.toFixed(1)})`,
+      );
+    }
+    const cpu = process.cpuUsage(c0);
+    const arm: ArmResult = {
+      optSteps: steps,
+      noise,
+      energies,
+      answers,
+      wallSeconds: (performance.now() - a0) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      load: loadavg()[0] ?? 0,
+    };
+    if (noise === 0) baselines.set(steps, answers[0] as Grid[]);
+    report.arms.push({
+      optSteps: steps,
+      noise,
+      rows: N * R,
+      wallSeconds: arm.wallSeconds,
+      cpuSeconds: arm.cpuSeconds,
+      load: arm.load,
+    });
+    report.cells.push(...armCells(o.puzzles, arm, prefixes, baselines.get(steps)));
+    report.load.end = loadavg()[0] ?? 0;
+    report.wallSeconds = (performance.now() - t0) / 1000;
+    o.onArm?.(report);
+  }
+  return report;
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--'))
+    throw new XError('INVALID_INPUT', `--${name}: expected a value`);
+  return v;
+}
+
+function intFlag(args: string[], name: string, fallback: number, min: number): number {
+  const raw = flag(args, name);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new XError('INVALID_INPUT', `--${name}: expected an integer >= ${min}, got '${raw}'`);
+  return v;
+}
+
+function listFlag(args: string[], name: string, fallback: number[]): number[] {
+  const raw = flag(args, name);
+  if (raw === undefined) return fallback;
+  const v = raw.split(',').map(Number);
+  if (v.length === 0 || v.some((x) => !Number.isFinite(x) || x < 0))
+    throw new XError(
+      'INVALID_INPUT',
+      `--${name}: expected comma-separated numbers >= 0, got '${raw}'`,
+    );
+  return v;
+}
+
+/** `--only steps=1,5` / `--only noise=1` (repeatable): keep only those arms. */
+function onlyFilters(args: string[]): { steps?: number[]; noise?: number[] } {
+  const out: { steps?: number[]; noise?: number[] } = {};
+  args.forEach((a, i) => {
+    if (a !== '--only') return;
+    const m = /^(steps|noise)=([\d.,]+)$/.exec(args[i + 1] ?? '');
+    if (m === null)
+      throw new XError(
+        'INVALID_INPUT',
+        `--only: expected steps=<list> or noise=<list>, got '${args[i + 1] ?? ''}'`,
+      );
+    out[m[1] as 'steps' | 'noise'] = (m[2] as string).split(',').map(Number);
+  });
+  return out;
+}
+
+const USAGE = `pnpm bench ired_ttc [--checkpoint <ckpt|run-dir>] [--seed 0] [--train-steps 2500]
+  [--boards 64] [--heldout-seed 12345] [--sample-seed 7] [--opt-steps 1,5,20,80] [--noise 0,1]
+  [--restarts 8] [--batch-rows 128] [--only steps=<list>|noise=<list>] [--json <file>]
+  [--cache <dir>] [--tiny]`;
+
+/**
+ * \`pnpm bench ired_ttc\`: test-time compute of IRED on a trained model — blank-cell and strict-board
+ * accuracy for opt steps × restarts (1, 4, 8) with and without reverse-process noise, on seeded
+ * held-out generated puzzles (31–42 givens). Without \`--checkpoint\`, trains the CPU default
+ * (\`--train-steps\`, \`--seed\`) once and caches its EMA weights under bench/out/cache/ired/.
+ * Restarts 1 and 4 are the first 1 and 4 of the 8 computed restarts (same seeds), so they are
+ * exact. \`--tiny\`: a 4-channel model trained 2 steps (for the JSON-shape test).
+ */
+export async function main(args: string[]): Promise<void> {
+  try {
+    await run(args);
+  } catch (e) {
+    if (!(e instanceof XError) || args.includes('--debug')) throw e;
+    process.stderr.write(`ired_ttc: ${e.code}: ${e.message}\n${USAGE}\n`);
+    process.exitCode = 2;
+  }
+}
+
+async function run(args: string[]): Promise<void> {
+  if (args.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const w = (s: string) => process.stdout.write(`${s}\n`);
+  const tiny = args.includes('--tiny');
+  const seed = intFlag(args, 'seed', 0, 0);
+  const trainSteps = intFlag(args, 'train-steps', tiny ? 2 : 2500, 0);
+  const boards = intFlag(args, 'boards', tiny ? 2 : 64, 1);
+  const heldoutSeed = intFlag(args, 'heldout-seed', 12345, 0);
+  const sampleSeed = intFlag(args, 'sample-seed', 7, 0);
+  const maxRestarts = intFlag(args, 'restarts', 8, 1);
+  const batchRows = intFlag(args, 'batch-rows', 128, 1);
+  const only = onlyFilters(args);
+  const optSteps = listFlag(args, 'opt-steps', tiny ? [1] : [1, 5, 20, 80]).filter(
+    (s) => only.steps === undefined || only.steps.includes(s),
+  );
+  const noise = listFlag(args, 'noise', [0, 1]).filter(
+    (n) => only.noise === undefined || only.noise.includes(n),
+  );
+  if (optSteps.some((s) => !Number.isInteger(s)))
+    throw new XError('INVALID_INPUT', `--opt-steps: expected integers, got ${optSteps.join(',')}`);
+  if (optSteps.length === 0 || noise.length === 0)
+    throw new XError('INVALID_INPUT', '--only: no (opt steps, noise) arm left to run');
+  const jsonPath = resolve(flag(args, 'json') ?? join(here, 'out', 'ired_ttc.json'));
+  const cacheRoot = resolve(flag(args, 'cache') ?? CACHE_ROOT);
+  const ckpt = flag(args, 'checkpoint');
+  const info = await initBackend('auto');
+  w(
+    `ired_ttc: backend ${info.name}${info.threads === undefined ? '' : ` (${info.threads} threads)`}, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  let params: VariableSet;
+  let config: IredConfig;
+  let model: TtcReport['model'];
+  if (ckpt !== undefined) {
+    const { loadIredModel } = await import('../apps/runner/src/ired/sample.js');
+    const m = await loadIredModel(resolve(ckpt));
+    params = m.params;
+    config = m.config;
+    model = {
+      source: 'checkpoint',
+      path: m.checkpoint,
+      trainSeed: m.seed,
+      trainSteps: m.step,
+      trainWallSeconds: null,
+      trainCpuSeconds: null,
+      trainLoad: null,
+      channels: config.model.channels,
+      blocks: config.model.blocks,
+    };
+  } else {
+    const cfg = tiny ? tinyConfig() : cpuPreset;
+    const m = await trainedModel(seed, trainSteps, w, cfg, cacheRoot);
+    params = m.params;
+    config = cfg;
+    model = {
+      source: m.cached ? 'cache' : 'trained',
+      path: join(cacheRoot, m.meta.key),
+      trainSeed: seed,
+      trainSteps,
+      trainWallSeconds: m.meta.wallSeconds,
+      trainCpuSeconds: m.meta.cpuSeconds,
+      trainLoad: [m.meta.loadAtStart, m.meta.loadAtEnd],
+      channels: cfg.model.channels,
+      blocks: cfg.model.blocks,
+    };
+  }
+  w(
+    `model: ${model.source} ${model.path}, ${model.channels} ch × ${model.blocks} blocks, ${model.trainSteps} steps (seed ${model.trainSeed})${
+      model.trainWallSeconds === null
+        ? ''
+        : `, trained in ${model.trainWallSeconds.toFixed(0)} s wall / ${model.trainCpuSeconds?.toFixed(0)} s cpu`
+    }`,
+  );
+  const puzzles = generatePuzzles(
+    Rng.fromSeed(heldoutSeed).stream('heldout'),
+    boards,
+    SATNET_GIVENS,
+  );
+  w(
+    `held-out: ${boards} generated puzzles (31–42 givens, seed ${heldoutSeed}); sampling seed ${sampleSeed}; ${maxRestarts} restarts per arm; arms: opt steps ${optSteps.join('/')} × noise ${noise.join('/')}`,
+  );
+  const write = (r: TtcReport) => {
+    mkdirSync(dirname(jsonPath), { recursive: true });
+    writeFileSync(`${jsonPath}.tmp`, `${JSON.stringify(r, null, 1)}\n`);
+    renameSync(`${jsonPath}.tmp`, jsonPath);
+  };
+  const report = await runTtc({
+    params,
+    config,
+    model,
+    puzzles,
+    heldoutSeed,
+    sampleSeed,
+    optSteps,
+    noise,
+    maxRestarts,
+    batchRows,
+    log: w,
+    onArm: write,
+    backend: info.name,
+    threads: info.threads ?? null,
+  });
+  params.dispose();
+  w('');
+  w(ttcTable(report));
+  w('');
+  w(
+    `${boards} boards, train seed ${model.trainSeed}, held-out seed ${heldoutSeed}, sampling seed ${sampleSeed}; ${report.wallSeconds.toFixed(0)} s; load ${report.load.start.toFixed(2)} → ${report.load.end.toFixed(2)}`,
+  );
+  w(`wrote ${jsonPath}`);
+}

@@ -53,6 +53,9 @@ const OptionsSchema = z.strictObject({
   beforeSave: z
     .custom<(step: number) => void | Promise<void>>((v) => typeof v === 'function')
     .optional(),
+  afterSave: z
+    .custom<NonNullable<CheckpointManagerOptions['afterSave']>>((v) => typeof v === 'function')
+    .optional(),
   fs: z.custom<FsOps>((v) => typeof v === 'object' && v !== null).optional(),
 });
 
@@ -198,6 +201,11 @@ export class CheckpointManager {
     } catch (err) {
       await fs.rm(tmp).catch(() => undefined);
       throw writeFailure(err, `cannot write checkpoint ${path} (earlier checkpoints are intact)`);
+    }
+    try {
+      await this.#opts.afterSave?.(captured.step, { path, metrics: { ...captured.metrics } });
+    } catch (err) {
+      this.#warn(`afterSave of checkpoint ${path} failed: ${(err as Error).message}`);
     }
     await this.#applyRetention();
   }

@@ -21,6 +21,15 @@ export interface CheckpointManagerOptions {
    * logs are durable up to the checkpoint's step before it commits). A throw aborts the save.
    */
   beforeSave?: (step: number) => void | Promise<void>;
+  /**
+   * Runs after a checkpoint is committed (in place and synced), before retention may delete
+   * older ones; e.g. to log it as a W&B artifact. A throw is reported through `onWarning`: the
+   * checkpoint stays committed. With `async`, it runs in the background write.
+   */
+  afterSave?: (
+    step: number,
+    checkpoint: { path: string; metrics: Record<string, number> },
+  ) => void | Promise<void>;
   /** File-system operations (default `node:fs`); inject to simulate failures. */
   fs?: FsOps;
 }

@@ -101,6 +101,22 @@ describe.each<BackendName>(['cpu', 'wasm'])('layers on %s', (backend) => {
     }
   });
 
+  it('conv2d computes only the gradients asked for: ∇ₓ alone is one convolution, ∇ₓ and ∇_k two', async () => {
+    const x = randn('xo', [2, 5, 5, 3]) as tf.Tensor4D;
+    const k = randn('ko', [3, 3, 3, 2], 0.3) as tf.Tensor4D;
+    const f = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.square(conv2d(a as tf.Tensor4D, b as tf.Tensor4D)));
+    const convs = async (run: () => tf.Tensor[]) => {
+      const info = await tf.profile(() => {
+        run().forEach((t) => t.dispose());
+        return [];
+      });
+      return info.kernels.filter((kn) => kn.name === 'XConv2D').length;
+    };
+    expect(await convs(() => [tf.grad((a: tf.Tensor) => f(a, k))(x)])).toBe(2);
+    expect(await convs(() => tf.grads(f)([x, k]))).toBe(3);
+  });
+
   it('conv2d rejects mismatched channels and even kernels with same padding', () => {
     const x = randn('x', [1, 4, 4, 3]) as tf.Tensor4D;
     expect(() => conv2d(x, randn('k', [3, 3, 2, 1]) as tf.Tensor4D)).toThrow(

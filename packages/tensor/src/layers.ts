@@ -60,52 +60,126 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return matMulOp(a, b) as tf.Tensor2D;
 }
 
-type Conv = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+/**
+ * The kernel behind {@link conv2d}: the backend's own `Conv2D` kernel function registered under a
+ * second name, so that it can carry its own gradient. tfjs computes an input's gradient only when
+ * that input is on the path to what is differentiated, so ∇ₓ (sampling, IRED's inner ∇_y E)
+ * costs one convolution per layer and the kernel gradient is only computed where a kernel is
+ * differentiated (a `tf.customGrad` computes every input's gradient).
+ */
+const CONV_KERNEL = 'XConv2D';
+const convBackends = new Set<string>();
 
-function zeroPad(x: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
-  if (ph === 0 && pw === 0) return x;
-  return tf.pad(x, [
-    [0, 0],
-    [ph, ph],
-    [pw, pw],
-    [0, 0],
-  ]);
+function ensureConvKernel(): void {
+  const backend = tf.getBackend();
+  if (convBackends.has(backend)) return;
+  const base = tf.getKernel('Conv2D', backend);
+  if (base === undefined) {
+    throw new XError('ENVIRONMENT', `conv2d: backend '${backend}' has no Conv2D kernel`);
+  }
+  tf.registerKernel({ ...base, kernelName: CONV_KERNEL });
+  convBackends.add(backend);
 }
 
-const convOps = new Map<string, Conv>();
+/** Stride-1 convolution of `x` zero-padded by (ph, pw) on each side, without a padded copy. */
+function convOp(x: tf.Tensor4D, w: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
+  ensureConvKernel();
+  const attrs = {
+    strides: [1, 1],
+    pad:
+      ph === 0 && pw === 0
+        ? 'valid'
+        : [
+            [0, 0],
+            [ph, ph],
+            [pw, pw],
+            [0, 0],
+          ],
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+  };
+  const attrMap = attrs as unknown as tf.NamedAttrMap;
+  return tf.engine().runKernel<tf.Tensor4D>(CONV_KERNEL, { x, filter: w }, attrMap);
+}
 
 /**
- * A native stride-1 convolution of `x` zero-padded by (ph, pw), whose gradients are again native
- * convolutions: the input gradient convolves `dy` with the flipped, channel-swapped kernel; the
- * kernel gradient convolves the input (batch and channels swapped) with `dy` used as a kernel.
- * No `Conv2DBackpropInput`/`Conv2DBackpropFilter` kernels are needed, and gradients of any order
- * are correct because each gradient is built from this same op.
+ * The kernel `[kh, kw, cin, cout]` flipped in both spatial axes with its channel axes swapped,
+ * `[kh, kw, cout, cin]`: a product with a `taps × taps` permutation matrix (exact; wasm's
+ * `Reverse` and `GatherV2` take several times longer) and a transpose. Linear and its own
+ * adjoint, so its gradient is itself.
  */
-function nativeConv(ph: number, pw: number): Conv {
-  const key = `${ph}x${pw}`;
-  let op = convOps.get(key);
-  if (op !== undefined) return op;
-  const custom = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
-    save([x, w]);
+const flipSwapOp: (w: tf.Tensor) => tf.Tensor = tf.customGrad(
+  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const w = args[0] as tf.Tensor4D;
+    const [kh, kw, cin, cout] = w.shape;
+    const taps = kh * kw;
+    const value = tf.tidy(() => {
+      const perm = new Float32Array(taps * taps);
+      for (let i = 0; i < taps; i++) perm[i * taps + taps - 1 - i] = 1;
+      const rows = tf.matMul(tf.tensor2d(perm, [taps, taps]), tf.reshape(w, [taps, cin * cout]));
+      return tf.reshape(tf.transpose(tf.reshape(rows, [taps, cin, cout]), [0, 2, 1]), [
+        kh,
+        kw,
+        cout,
+        cin,
+      ]);
+    });
+    return { value, gradFunc: (dy: tf.Tensor) => flipSwapOp(dy) };
+  },
+);
+
+/**
+ * The input of each flipped kernel, by the flipped kernel's data (tfjs saves clones of a kernel's
+ * inputs for its gradient, which share the data but not the tensor object).
+ */
+const flippedFrom = new WeakMap<object, { source: tf.Tensor; data: object }>();
+
+/** {@link flipSwapOp}, or the kernel a flipped kernel came from (only as a convolution's operand). */
+function flipSwap(w: tf.Tensor): tf.Tensor {
+  const hit = flippedFrom.get(w.dataId);
+  // flipSwap is an involution: the source is the value, and differentiating through it is exact.
+  // A variable's data changes on assign, so the source must still hold the data it was flipped from.
+  if (hit !== undefined && !hit.source.isDisposed && hit.source.dataId === hit.data)
+    return hit.source;
+  const out = flipSwapOp(w);
+  flippedFrom.set(out.dataId, { source: w, data: w.dataId });
+  return out;
+}
+
+function paddingOf(attrs: tf.NamedAttrMap): [number, number] {
+  const pad = attrs['pad'] as unknown;
+  if (Array.isArray(pad)) {
+    const p = pad as number[][];
+    return [p[1]?.[0] ?? 0, p[2]?.[0] ?? 0];
+  }
+  return [0, 0];
+}
+
+/**
+ * Gradients of {@link convOp} as {@link convOp}s again: the input gradient convolves `dy` with the
+ * flipped, channel-swapped kernel; the kernel gradient convolves the input (batch and channels
+ * swapped) with `dy` used as a kernel. No `Conv2DBackpropInput`/`Conv2DBackpropFilter` kernels
+ * are needed, and gradients of any order are correct because each gradient is built from this
+ * same kernel.
+ */
+tf.registerGradient({
+  kernelName: CONV_KERNEL,
+  inputsToSave: ['x', 'filter'],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const d = dy as tf.Tensor4D;
+    const [ph, pw] = paddingOf(attrs);
+    const [kh, kw] = ws.shape;
     return {
-      value: tf.conv2d(zeroPad(x, ph, pw), w, 1, 'valid'),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const [kh, kw] = ws.shape;
-        const flipped = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]);
-        const dx = nativeConv(kh - 1 - ph, kw - 1 - pw)(dy as tf.Tensor4D, flipped);
+      x: () => convOp(d, flipSwap(ws) as tf.Tensor4D, kh - 1 - ph, kw - 1 - pw),
+      filter: () => {
         const xt = tf.transpose(xs, [3, 1, 2, 0]);
-        const dyt = tf.transpose(dy as tf.Tensor4D, [1, 2, 0, 3]);
-        const dw = tf.transpose(nativeConv(ph, pw)(xt, dyt), [1, 2, 0, 3]);
-        return [dx, dw];
+        const dyt = tf.transpose(d, [1, 2, 0, 3]);
+        return tf.transpose(convOp(xt, dyt, ph, pw), [1, 2, 0, 3]);
       },
     };
-  });
-  op = (x, w) => custom(x, w);
-  convOps.set(key, op);
-  return op;
-}
+  },
+});
 
 /**
  * 2-D convolution, stride 1, NHWC input and `[kh, kw, cin, cout]` kernel (odd kh, kw for
@@ -140,8 +214,8 @@ export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, opts: Conv2dOptions 
   }
   return tf.tidy(() =>
     padding === 'circular'
-      ? nativeConv(0, 0)(circularPad(x, ph, pw), kernel)
-      : nativeConv(ph, pw)(x, kernel),
+      ? convOp(circularPad(x, ph, pw), kernel, 0, 0)
+      : convOp(x, kernel, ph, pw),
   );
 }
 

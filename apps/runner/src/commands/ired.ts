@@ -50,6 +50,15 @@ function puzzlesFrom(ctx: CommandContext): { puzzles: Puzzle[]; difficulty: stri
   return { puzzles: puzzles.slice(0, limit), difficulty };
 }
 
+function noiseFlag(ctx: CommandContext): number | undefined {
+  const raw = str(ctx, 'noise');
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < 0)
+    throw new XError('INVALID_INPUT', `--noise: expected a number >= 0, got '${raw}'`);
+  return v;
+}
+
 const solveFlags = {
   checkpoint: { type: 'string' },
   puzzles: { type: 'string' },
@@ -62,6 +71,7 @@ const solveFlags = {
   },
   limit: { type: 'string' },
   restarts: { type: 'string' },
+  noise: { type: 'string' },
   'opt-steps': { type: 'string' },
   'batch-size': { type: 'string' },
   seed: { type: 'string' },
@@ -74,6 +84,8 @@ const solveHelp = `  --checkpoint <ckpt|run-dir> model to use (EMA weights; a ru
   --generate <n>             or n generated puzzles (unique solutions), with --givens <lo-hi> (default 31-42)
   --limit <n>                use only the first n puzzles
   --restarts <k>             independent starts per puzzle, lowest final energy wins (default: config sample.restarts)
+  --noise <scale>            reverse-process noise (DDPM posterior std per landscape × scale; 1 = reference with_noise;
+                             default: config sample.noise, else 0 = deterministic); makes restarts differ
   --opt-steps <n>            gradient steps per landscape (default: config diffusion.optSteps, paper 20)
   --batch-size <n>           boards solved together (default: config sample.batchSize)
   --seed <n>                 seed of the initial noise and of generated puzzles (default 0)
@@ -84,10 +96,12 @@ async function solve(ctx: CommandContext, sample: boolean) {
   if (ckptFlag === undefined)
     throw new XError('INVALID_INPUT', '--checkpoint <ckpt|run-dir> is required');
   const { puzzles, difficulty } = puzzlesFrom(ctx);
+  const noiseArg = noiseFlag(ctx);
   const backend = await sampleBackend(backendFlag(ctx.values));
   const model = await loadIredModel(resolve(ctx.cwd, ckptFlag));
   const restarts = intFlag(ctx, 'restarts', model.config.sample.restarts, 1);
   const optSteps = intFlag(ctx, 'opt-steps', model.config.diffusion.optSteps, 0);
+  const noise = noiseArg ?? model.config.sample.noise ?? 0;
   const runDir = dirname(dirname(model.checkpoint));
   const outFlag = str(ctx, 'out');
   const outDir = sample
@@ -104,6 +118,7 @@ async function solve(ctx: CommandContext, sample: boolean) {
     trajectoriesDir: sample && traj !== undefined ? resolve(ctx.cwd, traj) : undefined,
     restarts,
     optSteps,
+    noise,
     batchSize: intFlag(ctx, 'batch-size', model.config.sample.batchSize, 1),
     seed: intFlag(ctx, 'seed', 0, 0),
     pictures: sample ? intFlag(ctx, 'pictures', 4, 0) : 0,
@@ -121,6 +136,7 @@ async function solve(ctx: CommandContext, sample: boolean) {
       ...(r.interrupted ? { interrupted: true, processed: r.processed } : {}),
       restarts,
       optSteps,
+      noise,
       seconds: Number(r.seconds.toFixed(2)),
       ...r.metrics,
     },

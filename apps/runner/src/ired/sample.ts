@@ -68,6 +68,8 @@ export interface IredSampleOptions {
   trajectoriesDir: string | undefined;
   restarts: number;
   optSteps: number;
+  /** Reverse-process noise scale (default 0: deterministic; see `SampleOptions.noise`). */
+  noise?: number;
   batchSize: number;
   seed: number;
   pictures: number;
@@ -129,6 +131,7 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
           schedule,
           optSteps: o.optSteps,
           restarts: o.restarts,
+          noise: o.noise ?? 0,
           rng,
           ids,
           hooks: {
@@ -145,6 +148,7 @@ export async function runIredSample(o: IredSampleOptions): Promise<IredSampleOut
                     givens: batch.map((p) => countGivens(p.quiz)).join(','),
                     quizzes: batch.map((p) => gridToString(p.quiz)).join(','),
                     restart: e.restart,
+                    reverse_noise: o.noise ?? 0,
                     entries: 'attempted then final, per optimisation step',
                     state_scale: 'raw y, in ±sqrt(alpha_bar[t]); t = time_steps',
                     checkpoint: model.checkpoint,

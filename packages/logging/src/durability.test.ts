@@ -67,6 +67,40 @@ describe('logs and checkpoints agree', () => {
     await logger.close();
   });
 
+  it('log() leaves the files alone; an awaited durable flush is what puts the rows there', async () => {
+    const runDir = join(root, `r${n++}`);
+    const logger = new ExperimentLogger({
+      run: { runDir, pipeline: 't', config: {}, startStep: 0, resumed: false },
+      sinks: [
+        { sink: jsonlSink(), every: { steps: 10 } },
+        { sink: tensorboardSink({ configText: false }), every: { steps: 10 } },
+      ],
+    });
+    for (let s = 1; s <= 300; s++) logger.log({ loss: s }, { step: s });
+    // Thirty batches are due, but nothing is encoded or written on log()'s stack.
+    expect(readJsonl(join(runDir, 'logs'))).toEqual([]);
+    expect(tbSteps(runDir)).toEqual([]);
+    const flushed = logger.flush({ durable: true });
+    expect(readJsonl(join(runDir, 'logs'))).toEqual([]);
+    expect(await flushed).toEqual([]);
+    expect(readJsonl(join(runDir, 'logs')).map((r) => r['step'])).toEqual(range(1, 300));
+    expect(tbSteps(runDir)).toEqual(range(1, 300));
+    await logger.close();
+  });
+
+  it('flushNow() (crash handlers) writes everything before it returns', async () => {
+    const runDir = join(root, `r${n++}`);
+    const logger = open(runDir, false, () => [jsonlSink(), tensorboardSink({ configText: false })]);
+    for (let s = 1; s <= 50; s++) {
+      logger.log({ loss: s }, { step: s });
+      if (s === 20) logger.flushNow();
+    }
+    logger.flushNow();
+    expect(readJsonl(join(runDir, 'logs')).map((r) => r['step'])).toEqual(range(1, 50));
+    expect(tbSteps(runDir)).toEqual(range(1, 50));
+    await logger.close();
+  });
+
   it('rewind(S) after a crash drops later rows from JSONL parts, TensorBoard files and the W&B spool', async () => {
     const runDir = join(root, `r${n++}`);
     const first = open(runDir, false, () => all(300));

@@ -3,6 +3,7 @@ import { describeComponentContract } from '@x/core/testing';
 import { describe, expect, it } from 'vitest';
 import { parseLoggingConfig } from './config.js';
 import { ExperimentLogger, type LoggerState } from './experimentLogger.js';
+import { HIGH_WATER } from './sinkRunner.js';
 import type { MetricRow, NoticeRecord, Sink } from './types.js';
 
 const run = { runDir: '/nonexistent', pipeline: 'test', config: {}, startStep: 0, resumed: false };
@@ -68,11 +69,55 @@ describe('ExperimentLogger', () => {
     };
     const { logger } = make('warn', [slow]);
     for (let s = 0; s < 6; s++) logger.log({ x: s }, { step: s });
+    // Nothing runs on log()'s stack: the batches (one per commit) wait for a later macrotask.
+    expect(batches).toEqual([]);
+    await new Promise((res) => setImmediate(res));
     expect(batches).toEqual([[0]]);
+    for (let s = 6; s < 10; s++) logger.log({ x: s }, { step: s });
     release();
     await new Promise((res) => setImmediate(res));
     await logger.close();
-    expect(batches).toEqual([[0], [1, 2, 3, 4], [5]]);
+    // Batches cut before the promise stay as cut; rows committed while it was pending coalesce.
+    expect(batches).toEqual([[0], [1], [2], [3], [4], [5, 6, 7, 8], [9]]);
+  });
+
+  it('back-pressure: a caller that never yields gets its rows handed over inline, none dropped', async () => {
+    const sink = new MemorySink();
+    const notices: NoticeRecord[] = [];
+    const logger = new ExperimentLogger({
+      run,
+      sinks: [{ sink, every: { steps: 100 } }],
+      onNotice: (n) => notices.push(n),
+    });
+    const n = 3 * HIGH_WATER;
+    for (let s = 0; s < n; s++) logger.log({ x: s }, { step: s });
+    // No yield in between: what was cut beyond HIGH_WATER items was handed over on the stack.
+    expect(sink.rows.length).toBeGreaterThanOrEqual(n - 2 * HIGH_WATER);
+    expect(sink.calls.every((c) => c <= 100)).toBe(true); // the cadence's batches, not merged
+    await logger.close();
+    expect(sink.rows.map((r) => r.step)).toEqual([...Array(n).keys()]);
+    expect(notices).toEqual([]);
+  });
+
+  it('cuts a full buffer early (memory bound) when the cadence is far away', async () => {
+    const sink = new MemorySink();
+    const logger = new ExperimentLogger({ run, sinks: [{ sink, every: { seconds: 3600 } }] });
+    for (let s = 0; s <= HIGH_WATER + 1; s++) logger.log({ x: s }, { step: s });
+    await new Promise((res) => setImmediate(res));
+    expect(sink.calls).toEqual([1, HIGH_WATER]);
+    await logger.close();
+    expect(sink.rows).toHaveLength(HIGH_WATER + 2);
+  });
+
+  it('flushNow() hands everything over on the stack and lets sinks write synchronously', () => {
+    const sink = new MemorySink();
+    let synced = 0;
+    Object.assign(sink, { flushSync: () => void synced++ });
+    const logger = new ExperimentLogger({ run, sinks: [{ sink, every: { steps: 1000 } }] });
+    for (let s = 0; s < 5; s++) logger.log({ x: s }, { step: s });
+    logger.flushNow();
+    expect(sink.rows.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);
+    expect(synced).toBe(1);
   });
 
   it('bounds what waits for a stuck sink, dropping the oldest with a notice', () => {
@@ -136,6 +181,9 @@ describe('ExperimentLogger', () => {
       t = s * 1000;
       logger.log({ x: s }, { step: s });
     }
+    expect(bySteps.calls).toEqual([]);
+    await new Promise((res) => setImmediate(res));
+    // The batches were cut at the cadence, on commit; only the hand-over waited.
     expect(bySteps.calls).toEqual([1, 4, 4]);
     expect(bySeconds.calls).toEqual([1, 10]);
     await logger.close();

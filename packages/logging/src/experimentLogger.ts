@@ -68,8 +68,9 @@ interface Pending {
 /**
  * The one way in for metrics, episodes, histograms and pictures. Values logged for the same step
  * merge into one row; a higher step commits it; a lower step follows `logging.lowerStep`. Each
- * sink receives committed data on its own cadence, off the caller's stack, and is disabled after
- * repeated failures while the others go on.
+ * sink receives committed data on its own cadence, off the caller's stack (from a later
+ * macrotask; `log()` only buffers), and is disabled after repeated failures while the others go
+ * on.
  *
  * @example
  * const logger = new ExperimentLogger({ run, sinks: [jsonlSink(runDir)] });
@@ -378,13 +379,14 @@ export class ExperimentLogger implements Component<LoggerState> {
   }
 
   /**
-   * Commits the open row and hands everything buffered to every sink at once, without waiting
-   * (synchronous sinks such as JSONL and TensorBoard write before this returns). For crash and
-   * signal handlers; afterwards the open step is committed.
+   * Commits the open row and hands everything buffered to every sink at once, on the caller's
+   * stack, then has each local sink write its queue synchronously (`Sink.flushSync`: JSONL and
+   * TensorBoard are on disk, not fsynced, when this returns). For crash and signal handlers,
+   * where nothing asynchronous runs any more; afterwards the open step is committed.
    */
   flushNow(): void {
     this.#commit();
-    for (const r of this.#runners) r.deliver(true);
+    for (const r of this.#runners) r.deliverNow();
   }
 
   /**

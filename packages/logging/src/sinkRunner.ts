@@ -19,11 +19,30 @@ export interface RunnerHost {
   overflow(runner: SinkRunner, dropped: number): void;
 }
 
+/** Items a sink's buffer may hold while it waits on a promise; then the oldest are dropped. */
 const MAX_BUFFERED = 100_000;
 
 /**
- * Drives one sink: buffers what the logger commits, hands it to the sink on the sink's cadence
- * (at most one call chain in flight; later data coalesces), and isolates the sink's failures.
+ * Items buffered or in batches not yet handed over past which the runner stops deferring: a
+ * buffer this full is cut into a batch before its cadence is due, and batches this many are
+ * handed over on the caller's stack when the caller has not yielded to the event loop since
+ * (back-pressure: `log()` does the work itself rather than dropping data or growing memory).
+ */
+export const HIGH_WATER = 4096;
+
+type Call = [method: string, fn: () => unknown];
+
+interface Batch {
+  calls: Call[];
+  items: number;
+}
+
+/**
+ * Drives one sink: buffers what the logger commits, cuts it into batches on the sink's cadence
+ * and hands the batches to the sink in order from a later macrotask (`setImmediate`), never on
+ * the caller's stack (unless back-pressure or `deliverNow()` asks for it). A sink method that
+ * returns a promise makes later data wait and coalesce until it settles. Isolates the sink's
+ * failures.
  */
 export class SinkRunner {
   readonly sink: Sink;
@@ -40,7 +59,14 @@ export class SinkRunner {
   #notices: NoticeRecord[] = [];
   #lastStep: number | undefined;
   #lastTime: number;
-  #busy = false;
+  /** Batches cut but not yet handed over, oldest first. */
+  #batches: Batch[] = [];
+  #queuedItems = 0;
+  #immediate: NodeJS.Immediate | undefined;
+  /** True while batches are being handed over (including while a returned promise is pending). */
+  #running = false;
+  /** True while a promise returned by the sink is pending. */
+  #awaiting = false;
   #waiters: (() => void)[] = [];
   #dropped = 0;
   #failures = 0;
@@ -57,7 +83,7 @@ export class SinkRunner {
     return this.sink.name;
   }
 
-  /** True when data is waiting to be handed to the sink. */
+  /** True when data is waiting to be cut into a batch. */
   get pending(): boolean {
     return (
       this.#rows.length +
@@ -69,10 +95,11 @@ export class SinkRunner {
     );
   }
 
+  /** Starts the sink at once, on the caller's stack (files exist when the logger is built). */
   start(run: RunInfo): void {
     if (!this.sink.start) return;
-    this.#busy = true;
-    this.#execute([['start', () => this.sink.start?.(run)]]);
+    this.#enqueue([['start', () => this.sink.start?.(run)]], 0);
+    this.runNow();
   }
 
   addRow(row: MetricRow): void {
@@ -113,6 +140,10 @@ export class SinkRunner {
 
   #push<T>(buf: T[], item: T): void {
     buf.push(item);
+    if (buf.length >= HIGH_WATER && !this.#awaiting) {
+      this.deliver(true);
+      return;
+    }
     if (buf.length > MAX_BUFFERED) {
       const n = Math.ceil(MAX_BUFFERED / 10);
       buf.splice(0, n);
@@ -130,12 +161,12 @@ export class SinkRunner {
   }
 
   /**
-   * Hands everything buffered to the sink now. Synchronous sink methods run at once (so a sink's
-   * cadence holds even in a loop that never yields); a method that returns a promise makes
-   * later data wait and coalesce until it settles. `log()` never waits for a sink.
+   * Cuts what is buffered into a batch when the cadence is due (or `force`; notices and
+   * pictures always) and schedules its hand-over. While a promise returned by the sink is
+   * pending, data waits and coalesces instead.
    */
   deliver(force = false): void {
-    if (this.disabled || this.#busy || !this.pending) return;
+    if (this.disabled || this.#awaiting || !this.pending) return;
     const lastRow = this.#rows[this.#rows.length - 1];
     const data = force || (lastRow !== undefined && this.#due(lastRow.step));
     const pictures = this.#pictures;
@@ -155,64 +186,105 @@ export class SinkRunner {
       if (lastRow !== undefined) this.#lastStep = lastRow.step;
       this.#lastTime = this.#host.now();
     }
-    if (
-      rows.length + episodes.length + histograms.length + pictures.length + notices.length ===
-      0
-    ) {
-      return;
-    }
+    const items =
+      rows.length + episodes.length + histograms.length + pictures.length + notices.length;
+    if (items === 0) return;
     const s = this.sink;
-    const calls: [string, () => unknown][] = notices.map((n) => [
-      'writeNotice',
-      () => s.writeNotice?.(n),
-    ]);
+    const calls: Call[] = notices.map((n) => ['writeNotice', () => s.writeNotice?.(n)]);
     if (rows.length > 0) calls.push(['writeRows', () => s.writeRows?.(rows)]);
     if (histograms.length > 0)
       calls.push(['writeHistograms', () => s.writeHistograms?.(histograms)]);
     if (episodes.length > 0) calls.push(['writeEpisodes', () => s.writeEpisodes?.(episodes)]);
     for (const p of pictures) calls.push(['writePicture', () => s.writePicture?.(p)]);
-    this.#busy = true;
-    this.#execute(calls);
+    this.#enqueue(calls, items);
+    // Back-pressure: the caller has not yielded for HIGH_WATER items: hand them over now.
+    if (this.#queuedItems >= HIGH_WATER && this.#immediate !== undefined) this.runNow();
   }
 
-  #execute(calls: [string, () => unknown][]): void {
-    let i = 0;
-    const next = (): void => {
-      while (i < calls.length && !this.disabled) {
-        const [method, fn] = calls[i++] as [string, () => unknown];
-        let result: unknown;
-        try {
-          result = fn();
-        } catch (err) {
-          this.#failed(method, err);
-          continue;
-        }
-        if (isThenable(result)) {
-          result.then(
-            () => {
-              this.failuresInRow = 0;
-              next();
-            },
-            (err: unknown) => {
-              this.#failed(method, err);
-              next();
-            },
-          );
-          return;
-        }
-        this.failuresInRow = 0;
+  #enqueue(calls: Call[], items: number): void {
+    this.#batches.push({ calls, items });
+    this.#queuedItems += items;
+    if (!this.#running && this.#immediate === undefined) {
+      this.#immediate = setImmediate(() => {
+        this.#immediate = undefined;
+        this.#run();
+      });
+    }
+  }
+
+  /**
+   * Hands the batches cut so far to the sink on the caller's stack (synchronous sink methods
+   * finish before this returns). Crash and signal handlers, back-pressure, `start`.
+   */
+  runNow(): void {
+    if (this.#immediate !== undefined) {
+      clearImmediate(this.#immediate);
+      this.#immediate = undefined;
+    }
+    if (!this.#running) this.#run();
+  }
+
+  /**
+   * `flushNow()` for one sink: cuts everything buffered, hands it over on the caller's stack
+   * and lets the sink write its queue synchronously (`Sink.flushSync`).
+   */
+  deliverNow(): void {
+    this.deliver(true);
+    this.runNow();
+    if (this.disabled || this.#awaiting || !this.sink.flushSync) return;
+    try {
+      this.sink.flushSync();
+    } catch (err) {
+      this.#failed('flushSync', err);
+    }
+  }
+
+  #run(): void {
+    this.#running = true;
+    for (;;) {
+      const batch = this.#batches[0];
+      if (batch === undefined || this.disabled) break;
+      const call = batch.calls.shift();
+      if (call === undefined) {
+        this.#batches.shift();
+        this.#queuedItems -= batch.items;
+        continue;
       }
-      this.#busy = false;
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const w of waiters) w();
-      this.deliver();
-    };
-    next();
+      const [method, fn] = call;
+      let result: unknown;
+      try {
+        result = fn();
+      } catch (err) {
+        this.#failed(method, err);
+        continue;
+      }
+      if (isThenable(result)) {
+        this.#awaiting = true;
+        result.then(
+          () => {
+            this.#awaiting = false;
+            this.failuresInRow = 0;
+            this.#run();
+          },
+          (err: unknown) => {
+            this.#awaiting = false;
+            this.#failed(method, err);
+            this.#run();
+          },
+        );
+        return;
+      }
+      this.failuresInRow = 0;
+    }
+    this.#running = false;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+    this.deliver();
   }
 
   #idle(): Promise<void> {
-    if (!this.#busy) return Promise.resolve();
+    if (!this.#running && this.#batches.length === 0) return Promise.resolve();
     return new Promise((res) => this.#waiters.push(res));
   }
 
@@ -262,6 +334,8 @@ export class SinkRunner {
       this.#histograms = [];
       this.#pictures = [];
       this.#notices = [];
+      this.#batches = [];
+      this.#queuedItems = 0;
       this.#host.disabled(this, err);
     }
   }

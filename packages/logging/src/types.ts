@@ -89,9 +89,11 @@ export interface CloseInfo {
 /**
  * A destination of logged data. The logger calls these methods on its own cadence for the sink
  * and isolates failures: a sink that throws is reported and, after repeated failures, disabled.
- * Methods may return a promise; the logger never lets a slow sink block `log()`: a synchronous
- * method runs inline when the sink's cadence is due (keep it cheap), while a returned promise
- * makes the sink's later data wait and coalesce until it settles.
+ * The logger never calls them on `log()`'s stack: when the cadence is due, the batch is cut
+ * then and handed over from a later macrotask (`setImmediate`), batches in order, so encoding
+ * runs between the caller's steps; file writes should go to the background as well (the local
+ * sinks queue them and write asynchronously). Methods may return a promise: it makes the sink's
+ * later data wait and coalesce until it settles.
  */
 export interface Sink {
   /** Stable name used in config and messages (`console`, `jsonl`, `tensorboard`, `svg`, `wandb`). */
@@ -108,6 +110,11 @@ export interface Sink {
    * logger calls this before a checkpoint commits).
    */
   flush?(options?: FlushOptions): Promise<void>;
+  /**
+   * Writes everything handed to the sink to its local files now, synchronously (no fsync): the
+   * logger's `flushNow()` calls it from crash and signal handlers, where nothing async runs.
+   */
+  flushSync?(): void;
   /**
    * Drops everything this run wrote for steps after `step` (`-1`: everything), so that a run
    * resumed from the checkpoint of `step` logs each later step once. Called before new data.

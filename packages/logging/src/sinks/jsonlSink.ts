@@ -1,16 +1,7 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseJson, stringifyJson } from '../json.js';
+import { AppendFile } from './appendFile.js';
 import { jsonlFiles, rewindJsonl } from './jsonlRewind.js';
 import type { EpisodeRecord, MetricRow, RunInfo, Sink } from '../types.js';
 
@@ -21,13 +12,14 @@ export interface JsonlSinkOptions {
 }
 
 class JsonlFile {
-  #fd: number | undefined;
-  #size = 0;
+  #file: AppendFile;
   constructor(
     readonly dir: string,
     readonly stem: string,
     readonly maxBytes: number,
-  ) {}
+  ) {
+    this.#file = new AppendFile(this.path);
+  }
 
   get path(): string {
     return join(this.dir, `${this.stem}.jsonl`);
@@ -35,34 +27,37 @@ class JsonlFile {
 
   open(): void {
     mkdirSync(this.dir, { recursive: true });
-    this.#fd = openSync(this.path, 'a');
-    this.#size = statSync(this.path).size;
+    this.#file.open();
   }
 
+  /** Queues `text`; the write happens in the background (rotating first when it is due). */
   append(text: string): void {
     if (text === '') return;
-    if (this.#fd === undefined) this.open();
-    if (this.#size > 0 && this.#size + Buffer.byteLength(text) > this.maxBytes) this.#rotate();
-    this.#size += writeSync(this.#fd as number, text);
+    if (!this.#file.isOpen) this.open();
+    const bytes = Buffer.from(text);
+    const size = this.#file.size;
+    if (size > 0 && size + bytes.length > this.maxBytes) this.#rotate();
+    this.#file.append(bytes);
   }
 
   #rotate(): void {
-    this.close();
+    this.#file.closeSync();
     let k = 1;
     while (existsSync(join(this.dir, `${this.stem}.${k}.jsonl`))) k++;
     renameSync(this.path, join(this.dir, `${this.stem}.${k}.jsonl`));
     this.open();
   }
 
-  sync(): void {
-    if (this.#fd !== undefined) fsyncSync(this.#fd);
+  writeNowSync(): void {
+    this.#file.writeNowSync();
   }
 
-  close(): void {
-    if (this.#fd === undefined) return;
-    fsyncSync(this.#fd);
-    closeSync(this.#fd);
-    this.#fd = undefined;
+  sync(): Promise<void> {
+    return this.#file.sync();
+  }
+
+  close(): Promise<void> {
+    return this.#file.close();
   }
 }
 
@@ -89,7 +84,9 @@ const keyCache = new Map<string, string>();
  * Writes `logs/metrics.jsonl` (one object per committed step, NaN/±Infinity as bare tokens) and
  * `logs/episodes.jsonl` (`{"step", "time", "category", …data}`), rotating each file past
  * `maxBytes`. On resume (`start` of a resumed run, then `rewind` to the restored step), rows
- * after that step are dropped from every part so they are not duplicated.
+ * after that step are dropped from every part so they are not duplicated. Rows are encoded when
+ * the logger hands them over (off `log()`) and written in the background, one write per file in
+ * flight; `flush` waits for the writes and fsyncs.
  */
 export function jsonlSink(options: JsonlSinkOptions = {}): Sink {
   const maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
@@ -107,10 +104,9 @@ export function jsonlSink(options: JsonlSinkOptions = {}): Sink {
       }
       metrics.open();
     },
-    rewind(step: number) {
+    async rewind(step: number) {
       if (metrics === undefined || episodes === undefined) return;
-      metrics.close();
-      episodes.close();
+      await Promise.all([metrics.close(), episodes.close()]);
       rewindJsonl(metrics.dir, 'metrics', step);
       rewindJsonl(episodes.dir, 'episodes', step);
       metrics.open();
@@ -127,15 +123,15 @@ export function jsonlSink(options: JsonlSinkOptions = {}): Sink {
         .join('');
       episodes?.append(text);
     },
-    flush() {
-      metrics?.sync();
-      episodes?.sync();
-      return Promise.resolve();
+    async flush() {
+      await Promise.all([metrics?.sync(), episodes?.sync()]);
     },
-    close() {
-      metrics?.close();
-      episodes?.close();
-      return Promise.resolve();
+    flushSync() {
+      metrics?.writeNowSync();
+      episodes?.writeNowSync();
+    },
+    async close() {
+      await Promise.all([metrics?.close(), episodes?.close()]);
     },
   };
 }

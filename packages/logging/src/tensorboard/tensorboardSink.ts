@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
@@ -11,6 +11,7 @@ import {
   scalarSummary,
   textSummary,
 } from './events.js';
+import { AppendFile } from '../sinks/appendFile.js';
 import { rewindEventFiles } from './tbRewind.js';
 import { stripUrlCredentials } from '../wandb/redact.js';
 
@@ -27,16 +28,17 @@ export interface TensorboardSinkOptions {
 /**
  * Writes TensorBoard event files (`events.out.tfevents.<secs>.<host>.<pid>.<n>`) under `logs/tb/`:
  * `brain.Event:2` first, the config as text, one event of scalars per committed row,
- * histograms. Every delivery is written at once, so TensorBoard shows the run while it trains.
+ * histograms. Every delivery is encoded when the logger hands it over (off `log()`) and written
+ * in the background at once, so TensorBoard shows the run while it trains.
  * A resumed run starts its new file with `session_log START` at the next step, which makes
  * TensorBoard discard the orphaned steps of the interrupted run; `rewind(step)` also removes
  * them from the older event files themselves, so every step is stored once.
  */
 export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
-  let fd: number | undefined;
+  let file: AppendFile | undefined;
   let path = '';
   const write = (bytes: Uint8Array) => {
-    if (fd !== undefined) writeSync(fd, bytes);
+    if (file?.isOpen === true) file.append(bytes);
   };
   const now = () => Date.now() / 1000;
   return {
@@ -49,7 +51,8 @@ export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
         dir,
         `events.out.tfevents.${String(secs).padStart(10, '0')}.${hostname()}.${process.pid}.${fileCounter++}`,
       );
-      fd = openSync(path, 'a');
+      file = new AppendFile(path);
+      file.open();
       const chunks = [frameRecord(encodeEvent({ wallTime: now(), fileVersion: 'brain.Event:2' }))];
       if (run.resumed) {
         chunks.push(
@@ -83,25 +86,25 @@ export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
         ),
       );
     },
-    rewind(step: number) {
-      if (fd === undefined) return;
+    async rewind(step: number) {
+      if (file?.isOpen !== true) return;
+      await file.drain();
       rewindEventFiles(dirname(path), path, step);
       if (step >= 0) {
         write(frameRecord(encodeEvent({ wallTime: now(), step: step + 1, sessionStart: true })));
       }
-      fsyncSync(fd);
+      await file.sync();
     },
-    flush() {
-      if (fd !== undefined) fsyncSync(fd);
-      return Promise.resolve();
+    async flush() {
+      if (file?.isOpen === true) await file.sync();
     },
-    close() {
-      if (fd !== undefined) {
-        fsyncSync(fd);
-        closeSync(fd);
-        fd = undefined;
-      }
-      return Promise.resolve();
+    flushSync() {
+      file?.writeNowSync();
+    },
+    async close() {
+      const f = file;
+      file = undefined;
+      await f?.close();
     },
   };
 }

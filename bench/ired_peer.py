@@ -1,6 +1,9 @@
 """PyTorch peer of bench/ired.ts: the same SudokuEBM, loss, batch and sampling loop on the CPU.
 
 Usage: /usr/bin/python3 bench/ired_peer.py '<json spec>'  -> prints one JSON line of timings.
+With "mode": "curve" in the spec: trains the CPU default on the puzzles of a CSV for a wall-time
+budget, snapshots the EMA weights every few seconds and scores each snapshot on held-out puzzles
+(see curve_main) -> one JSON line with the learning curve (bench/ired_curve.ts).
 """
 import json
 import math
@@ -137,8 +140,156 @@ def sample(model, sa, s1m, step, batch, opt_steps, gen):
     return y
 
 
+def read_csv(path):
+    """RRN CSV (quiz,solution; 81 digits each, 0 = blank) -> (quiz digits, solution digits) int64 (N, 81)."""
+    quiz, sol = [], []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            q, s = line.split(",")
+            quiz.append([int(c) for c in q])
+            sol.append([int(c) for c in s])
+    return torch.tensor(quiz, dtype=torch.long), torch.tensor(sol, dtype=torch.long)
+
+
+def encode(quiz, sol):
+    """±1 encodings as in @x/ired: label (solution one-hot), inp (givens one-hot, blanks all -1), mask."""
+    B = quiz.shape[0]
+    label = onehot(sol - 1).view(B, 729)
+    given = (quiz > 0).float().repeat_interleave(9, 1)
+    inp = label * given - (1 - given)
+    return label, inp, given
+
+
+def curve_step(model, opt, sa, s1m, quiz, sol, spec, gen):
+    """One training step of the IRED loss on real puzzles (denoising MSE on the gradient + w * contrastive)."""
+    B = quiz.shape[0]
+    label, inp, mask = encode(quiz, sol)
+    t = torch.randint(0, len(sa), (B,), generator=gen)
+    a, s = sa[t][:, None], s1m[t][:, None]
+    noise = torch.randn(B, 729, generator=gen)
+    xt = (a * label + s * noise) * (1 - mask) + mask * a * inp
+    _, g = model.grad(inp, xt, t, True)
+    out = g * (1 - mask) + mask * noise
+    mse = F.mse_loss(out, noise)
+    noise2 = torch.randn(B, 729, generator=gen)
+    flip = torch.rand(B, 81, generator=gen) < spec["negativeCorruption"]
+    digits = sol - 1
+    neg = onehot(torch.where(flip, torch.randint(0, 9, (B, 81), generator=gen), digits)).view(B, 729)
+    pos = (a * label + s * noise2) * (1 - mask) + mask * a * inp
+    ngt = (a * neg + s * noise2) * (1 - mask) + mask * a * inp
+    e = model(torch.cat([inp, inp]), torch.cat([pos, ngt]), torch.cat([t, t]))
+    con = F.softplus(e[:B] - e[B:]).mean()
+    loss = mse + spec["contrastiveWeight"] * con
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), spec["train"]["clipNorm"])
+    opt.step()
+    return float(loss)
+
+
+def solve(model, sa, s1m, step, quiz, opt_steps, gen):
+    """The reverse process of @x/ired's sampleBoards (deterministic after the initial draw) -> digits."""
+    B = quiz.shape[0]
+    _, inp, mask = encode(quiz, torch.where(quiz > 0, quiz, torch.ones_like(quiz)))
+    y = torch.randn(B, 729, generator=gen)
+    for t in range(len(sa) - 1, -1, -1):
+        tt = torch.full((B,), t)
+        cond = mask * sa[t] * inp
+        y = y * (1 - mask) + cond
+        _, g = model.grad(inp, y.detach(), tt, False)
+        x0 = ((y - s1m[t] * g) / sa[t]).clamp(-1, 1)
+        y = (sa[t] * x0 * (1 - mask) + cond).detach()
+        for _ in range(opt_steps):
+            e0, g = model.grad(inp, y.detach(), tt, False)
+            y1 = ((y - step[t] * g) * (1 - mask) + cond).clamp(-sa[t], sa[t]).detach()
+            with torch.no_grad():
+                e1 = model(inp, y1, tt)
+            y = torch.where((e1 > e0)[:, None], y, y1).detach()
+        y = y.clamp(-sa[t], sa[t])
+        if t > 0:
+            y = y / sa[t] * sa[t - 1]
+    return y.view(B, 81, 9).argmax(-1) + 1
+
+
+def score(pred, quiz, sol):
+    blank = quiz == 0
+    correct = (pred == sol) & blank
+    exact = (pred == sol).all(dim=1)
+    return int(correct.sum()), int(blank.sum()), int(exact.sum())
+
+
+def curve_main(spec):
+    """Trains for spec["seconds"] of wall time; snapshots EMA weights every spec["every"] seconds."""
+    import copy
+
+    torch.set_num_threads(int(spec.get("threads", 1)))
+    torch.manual_seed(spec["seed"])
+    gen = torch.Generator().manual_seed(spec["seed"])
+    model = SudokuEBM(spec["model"])
+    tr = spec["train"]
+    opt = torch.optim.Adam(model.parameters(), lr=tr["learningRate"], betas=(tr["beta1"], tr["beta2"]))
+    ema = copy.deepcopy(model)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    sa, s1m, step = schedule(spec["landscapes"])
+    quiz, sol = read_csv(spec["trainCsv"])
+    hq, hs = read_csv(spec["heldoutCsv"])
+    B = tr["batchSize"]
+    snaps = []
+    order = torch.randperm(len(quiz), generator=gen)
+    cursor = 0
+    n = 0
+    w0 = time.perf_counter()
+    c0 = time.process_time()
+    next_snap = 0.0
+    while True:
+        wall = time.perf_counter() - w0
+        if wall >= next_snap or wall >= spec["seconds"]:
+            snaps.append({"wall": wall, "cpu": time.process_time() - c0, "step": n,
+                          "ema": {k: v.clone() for k, v in ema.state_dict().items()}})
+            next_snap += spec["every"]
+            print(f"torch: step {n}, {wall:.0f} s", file=sys.stderr, flush=True)
+        if wall >= spec["seconds"]:
+            break
+        if cursor + B > len(quiz):
+            order = torch.randperm(len(quiz), generator=gen)
+            cursor = 0
+        idx = order[cursor:cursor + B]
+        cursor += B
+        curve_step(model, opt, sa, s1m, quiz[idx], sol[idx], spec, gen)
+        n += 1
+        ev = tr["ema"]
+        if n % ev["every"] == 0:
+            with torch.no_grad():
+                if n <= ev["startAfter"]:
+                    ema.load_state_dict(model.state_dict())
+                else:
+                    for pe, pm in zip(ema.parameters(), model.parameters()):
+                        pe.mul_(ev["decay"]).add_(pm, alpha=1 - ev["decay"])
+    out = []
+    for snap in snaps:
+        ema.load_state_dict(snap["ema"])
+        egen = torch.Generator().manual_seed(spec["seed"] + 1)
+        c = b = x = 0
+        for i in range(0, len(hq), 50):
+            pred = solve(ema, sa, s1m, step, hq[i:i + 50], spec["optSteps"], egen)
+            cc, bb, xx = score(pred, hq[i:i + 50], hs[i:i + 50])
+            c, b, x = c + cc, b + bb, x + xx
+        out.append({"wall": snap["wall"], "cpu": snap["cpu"], "step": snap["step"],
+                    "blankCellAccuracy": c / b, "boardAccuracy": x / len(hq)})
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "params": sum(p.numel() for p in model.parameters()), "snapshots": out,
+                      "trainPuzzles": len(quiz), "heldout": len(hq)}))
+
+
 def main():
     spec = json.loads(sys.argv[1])
+    if spec.get("mode") == "curve":
+        curve_main(spec)
+        return
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
     device = spec.get("device", "cpu")

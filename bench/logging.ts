@@ -11,6 +11,7 @@ import {
   consoleSink,
   jsonlSink,
   svgSink,
+  readJsonl,
   tensorboardSink,
   type SinkEntry,
 } from '../packages/logging/src/index.js';
@@ -28,12 +29,54 @@ function nullStream(): NodeJS.WriteStream {
   return new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream;
 }
 
+interface Dist {
+  median: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+function dist(xs: Float64Array): Dist {
+  const sorted = xs.slice().sort();
+  let sum = 0;
+  for (const t of xs) sum += t;
+  return {
+    median: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    p999: quantile(sorted, 0.999),
+    max: sorted[sorted.length - 1] ?? 0,
+    mean: sum / Math.max(1, xs.length),
+  };
+}
+
+const fmt = (d: Dist) =>
+  `median ${d.median.toFixed(2)} µs, p99 ${d.p99.toFixed(2)} µs, p99.9 ${d.p999.toFixed(2)} µs, max ${d.max.toFixed(0)} µs, mean ${d.mean.toFixed(2)} µs`;
+
+interface LogRun {
+  /** Synchronous cost of the log() calls of each step (what the caller's step pays inline). */
+  log: Dist;
+  /** Time of each step's yield to the event loop (the deferred sink work runs there). */
+  gap: Dist;
+  /** Process CPU (all threads: encoding, thread-pool writes, fsync) per step, close included. */
+  cpuPerStep: number;
+  rows: number;
+}
+
+/**
+ * One simulated training run: each step logs 8 train metrics (+4 eval metrics every 10 steps),
+ * then yields to the event loop (`yieldEvery` 1: `await setImmediate()` after every step, as a
+ * loop that awaits its data or device does; 0: never, until close). `sinks: false` is the
+ * floor: the same loop and logger with no sinks. CPU is counted up to the end of `close()`, so
+ * every deferred write is in it; the JSONL rows are read back and counted.
+ */
 async function logCost(
   steps: number,
-  everyStep: boolean,
-): Promise<{ median: number; p99: number; mean: number }> {
+  opts: { everyStep?: boolean; sinks?: boolean; yieldEvery?: number },
+): Promise<LogRun> {
   const runDir = mkdtempSync(join(tmpdir(), 'bench-logging-'));
-  const cad = (c: SinkEntry['every']) => (everyStep ? {} : c);
+  const cad = (c: SinkEntry['every']) => (opts.everyStep === true ? {} : c);
+  const yieldEvery = opts.yieldEvery ?? 1;
   const logger = new ExperimentLogger({
     run: {
       runDir,
@@ -43,14 +86,21 @@ async function logCost(
       resumed: false,
       totalSteps: steps,
     },
-    sinks: [
-      { sink: consoleSink({ stream: nullStream(), live: false }), every: cad({ seconds: 1 }) },
-      { sink: jsonlSink(), every: cad({ steps: 100, seconds: 5 }) },
-      { sink: tensorboardSink(), every: cad({ steps: 100, seconds: 10 }) },
-      { sink: svgSink({ charts: ['eval/*'] }), every: cad({ seconds: 30 }) },
-    ],
+    sinks:
+      opts.sinks === false
+        ? []
+        : [
+            {
+              sink: consoleSink({ stream: nullStream(), live: false }),
+              every: cad({ seconds: 1 }),
+            },
+            { sink: jsonlSink(), every: cad({ steps: 100, seconds: 5 }) },
+            { sink: tensorboardSink(), every: cad({ steps: 100, seconds: 10 }) },
+            { sink: svgSink({ charts: ['eval/*'] }), every: cad({ seconds: 30 }) },
+          ],
   });
   const times = new Float64Array(steps);
+  const gaps = new Float64Array(yieldEvery > 0 ? Math.floor(steps / yieldEvery) : 0);
   const metrics = {
     loss: 0,
     acc: 0,
@@ -61,6 +111,7 @@ async function logCost(
     time_per_step: 0,
     tokens: 0,
   };
+  const c0 = process.cpuUsage();
   for (let s = 0; s < steps; s++) {
     metrics.loss = 1 / (s + 1);
     metrics.acc = s / steps;
@@ -70,14 +121,23 @@ async function logCost(
     if (s % 10 === 0)
       logger.log({ acc: 0.5, loss: 0.1, solved: 3, mse: 0.2 }, { step: s, category: 'eval' });
     times[s] = (performance.now() - t0) * 1000;
-    if (s % 256 === 0) await new Promise((r) => setImmediate(r));
+    if (yieldEvery > 0 && (s + 1) % yieldEvery === 0) {
+      const g0 = performance.now();
+      await new Promise((r) => setImmediate(r));
+      gaps[(s + 1) / yieldEvery - 1] = (performance.now() - g0) * 1000;
+    }
   }
   await logger.close();
+  const c = process.cpuUsage(c0);
+  const rows = opts.sinks === false ? steps : readJsonl(join(runDir, 'logs')).length;
   rmSync(runDir, { recursive: true, force: true });
-  const sorted = times.slice().sort();
-  let sum = 0;
-  for (const t of times) sum += t;
-  return { median: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), mean: sum / steps };
+  if (rows !== steps) throw new Error(`bench: metrics.jsonl holds ${rows} rows, not ${steps}`);
+  return {
+    log: dist(times),
+    gap: dist(gaps),
+    cpuPerStep: (c.user + c.system) / steps,
+    rows,
+  };
 }
 
 function sudokuTrajectory(steps: number, batch: number): Float32Array[] {
@@ -100,7 +160,8 @@ function sudokuTrajectory(steps: number, batch: number): Float32Array[] {
 
 /**
  * `pnpm bench logging [--part log|npz] [--steps N] [--step-ms ired=1000,timestepper=130] [--reps 3]`: log() cost with every
- * local sink (and its share of the given pipelines' step times), and trajectory save vs numpy.
+ * local sink in a loop that yields after each step (the deferred work and the process CPU are
+ * reported too; and its share of the given pipelines' step times), and trajectory save vs numpy.
  */
 export async function main(args: string[]): Promise<void> {
   const stepsArg = args.indexOf('--steps');
@@ -114,33 +175,47 @@ export async function main(args: string[]): Promise<void> {
 }
 
 async function logPart(args: string[], steps: number): Promise<void> {
-  await logCost(2000, false);
-  const def = await logCost(steps, false);
-  const every = await logCost(Math.min(steps, 5000), true);
   process.stdout.write(
-    `log() with console+jsonl+tensorboard+svg, 8 train metrics/step + 4 eval metrics every 10 steps\n`,
+    `log() with console+jsonl+tensorboard+svg, 8 train metrics/step + 4 eval metrics every 10 steps, ${steps} steps; the loop awaits setImmediate() after each step (deferred sink work runs there); CPU = process CPU (all threads) up to the end of close(); load average (1/5/15 min) at the start ${load()}\n`,
+  );
+  await logCost(2000, {});
+  await logCost(2000, { sinks: false });
+  const floor = await logCost(steps, { sinks: false });
+  const def = await logCost(steps, {});
+  const every = await logCost(Math.min(steps, 5000), { everyStep: true });
+  const tight = await logCost(steps, { yieldEvery: 0 });
+  const line = (label: string, r: LogRun) =>
+    process.stdout.write(
+      `  ${label}: ${fmt(r.log)}\n    yield after the step: ${fmt(r.gap)}\n    CPU ${r.cpuPerStep.toFixed(2)} µs/step (${(r.cpuPerStep - floor.cpuPerStep).toFixed(2)} µs/step over no sinks), ${r.rows} rows in metrics.jsonl\n`,
+    );
+  line('no sinks (floor)', floor);
+  line('default cadences', def);
+  line('every sink every step', every);
+  process.stdout.write(
+    `  never yields until close (back-pressure hands batches over inline): ${fmt(tight.log)}; CPU ${tight.cpuPerStep.toFixed(2)} µs/step\n`,
   );
   process.stdout.write(
-    `  default cadences: median ${def.median.toFixed(2)} µs, p99 ${def.p99.toFixed(2)} µs, mean ${def.mean.toFixed(2)} µs\n`,
-  );
-  process.stdout.write(
-    `  every sink every step: median ${every.median.toFixed(2)} µs, p99 ${every.p99.toFixed(2)} µs, mean ${every.mean.toFixed(2)} µs\n`,
+    `  default cadences vs no sinks: log() p99 ${(def.log.p99 / floor.log.p99).toFixed(2)}×, yield p99 ${(def.gap.p99 / floor.gap.p99).toFixed(2)}×\n`,
   );
   const stepArg = args.indexOf('--step-ms');
   const pipelines = (stepArg >= 0 ? (args[stepArg + 1] ?? '') : '')
     .split(',')
     .filter((p) => p.includes('='))
     .map((p) => p.split('=') as [string, string]);
+  // The logger's whole cost per step: its CPU over the no-sink floor (log() plus deferred work).
+  const defCost = Math.max(0, def.cpuPerStep - floor.cpuPerStep);
+  const everyCost = Math.max(0, every.cpuPerStep - floor.cpuPerStep);
   for (const [name, ms] of pipelines) {
     process.stdout.write(
-      `  share of a ${name} training step (${ms} ms): ${((100 * def.mean) / (Number(ms) * 1000)).toFixed(4)} %\n`,
+      `  share of a ${name} training step (${ms} ms): ${((100 * defCost) / (Number(ms) * 1000)).toFixed(4)} %\n`,
     );
   }
   for (const ms of [1, 10, 100, 1000]) {
     process.stdout.write(
-      `  share of a ${ms} ms training step: ${((100 * def.mean) / (ms * 1000)).toFixed(4)} % (default), ${((100 * every.mean) / (ms * 1000)).toFixed(4)} % (every step)\n`,
+      `  share of a ${ms} ms training step (CPU over no sinks): ${((100 * defCost) / (ms * 1000)).toFixed(4)} % (default), ${((100 * everyCost) / (ms * 1000)).toFixed(4)} % (every step)\n`,
     );
   }
+  process.stdout.write(`  load average at the end ${load()}\n`);
 }
 
 const load = () =>

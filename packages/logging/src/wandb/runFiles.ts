@@ -6,7 +6,7 @@ import { XError } from '@x/core';
 import type { RunInfo } from '../types.js';
 import { wandbConfigJson } from './api.js';
 import { redact } from './redact.js';
-import type { WandbSettings } from './settings.js';
+import type { ResumeMode, WandbSettings } from './settings.js';
 
 /** `wandb/run.json`: what is needed to create or resume the W&B run later (never the key). */
 export interface RunRecord {
@@ -26,6 +26,12 @@ export interface RunRecord {
   outputBase: number;
   /** Unix seconds when the run first started. */
   startedAt: number;
+  /** W&B's `resume` mode the run was logged with (`runner wandb sync` applies it). */
+  resume?: ResumeMode;
+  /** Global index of `events.jsonl`'s first line (a run resumed from another directory). */
+  eventsBase?: number;
+  /** Set once this directory created (or resumed) the run on the server. */
+  onServer?: boolean;
 }
 
 /** `wandb/progress.json`: how far uploads got (file_stream offsets are idempotent). */
@@ -33,6 +39,8 @@ export interface Progress {
   historyAcked: number;
   outputAcked: number;
   filesAcked: number;
+  /** System-metrics lines acknowledged (`wandb-events.jsonl`). */
+  eventsAcked: number;
   completeSent: boolean;
 }
 
@@ -52,6 +60,7 @@ export const FILES = {
   output: 'output.log',
   files: 'files.jsonl',
   summary: 'summary.json',
+  events: 'events.jsonl',
 } as const;
 
 /** Writes a file atomically (temp file + rename). */
@@ -110,6 +119,7 @@ export const EMPTY_PROGRESS: Progress = {
   historyAcked: 0,
   outputAcked: 0,
   filesAcked: 0,
+  eventsAcked: 0,
   completeSent: false,
 };
 
@@ -137,8 +147,13 @@ export function makeRunRecord(o: {
 }): RunRecord {
   const { dir, run, settings: s, resumed } = o;
   const existing = readJson<RunRecord>(dir, FILES.run);
+  // `WANDB_RESUME=auto` restarts in the same directory continue the run recorded there.
   const runId =
-    o.stateRunId ?? (resumed ? existing?.runId : undefined) ?? s.runId ?? newRunId(run.runDir);
+    o.stateRunId ??
+    (resumed ? existing?.runId : undefined) ??
+    s.runId ??
+    (s.resume === 'auto' ? existing?.runId : undefined) ??
+    newRunId(run.runDir);
   const record: RunRecord = {
     version: 1,
     runId,
@@ -154,6 +169,11 @@ export function makeRunRecord(o: {
     historyBase: existing?.runId === runId ? existing.historyBase : 0,
     outputBase: existing?.runId === runId ? existing.outputBase : 0,
     startedAt: existing?.runId === runId ? existing.startedAt : Date.now() / 1000,
+    ...(s.resume === undefined ? {} : { resume: s.resume }),
+    ...(existing?.runId === runId && existing.onServer === true ? { onServer: true } : {}),
+    ...(existing?.runId === runId && existing.eventsBase !== undefined
+      ? { eventsBase: existing.eventsBase }
+      : {}),
   };
   if (existing !== undefined && existing.runId !== runId && !resumed) {
     throw new XError(

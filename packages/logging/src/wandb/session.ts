@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '@x/core';
+import { Rng, XError } from '@x/core';
 import { upsertRun } from './api.js';
-import type { ArtifactTarget } from './artifactApi.js';
+import { type ArtifactTarget, runResumeStatus } from './artifactApi.js';
 import { ArtifactQueue } from './artifacts.js';
 import { LineStore, countLines, linesBeforeStep } from './lineStore.js';
 import {
@@ -41,6 +41,8 @@ export interface SessionOptions {
   sleep?: TransportOptions['sleep'];
   /** Command that finishes the upload later (for messages). */
   syncHint: string;
+  /** False when the run id was made up for this run (`WANDB_RESUME=must` then has nothing to resume). */
+  runIdGiven?: boolean;
 }
 
 /**
@@ -54,6 +56,8 @@ export class Session {
   history: LineStore;
   readonly output: LineStore;
   readonly files: LineStore;
+  /** System-metrics rows (`wandb-events.jsonl`). */
+  events: LineStore;
   readonly summary = new Summary();
   readonly progress: Progress;
   /** Checkpoints logged as versions of the run's model artifact. */
@@ -71,10 +75,13 @@ export class Session {
   #diskFailing = false;
   #spillNoticed = new Set<string>();
   #target: ArtifactTarget | undefined;
+  #serverResume: boolean;
+  #resumeCheck: Promise<void> | undefined;
   #artifactWork: Promise<void> | undefined;
 
   constructor(o: SessionOptions) {
     this.#o = o;
+    this.#serverResume = o.serverResume;
     this.dir = o.dir;
     this.record = o.record;
     this.progress = { ...EMPTY_PROGRESS, ...readJson<Progress>(o.dir, FILES.progress) };
@@ -108,6 +115,7 @@ export class Session {
       acked: this.progress.filesAcked,
       window: o.online,
     });
+    this.events = this.#eventsStore(this.record.eventsBase ?? 0, this.progress.eventsAcked);
     this.artifacts = new ArtifactQueue({
       dir: o.dir,
       runId: this.record.runId,
@@ -123,6 +131,15 @@ export class Session {
       acked,
       window: this.#o.online,
       onSpill: (on, file) => this.#onSpill(on, file),
+    });
+  }
+
+  #eventsStore(base: number, acked: number): LineStore {
+    return new LineStore(join(this.dir, FILES.events), {
+      maxMemoryBytes: Math.max(1024, Math.floor(this.#o.settings.maxMemoryBytes * 0.05)),
+      base,
+      acked,
+      window: this.#o.online,
     });
   }
 
@@ -151,7 +168,12 @@ export class Session {
   }
 
   get memoryBytes(): number {
-    return this.history.memoryBytes + this.output.memoryBytes + this.files.memoryBytes;
+    return (
+      this.history.memoryBytes +
+      this.output.memoryBytes +
+      this.files.memoryBytes +
+      this.events.memoryBytes
+    );
   }
 
   /**
@@ -184,6 +206,7 @@ export class Session {
     this.history.fsync();
     this.output.fsync();
     this.files.fsync();
+    this.events.fsync();
   }
 
   /** Starts the background loop (writes to disk; online, uploads). */
@@ -213,7 +236,12 @@ export class Session {
 
   /** Writes queued lines and the summary to disk. */
   async toDisk(): Promise<void> {
-    await Promise.all([this.history.writeOut(), this.output.writeOut(), this.files.writeOut()]);
+    await Promise.all([
+      this.history.writeOut(),
+      this.output.writeOut(),
+      this.files.writeOut(),
+      this.events.writeOut(),
+    ]);
     const s = this.summary.line();
     if (s !== this.#summaryOnDisk) {
       this.#summaryOnDisk = s;
@@ -226,6 +254,7 @@ export class Session {
     this.history.writeOutSync();
     this.output.writeOutSync();
     this.files.writeOutSync();
+    this.events.writeOutSync();
     writeJsonSync(this.dir, FILES.progress, this.progress);
     const s = this.summary.line();
     if (s !== this.#summaryOnDisk) {
@@ -330,9 +359,7 @@ export class Session {
     );
   }
 
-  /** Creates or resumes the run on the server; false (and stalled) when that failed for good. */
-  async connect(): Promise<boolean> {
-    if (this.#uploader !== undefined) return true;
+  #ensureTransport(): WandbTransport {
     const s = this.#o.settings;
     this.#transport ??= new WandbTransport({
       baseUrl: s.baseUrl,
@@ -345,11 +372,85 @@ export class Session {
       sleep: this.#o.sleep,
     });
     if (this.#cancelled) this.#transport.abort();
+    return this.#transport;
+  }
+
+  /**
+   * Applies W&B's `resume` rule (`WANDB_RESUME`) once, online, before the run is created: asks
+   * the server whether the run exists (`RunResumeStatus`, as the SDK does); `must` and the run
+   * does not exist, or `never` and it does, is an error; otherwise an existing run is continued
+   * at its line counts. Without a mode (or offline) nothing is asked.
+   */
+  checkResume(): Promise<void> {
+    this.#resumeCheck ??= this.#checkResume();
+    return this.#resumeCheck;
+  }
+
+  async #checkResume(): Promise<void> {
+    const mode = this.#o.settings.resume;
+    if (mode === undefined || !this.#o.online) return;
+    const r = this.record;
+    const where = `${r.entity ?? '<default entity>'}/${r.project}/${r.runId}`;
+    if (mode === 'must' && this.#o.runIdGiven === false) {
+      throw new XError(
+        'INVALID_CONFIG',
+        `WANDB_RESUME=must: no run to resume: set WANDB_RUN_ID (or logging.wandb.runId) to the id of the W&B run`,
+      );
+    }
+    const status = await runResumeStatus(this.#ensureTransport(), {
+      entity: r.entity,
+      project: r.project,
+      runId: r.runId,
+    });
+    if (status === undefined && mode === 'must') {
+      throw new XError(
+        'NOT_FOUND',
+        `WANDB_RESUME=must but run ${r.runId} doesn't exist (${where} on ${this.#o.settings.baseUrl}); check WANDB_RUN_ID, WANDB_ENTITY and WANDB_PROJECT, or use WANDB_RESUME=allow to create it`,
+      );
+    }
+    // `never` guards other runs' ids: a run this directory already created continues (a restart,
+    // a second sync).
+    if (status !== undefined && mode === 'never' && this.record.onServer !== true) {
+      throw new XError(
+        'INVALID_INPUT',
+        `WANDB_RESUME=never but run ${r.runId} exists (${where} on ${this.#o.settings.baseUrl}); choose another WANDB_RUN_ID, or use WANDB_RESUME=allow to continue it`,
+      );
+    }
+    if (status !== undefined) {
+      this.#serverResume = true;
+      const n = status.eventsLineCount;
+      if (n > 0 && this.events.base === 0 && this.events.acked === 0) {
+        // This directory's system metrics continue after the run's earlier ones.
+        this.events.writeOutSync();
+        this.record.eventsBase = n;
+        writeJsonSync(this.dir, FILES.run, this.record);
+        this.events = this.#eventsStore(n, n);
+      }
+      this.#o.notify('info', `wandb: resuming run ${where} (WANDB_RESUME=${mode})`);
+    }
+  }
+
+  /** Creates or resumes the run on the server; false (and stalled) when that failed for good. */
+  async connect(): Promise<boolean> {
+    if (this.#uploader !== undefined) return true;
+    const s = this.#o.settings;
+    const transport = this.#ensureTransport();
     try {
-      const res = await upsertRun(this.#transport, this.record, hostname());
+      await this.checkResume();
+    } catch (err) {
+      this.lastError = err as Error;
+      this.#stalled = true;
+      if (!(err instanceof WandbRequestError)) {
+        this.#o.notify('error', `wandb: ${(err as Error).message}; nothing was uploaded`);
+      } else this.#fail(err);
+      return false;
+    }
+    try {
+      const res = await upsertRun(transport, this.record, hostname());
       this.record.entity = res.entity;
       this.record.project = res.project;
       this.#target = { entity: res.entity, project: res.project, runId: this.record.runId };
+      this.record.onServer = true;
       writeJsonSync(this.dir, FILES.run, this.record);
       this.serverHistoryLines = res.historyLineCount;
       if (this.#o.serverResume) {
@@ -365,7 +466,7 @@ export class Session {
       } else if (res.historyLineCount > 0 && this.history.base === 0 && this.history.acked === 0) {
         const h = res.historyLineCount;
         this.#o.notify(
-          'warn',
+          this.#serverResume ? 'info' : 'warn',
           `wandb: run ${this.record.runId} already has ${h} history lines on the server; this run's lines are appended after them`,
         );
         this.history.writeOutSync();
@@ -374,12 +475,13 @@ export class Session {
         this.history = this.#historyStore(h, h);
       }
       this.#uploader = new Uploader({
-        transport: this.#transport,
+        transport,
         dir: this.dir,
         path: { entity: res.entity, project: res.project, runId: this.record.runId },
         history: this.history,
         output: this.output,
         files: this.files,
+        events: this.events,
         summary: this.summary,
         progress: this.progress,
         notify: this.#o.notify,

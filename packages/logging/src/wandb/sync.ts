@@ -74,6 +74,7 @@ export async function syncOfflineRun(
       `no W&B API key: set WANDB_API_KEY or add ${new URL(settings.baseUrl).host} to ~/.netrc, then run the sync again`,
     );
   }
+  settings.resume ??= record.resume;
   const notify = (level: NoticeRecord['level'], message: string): void => {
     options.onNotice?.({
       time: Date.now() / 1000,
@@ -94,6 +95,7 @@ export async function syncOfflineRun(
     notify,
     sleep: options.sleep,
     syncHint: `runner wandb sync ${runDir}`,
+    runIdGiven: true,
   });
   const summaryFile = join(dir, FILES.summary);
   if (existsSync(summaryFile)) {

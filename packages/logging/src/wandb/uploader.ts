@@ -28,6 +28,8 @@ export interface UploaderOptions {
   history: LineStore;
   output: LineStore;
   files: LineStore;
+  /** System-metrics rows (`wandb-events.jsonl`). */
+  events: LineStore;
   summary: SummarySource;
   progress: Progress;
   notify: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -61,7 +63,12 @@ export class Uploader {
   /** True when every store is acknowledged up to its end. */
   get drained(): boolean {
     const o = this.#o;
-    return o.history.unsent === 0 && o.output.unsent === 0 && o.files.unsent === 0;
+    return (
+      o.history.unsent === 0 &&
+      o.output.unsent === 0 &&
+      o.files.unsent === 0 &&
+      o.events.unsent === 0
+    );
   }
 
   async #uploadFiles(): Promise<{ taken: number; uploaded: string[] }> {
@@ -105,12 +112,15 @@ export class Uploader {
     const { taken, uploaded } = await this.#uploadFiles();
     const history = await o.history.peek(this.#max / 2);
     const output = await o.output.peek(this.#max / 4);
+    const events = await o.events.peek(this.#max / 8);
     const summary = o.summary.take();
     const files: Record<string, { offset: number; content: string[] }> = {};
     if (history.length > 0)
       files['wandb-history.jsonl'] = { offset: o.history.acked, content: history };
     if (summary !== undefined) files['wandb-summary.json'] = { offset: 0, content: [summary.line] };
     if (output.length > 0) files['output.log'] = { offset: o.output.acked, content: output };
+    if (events.length > 0)
+      files['wandb-events.jsonl'] = { offset: o.events.acked, content: events };
     const body: Record<string, unknown> = {};
     if (Object.keys(files).length > 0) body['files'] = files;
     if (uploaded.length > 0) body['uploaded'] = uploaded;
@@ -118,6 +128,7 @@ export class Uploader {
       final !== undefined &&
       history.length === o.history.unsent &&
       output.length === o.output.unsent &&
+      events.length === o.events.unsent &&
       taken === o.files.unsent;
     if (preempting) body['preempting'] = true;
     if (last) Object.assign(body, final);
@@ -127,11 +138,13 @@ export class Uploader {
     this.#lastSentAt = Date.now();
     o.history.ack(history.length);
     o.output.ack(output.length);
+    o.events.ack(events.length);
     o.files.ack(taken);
     if (summary !== undefined) o.summary.sent(summary.version);
     o.progress.historyAcked = o.history.acked;
     o.progress.outputAcked = o.output.acked;
     o.progress.filesAcked = o.files.acked;
+    o.progress.eventsAcked = o.events.acked;
     if (last && final.complete === true) o.progress.completeSent = true;
     await writeTextAtomic(o.dir, FILES.progress, `${JSON.stringify(o.progress)}\n`);
     if (res['stopped'] === true && !this.#stoppedNoticed) {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { XError, assertStateMatches } from '@x/core';
@@ -20,6 +20,7 @@ import { FILES, makeRunRecord, writeJsonSync } from './runFiles.js';
 import { RowAssembler } from './rows.js';
 import { Session } from './session.js';
 import { type ResolveWandbOptions, type WandbSettings, resolveWandbSettings } from './settings.js';
+import { SystemMonitor, type SystemProbe, SystemSampler } from './systemMetrics.js';
 import type { TransportOptions } from './transport.js';
 
 /** W&B drops history lines longer than this (10 MiB − 100 KiB); so does the sink, with a notice. */
@@ -76,6 +77,8 @@ export class WandbSink implements Sink {
   #closed = false;
   #pushedSinceStart = 0;
   #onNotice: ((n: NoticeRecord) => void) | undefined;
+  #monitor: SystemMonitor | undefined;
+  #probe: SystemProbe | undefined;
   /** The latest notices (also sent to the notice handler). */
   readonly notices: NoticeRecord[] = [];
 
@@ -173,6 +176,7 @@ export class WandbSink implements Sink {
   #open(): void {
     const run = this.#run as RunInfo;
     const s = this.settings;
+    this.#monitor?.stop();
     const dir =
       s.dir === undefined
         ? resolve(run.runDir, 'wandb')
@@ -188,6 +192,10 @@ export class WandbSink implements Sink {
     });
     const runId = record.runId;
     const runDirArg = s.dir === undefined ? run.runDir : dir;
+    const runIdGiven =
+      (this.#stateSet && this.#state.runId !== '') ||
+      s.runId !== undefined ||
+      existsSync(join(dir, FILES.run));
     this.#session = new Session({
       dir,
       settings: s,
@@ -200,6 +208,7 @@ export class WandbSink implements Sink {
       notify: this.#notify,
       sleep: this.#opts.sleep,
       syncHint: this.#opts.syncHint ?? `runner wandb sync ${runDirArg}`,
+      runIdGiven,
     });
     const session = this.#session;
     const rows = new RowAssembler({
@@ -216,6 +225,39 @@ export class WandbSink implements Sink {
       );
     }
     this.#session.start();
+    const sm = s.systemMetrics;
+    if (sm !== false) {
+      this.#monitor = new SystemMonitor({
+        everySeconds: sm.everySeconds,
+        sampler: new SystemSampler(sm.diskPaths, () => this.#probe),
+        push: (values, time) => {
+          const row: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(values)) row[`system.${k}`] = v;
+          row['_wandb'] = true;
+          row['_timestamp'] = time;
+          row['_runtime'] = time - record.startedAt;
+          session.events.push(toExtendedJson(row));
+        },
+      });
+    }
+  }
+
+  /**
+   * Adds metrics to every system sample (e.g. the runner's GPU memory as
+   * `gpu.0.memoryAllocatedBytes`), so that @x/logging needs no backend of its own.
+   */
+  setSystemProbe(probe: SystemProbe | undefined): void {
+    this.#probe = probe;
+  }
+
+  /**
+   * With `WANDB_RESUME` (or `logging.wandb.resume`) set and online, asks the server whether the
+   * run exists and applies W&B's rule before anything is uploaded. Throws `NOT_FOUND` for `must`
+   * when it does not exist, `INVALID_INPUT` for `never` when it does (`INVALID_CONFIG` for
+   * `must` without a run id). Offline it does nothing: `runner wandb sync` checks.
+   */
+  async verifyResume(): Promise<void> {
+    await this.#session?.checkResume();
   }
 
   #push(line: string): void {
@@ -347,6 +389,7 @@ export class WandbSink implements Sink {
     if (s === undefined || this.#closed) return;
     this.#rows?.commit();
     this.#closed = true;
+    this.#monitor?.stop();
     await Promise.all([...this.#writes]);
     writeJsonSync(s.dir, FILES.exit, {
       exitCode: info.exitCode,

@@ -1,6 +1,8 @@
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { evalTs } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExperimentLogger } from './experimentLogger.js';
 import { parseJson } from './json.js';
@@ -99,6 +101,21 @@ describe('logs and checkpoints agree', () => {
     expect(readJsonl(join(runDir, 'logs')).map((r) => r['step'])).toEqual(range(1, 50));
     expect(tbSteps(runDir)).toEqual(range(1, 50));
     await logger.close();
+  });
+
+  it('process.exit() without close() still writes every committed row (exit hook)', () => {
+    const runDir = join(root, `r${n++}`);
+    const runLoggerTs = fileURLToPath(new URL('./runLogger.ts', import.meta.url));
+    const script = `
+      const { createRunLogger } = await import(${JSON.stringify(runLoggerTs)});
+      const logger = createRunLogger({ runDir: ${JSON.stringify(runDir)}, pipeline: 't', config: {}, quiet: true, wandb: false });
+      for (let s = 0; s < 250; s++) logger.log({ loss: s }, { step: s });
+      process.exit(0);
+    `;
+    const r = evalTs(script, { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readJsonl(join(runDir, 'logs')).map((row) => row['step'])).toEqual(range(0, 249));
+    expect(tbSteps(runDir)).toEqual(range(0, 249));
   });
 
   it('rewind(S) after a crash drops later rows from JSONL parts, TensorBoard files and the W&B spool', async () => {

@@ -129,8 +129,9 @@ export function createRunLogger(options: RunLoggerOptions): ExperimentLogger {
 
 /**
  * Makes `logger` flush on SIGINT/SIGTERM (close within `logging.closeTimeoutSeconds`, then exit
- * with 130/143; SIGTERM closes as `preempting`) and hand buffered data to its sinks on an
- * uncaught exception. Returns a function that removes the handlers; `close()` removes them too.
+ * with 130/143; SIGTERM closes as `preempting`) and hand buffered data to its sinks, written
+ * synchronously, on an uncaught exception or a `process.exit()` without `close()`. Returns a
+ * function that removes the handlers; `close()` removes them too.
  */
 export function closeOnSignals(logger: ExperimentLogger): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
@@ -148,10 +149,14 @@ export function closeOnSignals(logger: ExperimentLogger): () => void {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('uncaughtExceptionMonitor', onCrash);
+    process.off('exit', onCrash);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('uncaughtExceptionMonitor', onCrash);
+  // Sinks write in the background: a process.exit() without close() still gets every
+  // committed row into JSONL and TensorBoard (written synchronously, not fsynced).
+  process.on('exit', onCrash);
   logger.onClose(remove);
   return remove;
 }

@@ -17,9 +17,13 @@ interface Chunk {
   fd: number;
   pos: number;
   bytes: Uint8Array;
+  /** Bytes appended (ever, across rotations) up to the end of this chunk. */
+  end: number;
 }
 
 interface Waiter {
+  /** Resolve once this many bytes appended (ever) are written. */
+  target: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -42,6 +46,9 @@ export class AppendFile {
   #inflight: Chunk | undefined;
   #error: Error | undefined;
   #waiters: Waiter[] = [];
+  /** Bytes appended ever, and how many of them are written (or were given up on an error). */
+  #appended = 0;
+  #done = 0;
   /** Descriptors replaced (rotation, close) while a write to them was in flight. */
   readonly #retired = new Set<number>();
 
@@ -72,6 +79,7 @@ export class AppendFile {
     if (this.#fd === undefined) this.open();
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
+    this.#appended += bytes.length;
     if (this.#queuedBytes > MAX_QUEUED_BYTES) this.writeNowSync();
     else this.#pump();
   }
@@ -80,7 +88,7 @@ export class AppendFile {
     const fd = this.#fd;
     if (this.#inflight !== undefined || this.#queue.length === 0 || fd === undefined) return;
     const bytes = this.#queue.length === 1 ? (this.#queue[0] as Uint8Array) : concat(this.#queue);
-    const chunk: Chunk = { fd, pos: this.#queuePos, bytes };
+    const chunk: Chunk = { fd, pos: this.#queuePos, bytes, end: this.#appended };
     this.#queue = [];
     this.#queuePos += this.#queuedBytes;
     this.#queuedBytes = 0;
@@ -97,28 +105,33 @@ export class AppendFile {
   #written(chunk: Chunk, err: NodeJS.ErrnoException | null, n: number): void {
     if (err === null && n < chunk.bytes.length) {
       // A short write: the rest follows at its own offset.
-      this.#start({ fd: chunk.fd, pos: chunk.pos + n, bytes: chunk.bytes.subarray(n) });
+      this.#start({ ...chunk, pos: chunk.pos + n, bytes: chunk.bytes.subarray(n) });
       return;
     }
     this.#inflight = undefined;
     if (this.#retired.delete(chunk.fd)) close(chunk.fd, () => undefined);
+    this.#done = Math.max(this.#done, chunk.end);
     if (err !== null) {
       this.#error ??= err;
       // What was queued behind the failed chunk would leave a hole: it is dropped with it.
       this.#queue = [];
       this.#queuedBytes = 0;
+      this.#done = this.#appended;
       if (chunk.fd === this.#fd) this.#queuePos = chunk.pos;
     }
     this.#pump();
-    if (this.#inflight === undefined) this.#settle();
+    this.#settle();
   }
 
+  /** Settles the waiters whose bytes are written (all of them, rejected, after an error). */
   #settle(): void {
-    const waiters = this.#waiters;
-    if (waiters.length === 0) return;
-    this.#waiters = [];
-    const err = this.#takeError();
-    for (const w of waiters) {
+    if (this.#waiters.length === 0) return;
+    const err = this.#error;
+    const ready = this.#waiters.filter((w) => err !== undefined || w.target <= this.#done);
+    if (ready.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => !ready.includes(w));
+    if (err !== undefined) this.#error = undefined;
+    for (const w of ready) {
       if (err === undefined) w.resolve();
       else w.reject(err);
     }
@@ -135,13 +148,16 @@ export class AppendFile {
     if (err !== undefined) throw err;
   }
 
-  /** Resolves once everything appended so far is written (rejects with a failed write's error). */
+  /**
+   * Resolves once everything appended before the call is written (later appends do not hold it
+   * up); rejects with a failed write's error.
+   */
   drain(): Promise<void> {
-    if (this.#inflight === undefined && this.#queue.length === 0) {
-      const err = this.#takeError();
-      return err === undefined ? Promise.resolve() : Promise.reject(err);
-    }
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const target = this.#appended;
+    const err = this.#takeError();
+    if (err !== undefined) return Promise.reject(err);
+    if (target <= this.#done) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ target, resolve, reject }));
   }
 
   /** Waits for every queued write, then fsyncs: everything appended so far is durable. */
@@ -164,12 +180,14 @@ export class AppendFile {
     if (fd === undefined) return;
     const inflight = this.#inflight;
     if (inflight !== undefined) writeAllSync(inflight.fd, inflight.bytes, inflight.pos);
-    if (this.#queue.length === 0) return;
-    const bytes = concat(this.#queue);
-    writeAllSync(fd, bytes, this.#queuePos);
-    this.#queue = [];
-    this.#queuePos += this.#queuedBytes;
-    this.#queuedBytes = 0;
+    if (this.#queue.length > 0) {
+      writeAllSync(fd, concat(this.#queue), this.#queuePos);
+      this.#queue = [];
+      this.#queuePos += this.#queuedBytes;
+      this.#queuedBytes = 0;
+    }
+    this.#done = this.#appended;
+    this.#settle();
   }
 
   /**

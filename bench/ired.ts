@@ -33,6 +33,8 @@ interface Case {
   sampleBatch: number;
   /** Time loss + gradients only (no optimizer state), for models too slow for a full step. */
   gradsOnly: boolean;
+  /** `train.microBatch` of a full step (the preset's). */
+  microBatch?: number;
 }
 
 const CASES: Case[] = [
@@ -42,6 +44,7 @@ const CASES: Case[] = [
     trainBatch: cpuPreset.train.batchSize,
     sampleBatch: 8,
     gradsOnly: false,
+    ...(cpuPreset.train.microBatch === undefined ? {} : { microBatch: cpuPreset.train.microBatch }),
   },
   { name: 'paper', model: paperPreset.model, trainBatch: 1, sampleBatch: 1, gradsOnly: true },
 ];
@@ -174,6 +177,8 @@ async function ours(c: Case, reps: number): Promise<{ train: number; sample: num
   const config: IredConfig = structuredClone(c.name === 'paper' ? paperPreset : cpuPreset);
   config.model = c.model;
   config.train.batchSize = c.trainBatch;
+  if (c.microBatch === undefined) delete config.train.microBatch;
+  else config.train.microBatch = c.microBatch;
   const trainer = new IredTrainer({ config, seed: 0 });
   try {
     await trainer.trainStep();
@@ -252,7 +257,7 @@ export async function main(args: string[]): Promise<void> {
   for (const c of cases.filter((x) => only === undefined || x.name === only)) {
     const params = (parameterCount(c.model) / 1e6).toFixed(2);
     w(
-      `\n[${c.name}] ${c.model.channels} channels, ${c.model.blocks} blocks, ${c.model.kernel}x${c.model.kernel}, ${params}M parameters; ${c.gradsOnly ? 'loss + gradients' : 'train step (Adam, EMA)'} batch ${c.trainBatch}, sampling batch ${c.sampleBatch}`,
+      `\n[${c.name}] ${c.model.channels} channels, ${c.model.blocks} blocks, ${c.model.kernel}x${c.model.kernel}, ${params}M parameters; ${c.gradsOnly ? 'loss + gradients' : `train step (Adam, EMA)`} batch ${c.trainBatch}${c.gradsOnly || c.microBatch === undefined ? '' : ` in micro-batches of ${c.microBatch} (on gradient workers, one per thread, at 2+ threads)`}, sampling batch ${c.sampleBatch}`,
     );
     w(
       '| engine | train step s | sampling boards/s | PyTorch threads | PyTorch step s | PyTorch boards/s | step ratio | sampling ratio |',

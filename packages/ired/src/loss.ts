@@ -150,3 +150,47 @@ export function lossParts(
   });
   return { total, mse: mseK as tf.Scalar, contrastive: conK as tf.Scalar };
 }
+
+/** Loss terms (read back) and parameter gradients of one (micro-)batch; the caller disposes `grads`. */
+export interface LossAndGrads {
+  loss: number;
+  mse: number;
+  contrastive: number;
+  grads: tf.Tensor[];
+}
+
+/**
+ * {@link lossParts} and its gradients with respect to `tensors` (the parameters `names`, in that
+ * order). The same computation whether it runs in the trainer or in a gradient worker, so both
+ * give bitwise-identical gradients.
+ */
+export async function lossAndGrads(
+  model: ModelConfig,
+  diffusion: DiffusionConfig,
+  schedule: Schedule,
+  names: readonly string[],
+  tensors: readonly tf.Tensor[],
+  batch: LossBatch,
+): Promise<LossAndGrads> {
+  let parts: { mse: tf.Scalar; contrastive: tf.Scalar } | undefined;
+  const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
+    const p: Params = Object.fromEntries(names.map((n, i) => [n, xs[i] as tf.Tensor]));
+    const r = lossParts(model, diffusion, schedule, p, batch);
+    parts = { mse: r.mse, contrastive: r.contrastive };
+    return r.total;
+  })([...tensors]);
+  const scalar = async (t: tf.Tensor | undefined) =>
+    ((await t?.data()) as Float32Array)[0] as number;
+  try {
+    return {
+      loss: await scalar(value),
+      mse: await scalar(parts?.mse),
+      contrastive: await scalar(parts?.contrastive),
+      grads,
+    };
+  } finally {
+    value.dispose();
+    parts?.mse.dispose();
+    parts?.contrastive.dispose();
+  }
+}

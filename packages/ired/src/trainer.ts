@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { captureState, type ComponentMap, Rng, stateDigest, ValueComponent, XError } from '@x/core';
 import type { VariableSet } from '@x/tensor';
-import { Adam, Ema } from '@x/tensor';
+import { Adam, currentBackend, Ema } from '@x/tensor';
 import type { IredConfig } from './config.js';
 import { PuzzleStream } from './data.js';
 import { ComponentGroup, NestedComponent } from './nested.js';
 import type { Puzzle } from './generator.js';
-import { lossParts, makeLossBatch, sliceLossBatch, type LossBatch } from './loss.js';
+import { GradPool, type HostLossAndGrads } from './gradPool.js';
+import { lossAndGrads, makeLossBatch, sliceLossBatch, type LossBatch } from './loss.js';
 import { initParams, type Params } from './model.js';
 import { cosineSchedule, type Schedule } from './schedule.js';
 
@@ -61,6 +62,8 @@ export class IredTrainer {
   });
   readonly #root: Rng;
   readonly #components: ComponentMap;
+  #pool: GradPool | undefined;
+  #lastPool: GradPool | undefined;
 
   constructor(options: TrainerOptions) {
     const cfg = options.config;
@@ -87,6 +90,11 @@ export class IredTrainer {
       data: this.data,
       counters: this.counters,
     };
+  }
+
+  /** Gradient worker threads of the last step (0: the micro-batches ran on this thread). */
+  get gradientWorkers(): number {
+    return this.#lastPool?.size ?? 0;
   }
 
   /** Steps taken so far. */
@@ -131,13 +139,23 @@ export class IredTrainer {
     const vars = names.map((n) => this.params.get(n));
     const B = batch.size;
     const micro = Math.min(cfg.train.microBatch ?? B, B);
+    const parts: LossBatch[] = [];
+    for (let start = 0; start < B; start += micro)
+      parts.push(micro === B ? batch : sliceLossBatch(batch, start, Math.min(B, start + micro)));
+    const pool = this.#poolFor(parts.length);
+    this.#lastPool = pool;
+    const hostResults =
+      pool === undefined ? undefined : await this.#parallel(pool, vars, names, parts);
     let grads: tf.Tensor[] | undefined;
     let loss = 0;
     let mse = 0;
     let contrastive = 0;
-    for (let start = 0; start < B; start += micro) {
-      const part = micro === B ? batch : sliceLossBatch(batch, start, Math.min(B, start + micro));
-      const r = await this.#lossAndGrads(names, vars, part);
+    for (const [k, part] of parts.entries()) {
+      const host = hostResults?.[k];
+      const r =
+        host === undefined
+          ? await lossAndGrads(cfg.model, cfg.diffusion, this.schedule, names, vars, part)
+          : { ...host, grads: host.grads.map((g, i) => tf.tensor(g, vars[i]?.shape)) };
       // Every term is a mean over the batch: a micro-batch counts by its share of the boards.
       const w = part.size / B;
       loss += w * r.loss;
@@ -180,34 +198,38 @@ export class IredTrainer {
     return { step: next, loss, mse, contrastive, gradNorm };
   }
 
-  /** Loss terms (read back) and parameter gradients of one (micro-)batch. */
-  async #lossAndGrads(
-    names: string[],
-    vars: tf.Variable[],
-    batch: LossBatch,
-  ): Promise<{ loss: number; mse: number; contrastive: number; grads: tf.Tensor[] }> {
-    const cfg = this.config;
-    let parts: { mse: tf.Scalar; contrastive: tf.Scalar } | undefined;
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-      const p: Params = Object.fromEntries(names.map((n, i) => [n, xs[i] as tf.Tensor]));
-      const r = lossParts(cfg.model, cfg.diffusion, this.schedule, p, batch);
-      parts = { mse: r.mse, contrastive: r.contrastive };
-      return r.total;
-    })(vars);
-    const scalar = async (t: tf.Tensor | undefined) =>
-      ((await t?.data()) as Float32Array)[0] as number;
-    try {
-      return {
-        loss: await scalar(value),
-        mse: await scalar(parts?.mse),
-        contrastive: await scalar(parts?.contrastive),
-        grads,
-      };
-    } finally {
-      value.dispose();
-      parts?.mse.dispose();
-      parts?.contrastive.dispose();
+  /**
+   * The gradient workers for a step of `parts` micro-batches: on the wasm backend with more than
+   * one thread, one single-threaded worker per thread (at most one per micro-batch); otherwise
+   * none, and the micro-batches run here one after another. Either way every micro-batch is
+   * computed by the same single-threaded kernels and summed in order, so results do not depend
+   * on the thread count.
+   */
+  #poolFor(parts: number): GradPool | undefined {
+    const info = currentBackend();
+    const size = Math.min(parts, info?.name === 'wasm' ? (info.threads ?? 1) : 1);
+    if (size < 2 || info === undefined) return undefined;
+    if (this.#pool?.size !== size) {
+      void this.#pool?.dispose();
+      this.#pool = new GradPool(size, info.name, this.config.model, this.config.diffusion);
     }
+    return this.#pool;
+  }
+
+  async #parallel(
+    pool: GradPool,
+    vars: tf.Variable[],
+    names: string[],
+    parts: LossBatch[],
+  ): Promise<HostLossAndGrads[]> {
+    const values: Float32Array[] = [];
+    for (const v of vars) values.push((await v.data()) as Float32Array);
+    return await pool.run(
+      names,
+      vars.map((v) => v.shape),
+      values,
+      parts,
+    );
   }
 
   /** Runs `fn` with the EMA weights swapped in (evaluation uses EMA weights), then restores. */
@@ -220,8 +242,10 @@ export class IredTrainer {
     }
   }
 
-  /** Frees every tensor. */
+  /** Frees every tensor and stops the gradient workers. */
   dispose(): void {
+    void this.#pool?.dispose();
+    this.#pool = undefined;
     this.adam.dispose();
     this.ema.dispose();
     this.params.dispose();

@@ -14,6 +14,8 @@ import {
   sampleBoards,
   SATNET_GIVENS,
   scoreBoard,
+  gridFromString,
+  gridToString,
   type Grid,
   type IredConfig,
   type Puzzle,
@@ -188,7 +190,14 @@ export interface TtcReport {
     channels: number;
     blocks: number;
   };
-  heldout: { seed: number; boards: number; minGivens: number; maxGivens: number };
+  /** `range`: the ids (indices into the `boards` generated puzzles) this report covers. */
+  heldout: {
+    seed: number;
+    boards: number;
+    range: [number, number];
+    minGivens: number;
+    maxGivens: number;
+  };
   sampleSeed: number;
   maxRestarts: number;
   restartPrefixes: number[];
@@ -207,6 +216,8 @@ export interface TtcReport {
     load: number;
   }[];
   cells: TtcCell[];
+  /** Per arm, every restart's final energy and answer (81 digits) per board of `range`, for `--merge`. */
+  raw: { optSteps: number; noise: number; energies: number[][]; answers: string[][] }[];
 }
 
 const Z95 = 1.959963984540054;
@@ -331,6 +342,9 @@ export interface TtcOptions {
   config: IredConfig;
   model: TtcReport['model'];
   puzzles: Puzzle[];
+  /** Id of `puzzles[0]` in the held-out set of `heldoutBoards` (its noise streams use the id). */
+  firstId: number;
+  heldoutBoards: number;
   heldoutSeed: number;
   sampleSeed: number;
   optSteps: number[];
@@ -372,7 +386,8 @@ export async function runTtc(o: TtcOptions): Promise<TtcReport> {
     model: o.model,
     heldout: {
       seed: o.heldoutSeed,
-      boards: N,
+      boards: o.heldoutBoards,
+      range: [o.firstId, o.firstId + N],
       minGivens: SATNET_GIVENS.minGivens,
       maxGivens: SATNET_GIVENS.maxGivens,
     },
@@ -387,6 +402,7 @@ export async function runTtc(o: TtcOptions): Promise<TtcReport> {
     wallSeconds: 0,
     arms: [],
     cells: [],
+    raw: [],
   };
   const baselines = new Map<number, Grid[]>();
   for (const [steps, noise] of arms) {
@@ -406,7 +422,7 @@ export async function runTtc(o: TtcOptions): Promise<TtcReport> {
           restarts: R,
           noise,
           rng,
-          ids: batch.map((_, i) => start + i),
+          ids: batch.map((_, i) => o.firstId + start + i),
         },
       );
       for (let k = 0; k < R; k++)
@@ -442,11 +458,135 @@ export async function runTtc(o: TtcOptions): Promise<TtcReport> {
       load: arm.load,
     });
     report.cells.push(...armCells(o.puzzles, arm, prefixes, baselines.get(steps)));
+    report.raw.push({
+      optSteps: steps,
+      noise,
+      energies: energies.map((e) => Array.from(e)),
+      answers: answers.map((a) => a.map(gridToString)),
+    });
     report.load.end = loadavg()[0] ?? 0;
     report.wallSeconds = (performance.now() - t0) / 1000;
     o.onArm?.(report);
   }
   return report;
+}
+
+/**
+ * Joins reports of shards (`--board-range`, `--only`) of one configuration into one report: the
+ * raw answers of each arm are concatenated over board ranges (which must tile 0..boards) and the
+ * table is recomputed, so the result equals a single run's.
+ */
+export function mergeReports(parts: readonly TtcReport[]): TtcReport {
+  const first = parts[0];
+  if (first === undefined) throw new XError('INVALID_INPUT', '--merge: no reports given');
+  const same = (r: TtcReport) =>
+    JSON.stringify([
+      r.model.path,
+      r.model.trainSteps,
+      r.heldout.seed,
+      r.heldout.boards,
+      r.sampleSeed,
+      r.maxRestarts,
+    ]);
+  for (const r of parts)
+    if (same(r) !== same(first))
+      throw new XError(
+        'INVALID_INPUT',
+        `--merge: reports differ in model, held-out set, seed or restarts: ${same(r)} vs ${same(first)}`,
+      );
+  const total = first.heldout.boards;
+  const R = first.maxRestarts;
+  const puzzles = generatePuzzles(
+    Rng.fromSeed(first.heldout.seed).stream('heldout'),
+    total,
+    SATNET_GIVENS,
+  );
+  const byArm = new Map<
+    string,
+    { optSteps: number; noise: number; pieces: { at: number; raw: TtcReport['raw'][number] }[] }
+  >();
+  for (const r of parts)
+    for (const raw of r.raw) {
+      const key = `${raw.optSteps}/${raw.noise}`;
+      const arm = byArm.get(key) ?? { optSteps: raw.optSteps, noise: raw.noise, pieces: [] };
+      arm.pieces.push({ at: r.heldout.range[0], raw });
+      byArm.set(key, arm);
+    }
+  const arms = [...byArm.values()].sort((a, b) => a.optSteps - b.optSteps || a.noise - b.noise);
+  const baselines = new Map<number, Grid[]>();
+  const cells: TtcCell[] = [];
+  const out: TtcReport = {
+    ...first,
+    heldout: { ...first.heldout, range: [0, total] },
+    optSteps: [...new Set(arms.map((a) => a.optSteps))],
+    noise: [...new Set(arms.map((a) => a.noise))].sort((a, b) => a - b),
+    load: {
+      start: Math.min(...parts.map((r) => r.load.start)),
+      end: Math.max(...parts.map((r) => r.load.end)),
+    },
+    wallSeconds: Math.max(...parts.map((r) => r.wallSeconds)),
+    arms: [],
+    cells,
+    raw: [],
+  };
+  for (const arm of arms) {
+    arm.pieces.sort((a, b) => a.at - b.at);
+    const energies = Array.from({ length: R }, () => new Float32Array(total));
+    const answers: Grid[][] = Array.from({ length: R }, () => new Array<Grid>(total));
+    let next = 0;
+    for (const { at, raw } of arm.pieces) {
+      if (at !== next)
+        throw new XError(
+          'INVALID_INPUT',
+          `--merge: arm steps ${arm.optSteps} noise ${arm.noise}: boards ${next}..${at - 1} missing or overlapping`,
+        );
+      const n = (raw.answers[0] ?? []).length;
+      for (let k = 0; k < R; k++)
+        for (let b = 0; b < n; b++) {
+          (energies[k] as Float32Array)[at + b] = raw.energies[k]?.[b] as number;
+          const g = gridFromString(raw.answers[k]?.[b] ?? '');
+          if (g === undefined)
+            throw new XError(
+              'INVALID_INPUT',
+              `--merge: arm steps ${arm.optSteps} noise ${arm.noise}: restart ${k} board ${at + b} is not an 81-digit grid`,
+            );
+          (answers[k] as Grid[])[at + b] = g;
+        }
+      next = at + n;
+    }
+    if (next !== total)
+      throw new XError(
+        'INVALID_INPUT',
+        `--merge: arm steps ${arm.optSteps} noise ${arm.noise} covers boards 0..${next - 1} of ${total}`,
+      );
+    if (arm.noise === 0) baselines.set(arm.optSteps, answers[0] as Grid[]);
+    const timing = parts.flatMap((r) =>
+      r.arms.filter((a) => a.optSteps === arm.optSteps && a.noise === arm.noise),
+    );
+    out.arms.push({
+      optSteps: arm.optSteps,
+      noise: arm.noise,
+      rows: total * R,
+      wallSeconds: Math.max(...timing.map((t) => t.wallSeconds)),
+      cpuSeconds: timing.reduce((a, t) => a + t.cpuSeconds, 0),
+      load: Math.max(...timing.map((t) => t.load)),
+    });
+    cells.push(
+      ...armCells(
+        puzzles,
+        { ...arm, energies, answers },
+        first.restartPrefixes,
+        baselines.get(arm.optSteps),
+      ),
+    );
+    out.raw.push({
+      optSteps: arm.optSteps,
+      noise: arm.noise,
+      energies: energies.map((e) => Array.from(e)),
+      answers: answers.map((a) => a.map(gridToString)),
+    });
+  }
+  return out;
 }
 
 function flag(args: string[], name: string): string | undefined {
@@ -498,7 +638,8 @@ function onlyFilters(args: string[]): { steps?: number[]; noise?: number[] } {
 const USAGE = `pnpm bench ired_ttc [--checkpoint <ckpt|run-dir>] [--seed 0] [--train-steps 2500]
   [--boards 64] [--heldout-seed 12345] [--sample-seed 7] [--opt-steps 1,5,20,80] [--noise 0,1]
   [--restarts 8] [--batch-rows 128] [--only steps=<list>|noise=<list>] [--json <file>]
-  [--cache <dir>] [--tiny]`;
+  [--board-range a:b] [--cache <dir>] [--tiny]
+pnpm bench ired_ttc [--json <file>] --merge <report.json>...   (join shards of one configuration)`;
 
 /**
  * \`pnpm bench ired_ttc\`: test-time compute of IRED on a trained model — blank-cell and strict-board
@@ -524,6 +665,25 @@ async function run(args: string[]): Promise<void> {
     return;
   }
   const w = (s: string) => process.stdout.write(`${s}\n`);
+  const writeJson = (path: string, r: TtcReport) => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(r)}\n`);
+    renameSync(`${path}.tmp`, path);
+  };
+  const mergeAt = args.indexOf('--merge');
+  if (mergeAt >= 0) {
+    const files = args.slice(mergeAt + 1).filter((a) => !a.startsWith('--'));
+    const merged = mergeReports(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as TtcReport));
+    const out = resolve(flag(args.slice(0, mergeAt), 'json') ?? join(here, 'out', 'ired_ttc.json'));
+    w(ttcTable(merged));
+    w('');
+    w(
+      `${merged.heldout.boards} boards, train seed ${merged.model.trainSeed} (${merged.model.trainSteps} steps), held-out seed ${merged.heldout.seed}, sampling seed ${merged.sampleSeed}; merged from ${files.length} reports; ${merged.wallSeconds.toFixed(0)} s wall (longest shard); load ${merged.load.start.toFixed(2)} → ${merged.load.end.toFixed(2)}`,
+    );
+    writeJson(out, merged);
+    w(`wrote ${out}`);
+    return;
+  }
   const tiny = args.includes('--tiny');
   const seed = intFlag(args, 'seed', 0, 0);
   const trainSteps = intFlag(args, 'train-steps', tiny ? 2 : 2500, 0);
@@ -533,6 +693,14 @@ async function run(args: string[]): Promise<void> {
   const maxRestarts = intFlag(args, 'restarts', 8, 1);
   const batchRows = intFlag(args, 'batch-rows', 128, 1);
   const only = onlyFilters(args);
+  const rangeRaw = flag(args, 'board-range') ?? `0:${boards}`;
+  const rm = /^(\d+):(\d+)$/.exec(rangeRaw);
+  const range = [Number(rm?.[1]), Number(rm?.[2])] as const;
+  if (rm === null || range[0] >= range[1] || range[1] > boards)
+    throw new XError(
+      'INVALID_INPUT',
+      `--board-range: expected a:b with 0 <= a < b <= ${boards}, got '${rangeRaw}'`,
+    );
   const optSteps = listFlag(args, 'opt-steps', tiny ? [1] : [1, 5, 20, 80]).filter(
     (s) => only.steps === undefined || only.steps.includes(s),
   );
@@ -595,7 +763,7 @@ async function run(args: string[]): Promise<void> {
         : `, trained in ${model.trainWallSeconds.toFixed(0)} s wall / ${model.trainCpuSeconds?.toFixed(0)} s cpu`
     }`,
   );
-  const puzzles = generatePuzzles(
+  const heldout = generatePuzzles(
     Rng.fromSeed(heldoutSeed).stream('heldout'),
     boards,
     SATNET_GIVENS,
@@ -603,16 +771,15 @@ async function run(args: string[]): Promise<void> {
   w(
     `held-out: ${boards} generated puzzles (31–42 givens, seed ${heldoutSeed}); sampling seed ${sampleSeed}; ${maxRestarts} restarts per arm; arms: opt steps ${optSteps.join('/')} × noise ${noise.join('/')}`,
   );
-  const write = (r: TtcReport) => {
-    mkdirSync(dirname(jsonPath), { recursive: true });
-    writeFileSync(`${jsonPath}.tmp`, `${JSON.stringify(r, null, 1)}\n`);
-    renameSync(`${jsonPath}.tmp`, jsonPath);
-  };
+  const puzzles = heldout.slice(range[0], range[1]);
+  const write = (r: TtcReport) => writeJson(jsonPath, r);
   const report = await runTtc({
     params,
     config,
     model,
     puzzles,
+    firstId: range[0],
+    heldoutBoards: boards,
     heldoutSeed,
     sampleSeed,
     optSteps,

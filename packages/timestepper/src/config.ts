@@ -46,6 +46,28 @@ export const trainConfigSchema = z.strictObject({
   }),
   /** Use the time-symmetric learned rule dt = ½[h(z_n) + h(z_{n+1})]. */
   symmetric: z.boolean(),
+  /**
+   * Train on the work–precision objective over long rollouts instead of Part 1/Part 2 (null: the
+   * band-loss phases). Each epoch takes `updatesPerEpoch` optimizer steps, each on `systems` fresh
+   * seeded random systems of the family rolled out for `startSteps · 2^⌊epoch/doubleEvery⌋` steps
+   * (at most `maxSteps`).
+   */
+  workPrecision: z
+    .strictObject({
+      updatesPerEpoch: z.number().int().positive(),
+      systems: z.number().int().positive(),
+      startSteps: z.number().int().positive(),
+      maxSteps: z.number().int().positive(),
+      doubleEvery: z.number().int().positive(),
+      /** The benchmark's tolerance on max |ΔE/E0|. */
+      tolerance: z.number().positive(),
+      /** Exponent of the soft maximum over the rollout's errors. */
+      power: z.number().min(1),
+      /** Steps a dt's tangent is carried before its energy derivative is frozen. */
+      window: z.number().int().positive(),
+    })
+    .nullable()
+    .default(null),
 });
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;
@@ -64,4 +86,17 @@ export const defaultTrainConfig: TrainConfig = {
   part1: { stepsPerEpoch: 16, trainOnAccept: true },
   part2: { replaySteps: 4, batch: 8, rollout: 8, bufferSize: 1024, minBuffer: 8 },
   symmetric: false,
+  workPrecision: null,
+};
+
+/** Work–precision settings used when a config enables them without its own (`workPrecision`). */
+export const defaultWorkPrecision: NonNullable<TrainConfig['workPrecision']> = {
+  updatesPerEpoch: 4,
+  systems: 4,
+  startSteps: 64,
+  maxSteps: 512,
+  doubleEvery: 10,
+  tolerance: 1e-4,
+  power: 8,
+  window: 32,
 };

@@ -117,3 +117,82 @@ export function cheapestWithin(method: BenchMethod, tol: number): BenchPoint | u
   }
   return best;
 }
+
+/** Options of {@link operatingPoint}. */
+export interface OperatingPointOptions {
+  /** Largest (cheapest) parameter tried first. */
+  hi: number;
+  /** Smallest parameter tried before giving up. */
+  lo: number;
+  tolerance: number;
+  /** Geometric bisection steps after the first passing parameter is bracketed. */
+  bisections: number;
+  maxForceEvals: number;
+}
+
+/** The cheapest point within the tolerance found by {@link operatingPoint}, and every point run. */
+export interface OperatingPoint {
+  best: BenchPoint | undefined;
+  points: BenchPoint[];
+}
+
+/**
+ * The tolerance sweep of one rule: halves the rule's accuracy parameter from `hi` (a larger
+ * parameter means larger steps for every rule here) until a run's max |ΔE/E0| is within the
+ * tolerance (doubling instead while `hi` already passes), then bisects geometrically between that parameter and the last failing one. The same
+ * procedure for every rule picks each one's operating point fairly; on a non-monotone error curve
+ * it finds the largest passing parameter near the first crossing.
+ */
+export function operatingPoint(
+  initial: NBodyState,
+  tEnd: number,
+  rule: (param: number) => StepRule,
+  o: OperatingPointOptions,
+): OperatingPoint {
+  const points: BenchPoint[] = [];
+  const run = (param: number): BenchPoint => {
+    const r = integrate(initial, rule(param), { tEnd, maxForceEvals: o.maxForceEvals });
+    const p: BenchPoint = {
+      param,
+      forceEvals: r.forceEvals,
+      maxRelEnergyError: r.maxRelEnergyError,
+      finalRelEnergyError: r.finalRelEnergyError,
+      wallSeconds: r.wallSeconds,
+      completed: r.completed,
+      steps: r.steps,
+    };
+    points.push(p);
+    return p;
+  };
+  const ok = (p: BenchPoint) => p.completed && p.maxRelEnergyError <= o.tolerance;
+  let fail: number | undefined;
+  let pass: number | undefined;
+  for (let param = o.hi; param >= o.lo * (1 - 1e-9); param /= 2) {
+    const p = run(param);
+    if (ok(p)) {
+      pass = param;
+      break;
+    }
+    if (!p.completed) break;
+    fail = param;
+  }
+  // `hi` already passes: double until a run fails, so the bisection has a bracket.
+  for (let k = 0; pass !== undefined && fail === undefined && k < 8; k++) {
+    const up = pass * 2;
+    if (ok(run(up))) pass = up;
+    else fail = up;
+  }
+  if (pass !== undefined && fail !== undefined) {
+    let up = fail;
+    let down = pass;
+    for (let i = 0; i < o.bisections; i++) {
+      const mid = Math.sqrt(up * down);
+      if (ok(run(mid))) down = mid;
+      else up = mid;
+    }
+  }
+  let best: BenchPoint | undefined;
+  for (const p of points)
+    if (ok(p) && (best === undefined || p.forceEvals < best.forceEvals)) best = p;
+  return { best, points };
+}

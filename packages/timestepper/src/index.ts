@@ -44,8 +44,15 @@ export {
 export type { StepRule } from './stepRules.js';
 export { integrate } from './integrate.js';
 export type { IntegrateOptions, IntegrateResult } from './integrate.js';
-export { cheapestWithin, defaultSweeps, runComparison } from './harness.js';
-export type { BenchMethod, BenchPoint, BenchReport, MethodSweep } from './harness.js';
+export { cheapestWithin, defaultSweeps, operatingPoint, runComparison } from './harness.js';
+export type {
+  BenchMethod,
+  BenchPoint,
+  BenchReport,
+  MethodSweep,
+  OperatingPoint,
+  OperatingPointOptions,
+} from './harness.js';
 export {
   STATE_FEATURES,
   TRANSITION_FEATURES,
@@ -70,8 +77,18 @@ export { rollout } from './rollout.js';
 export type { RolloutResult } from './rollout.js';
 export { learnedRule } from './learnedRule.js';
 export type { LearnedRuleOptions } from './learnedRule.js';
-export { defaultTrainConfig, trainConfigSchema } from './config.js';
+export { defaultTrainConfig, defaultWorkPrecision, trainConfigSchema } from './config.js';
 export type { TrainConfig } from './config.js';
 export { TimestepTrainer } from './trainer.js';
 export type { EpochMetrics, TrainProgress } from './trainer.js';
 export { stepWithLoss } from './stepLoss.js';
+export { WorkPrecisionAccumulator } from './workPrecision.js';
+export type { WorkPrecisionOptions, WorkPrecisionValue } from './workPrecision.js';
+export { projectOutScale, workPrecisionRollout } from './wpRollout.js';
+export type { WorkPrecisionRollout, WorkPrecisionRolloutOptions } from './wpRollout.js';
+export { curriculumSteps, workPrecisionEpoch } from './wpTrain.js';
+export type { WorkPrecisionEpochMetrics } from './wpTrain.js';
+export { validateAgainstSymmetric, validationSystems } from './wpValidate.js';
+export type { ValidationOptions, ValidationResult } from './wpValidate.js';
+export { trainAndSelect } from './wpSelect.js';
+export type { SelectOptions, Selection } from './wpSelect.js';

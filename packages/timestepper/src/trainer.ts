@@ -7,6 +7,7 @@ import { TRANSITION_FEATURES, featureSize } from './features.js';
 import { DtModel } from './model.js';
 import { makeProblem, type Problem } from './problems.js';
 import { rollout } from './rollout.js';
+import { workPrecisionEpoch, type WorkPrecisionEpochMetrics } from './wpTrain.js';
 
 /** Counters of a training run (a `Component` through {@link TimestepTrainer.components}). */
 export interface TrainProgress {
@@ -37,13 +38,16 @@ export interface EpochMetrics {
   replayPassRate: number;
   replayDtOverTau: number;
   optimizerSteps: number;
+  /** Work–precision metrics (only when `config.workPrecision` is set). */
+  wp?: WorkPrecisionEpochMetrics;
 }
 
 /**
  * The two-phase trainer of the learned time-step model. Each epoch runs `part1.stepsPerEpoch`
  * collection steps (accept/reject with the retrain loop) and then `part2.replaySteps` rollout
  * updates on minibatches drawn from the replay buffer with the seeded stream
- * `replay/<epoch>/<i>`. Every piece of state is a `Component` ({@link components}), so a run
+ * `replay/<epoch>/<i>`. With `config.workPrecision` an epoch is instead a number of updates on
+ * the work–precision objective over long rollouts ({@link workPrecisionEpoch}). Every piece of state is a `Component` ({@link components}), so a run
  * restored from a checkpoint continues bit for bit.
  */
 export class TimestepTrainer {
@@ -122,6 +126,19 @@ export class TimestepTrainer {
       replayDtOverTau: 0,
       optimizerSteps: 0,
     };
+    if (cfg.workPrecision !== null) {
+      m.wp = await workPrecisionEpoch(
+        this.model,
+        this.optimizer,
+        this.root,
+        cfg,
+        this.problem.ic,
+        p.epoch,
+      );
+      m.optimizerSteps = this.optimizer.step;
+      this.progress.value = { ...p, epoch: p.epoch + 1 };
+      return m;
+    }
     const S = cfg.part1.stepsPerEpoch;
     for (let i = 0; i < S; i++) {
       const c = await this.collector.collectStep(this.model, this.optimizer, this.buffer);

@@ -51,8 +51,8 @@ function trainConfigOf(cfg: TimestepperRunConfig): TrainConfig {
 }
 
 function flat(m: EpochMetrics): Record<string, number> {
-  const { epoch: _e, ...rest } = m;
-  return rest;
+  const { epoch: _e, wp, ...rest } = m;
+  return { ...rest, ...(wp ?? {}) };
 }
 
 /**

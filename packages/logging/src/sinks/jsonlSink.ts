@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseJson, stringifyJson } from '../json.js';
 import { AppendFile } from './appendFile.js';
 import { jsonlFiles, rewindJsonl } from './jsonlRewind.js';
-import type { EpisodeRecord, MetricRow, RunInfo, Sink } from '../types.js';
+import type { EpisodeRecord, FlushOptions, MetricRow, RunInfo, Sink } from '../types.js';
 
 /** Options of {@link jsonlSink}. */
 export interface JsonlSinkOptions {
@@ -52,6 +52,10 @@ class JsonlFile {
     this.#file.writeNowSync();
   }
 
+  drain(): Promise<void> {
+    return this.#file.drain();
+  }
+
   sync(): Promise<void> {
     return this.#file.sync();
   }
@@ -86,7 +90,7 @@ const keyCache = new Map<string, string>();
  * `maxBytes`. On resume (`start` of a resumed run, then `rewind` to the restored step), rows
  * after that step are dropped from every part so they are not duplicated. Rows are encoded when
  * the logger hands them over (off `log()`) and written in the background, one write per file in
- * flight; `flush` waits for the writes and fsyncs.
+ * flight; `flush` waits for the writes (and fsyncs them with `durable`).
  */
 export function jsonlSink(options: JsonlSinkOptions = {}): Sink {
   const maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
@@ -123,8 +127,9 @@ export function jsonlSink(options: JsonlSinkOptions = {}): Sink {
         .join('');
       episodes?.append(text);
     },
-    async flush() {
-      await Promise.all([metrics?.sync(), episodes?.sync()]);
+    async flush(options?: FlushOptions) {
+      if (options?.durable === true) await Promise.all([metrics?.sync(), episodes?.sync()]);
+      else await Promise.all([metrics?.drain(), episodes?.drain()]);
     },
     flushSync() {
       metrics?.writeNowSync();

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import type { HistogramRecord, MetricRow, RunInfo, Sink } from '../types.js';
+import type { FlushOptions, HistogramRecord, MetricRow, RunInfo, Sink } from '../types.js';
 import {
   encodeEvent,
   frameRecord,
@@ -95,8 +95,10 @@ export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
       }
       await file.sync();
     },
-    async flush() {
-      if (file?.isOpen === true) await file.sync();
+    async flush(flushOptions?: FlushOptions) {
+      if (file?.isOpen !== true) return;
+      if (flushOptions?.durable === true) await file.sync();
+      else await file.drain();
     },
     flushSync() {
       file?.writeNowSync();

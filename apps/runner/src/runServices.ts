@@ -1,6 +1,6 @@
 import { openRunCheckpoints, type RetentionPolicy, type RunCheckpoints } from '@x/checkpoint';
 import { WandbSink, createRunLogger, type ExperimentLogger } from '@x/logging';
-import type { BackendInfo } from '@x/tensor';
+import { type BackendInfo, tf } from '@x/tensor';
 import type { Output } from './command.js';
 
 /** The checkpoints and the logger of one `train` run. */
@@ -32,6 +32,12 @@ export async function openRunServices(options: {
 }): Promise<RunServices> {
   const { runDir, config, resume } = options;
   const holder: { logger?: ExperimentLogger } = {};
+  const best = options.retention?.best;
+  const bestBy = best === undefined ? undefined : { metric: best.metric, mode: best.mode };
+  const wandbOf = (): WandbSink | undefined => {
+    const sink = holder.logger?.getSink('wandb');
+    return sink instanceof WandbSink ? sink : undefined;
+  };
   const ckpt = openRunCheckpoints(runDir, {
     saveEvery: config.saveEvery,
     resume,
@@ -45,6 +51,11 @@ export async function openRunServices(options: {
           `log sink(s) ${failed.join(', ')} could not be made durable before this checkpoint; their logs may miss steps after a crash`,
         );
       }
+    },
+    // Committed checkpoints become versions of the W&B run's model artifact
+    // (`logging.wandb.logCheckpoints`); staging them is synchronous, the upload is not.
+    afterSave: (step, c) => {
+      wandbOf()?.logCheckpoint({ step, dir: c.path, metrics: c.metrics, best: bestBy });
     },
   });
   // The newest listed step is only a first guess (progress bar, TensorBoard's session start):
@@ -62,10 +73,30 @@ export async function openRunServices(options: {
     handleSignals: false,
   });
   holder.logger = log;
+  const wandb = wandbOf();
+  if (wandb !== undefined) {
+    wandb.setSystemProbe(gpuProbe(options.backend));
+    try {
+      // WANDB_RESUME: `must` for a run that does not exist, `never` for one that does: exit 2.
+      await wandb.verifyResume();
+    } catch (err) {
+      await log.close({ exitCode: 2, preempting: false }).catch(() => undefined);
+      throw err;
+    }
+  }
   const resumeCheckpoint = ckpt.resume.bind(ckpt);
   ckpt.resume = async (components) => {
     const point = await resumeCheckpoint(components);
     if (resume) await log.rewind(point.restored === undefined ? -1 : point.step);
+    // A crash between a checkpoint's commit and its artifact record: log it now (once).
+    if (point.restored !== undefined) {
+      wandbOf()?.logCheckpoint({
+        step: point.step,
+        dir: point.restored.path,
+        metrics: point.restored.metrics,
+        best: bestBy,
+      });
+    }
     return point;
   };
   const close = log.close.bind(log);
@@ -74,6 +105,16 @@ export async function openRunServices(options: {
     reportUnsent(log, runDir, options.out);
   };
   return { ckpt, logger: log };
+}
+
+/**
+ * GPU memory for W&B's system metrics on a GPU backend (WebGPU, TensorFlow with CUDA): the bytes
+ * tfjs holds in tensors, as `gpu.0.memoryAllocatedBytes` (W&B's key). CPU backends report none.
+ */
+function gpuProbe(backend: BackendInfo): (() => Record<string, number>) | undefined {
+  const onGpu = backend.name === 'webgpu' || backend.packageName.endsWith('-gpu');
+  if (!onGpu) return undefined;
+  return () => ({ 'gpu.0.memoryAllocatedBytes': tf.memory().numBytes });
 }
 
 /**
@@ -86,9 +127,9 @@ function reportUnsent(logger: ExperimentLogger, runDir: string, out: Output): vo
   const sink = logger.getSink('wandb');
   if (!(sink instanceof WandbSink)) return;
   const st = sink.stats();
-  if (st.unsentLines === 0) return;
+  if (st.unsentLines === 0 && st.artifactsPending === 0) return;
   const where = sink.dir ?? `${runDir}/wandb`;
-  const what = `${st.unsentHistoryLines} W&B history row(s)${st.unsentLines > st.unsentHistoryLines ? ` and ${st.unsentLines - st.unsentHistoryLines} console line(s)` : ''}`;
+  const what = `${st.unsentHistoryLines} W&B history row(s)${st.unsentLines > st.unsentHistoryLines ? ` and ${st.unsentLines - st.unsentHistoryLines} console line(s)` : ''}${st.artifactsPending > 0 ? ` and ${st.artifactsPending} checkpoint artifact version(s)` : ''}`;
   const hint = `runner wandb sync ${runDir}`;
   if (st.mode === 'offline') out.info(`${what} logged offline to ${where}; upload with: ${hint}`);
   else

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,4 +125,118 @@ describe('runner wandb sync', () => {
     expect(code).toBe(2);
     expect(err).toContain(join(root, 'nowhere'));
   });
+});
+
+/** A tiny IRED run: a step takes ~0.1–0.3 s on the cpu backend. */
+const tinyIred = [
+  ...['--set', 'model.channels=4', '--set', 'model.blocks=1', '--set', 'model.kernel=3'],
+  ...['--set', 'model.timeDim=8', '--set', 'model.fourierDim=8', '--set', 'train.batchSize=2'],
+  ...['--set', 'diffusion.landscapes=3', '--set', 'diffusion.optSteps=2'],
+  ...['--backend', 'cpu', '--quiet'],
+];
+
+function allFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...allFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+describe('checkpoints as W&B model artifacts through the runner', () => {
+  it('kill -9 mid-upload, then --resume: every checkpoint is one version, each file stored by one PUT, aliases on the newest and the best', async () => {
+    const runDir = join(root, 'ckpt-kill');
+    const e = { ...env(), WANDB_MODE: 'online', WANDB_PROJECT: 'ckpt' };
+    // Slow storage: the kill lands while uploads are in flight (the server may still store one
+    // whose answer the killed process never saw).
+    server.inject({ match: 'upload', kind: 'slow', delayMs: 600, times: 6 });
+    const child = spawnTs(
+      join(runnerRoot, 'src', 'bin.ts'),
+      [
+        ...['ired', 'train', '--steps', '6', '--save-every', '1', '--out', runDir],
+        ...['--keep-best', 'loss:min', '--set', 'logging.wandb.logCheckpoints=all'],
+        ...tinyIred,
+      ],
+      { cwd: runnerRoot, env: { ...process.env, ...e } },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const deadline = Date.now() + 120_000;
+    while (server.artifacts.puts.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    expect(await closed, stderr).toBe(null);
+    const run = await runRunner(
+      ['ired', 'train', '--resume', runDir, '--backend', 'cpu', '--quiet'],
+      e,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const runId = (
+      JSON.parse(readFileSync(join(runDir, 'wandb', 'run.json'), 'utf8')) as { runId: string }
+    ).runId;
+    const name = `model-${runId}`;
+    const store = server.artifacts;
+    const versions = store.versions(name);
+    const steps = versions.map((v) => (v.metadata as { step: number }).step);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(versions.map((v) => v.commits)).toEqual([1, 1, 1, 1, 1, 1]);
+    const counts = [...store.putCounts().entries()].filter(([k]) => !k.startsWith('art-'));
+    expect(counts.length).toBeGreaterThanOrEqual(6);
+    for (const [key, count] of counts) expect(count, key).toBe(1);
+    expect((store.alias(name, 'latest')?.metadata as { step: number }).step).toBe(6);
+    const loss = (v: (typeof versions)[number]) =>
+      (v.metadata as { metrics: { loss: number } }).metrics.loss;
+    const bestLoss = Math.min(...versions.map(loss));
+    const bestStep = Math.max(
+      ...versions
+        .filter((v) => loss(v) === bestLoss)
+        .map((v) => (v.metadata as { step: number }).step),
+    );
+    expect((store.alias(name, 'best')?.metadata as { step: number }).step).toBe(bestStep);
+    // The API key never reaches the storage origin nor the run directory.
+    for (const r of server.requests.filter((x) => x.server === 'storage')) {
+      expect(r.headers.authorization).toBeUndefined();
+      expect(r.path).not.toContain(KEY);
+    }
+    const b64 = Buffer.from(`api:${KEY}`).toString('base64');
+    for (const f of allFiles(runDir)) {
+      const text = readFileSync(f).toString('latin1');
+      expect(text.includes(KEY) || text.includes(b64), f).toBe(false);
+    }
+    // Nothing left for sync.
+    const again = await runRunner(['wandb', 'sync', runDir], e);
+    expect(again.code, again.stderr).toBe(0);
+    expect(server.artifacts.versions(name)).toHaveLength(6);
+  }, 240_000);
+});
+
+describe('WANDB_RESUME through the runner', () => {
+  it('must for a run that does not exist, never for one that does: exit 2 with the reason, no stack', async () => {
+    server.seedRun('exists01', { project: 'resume' });
+    const cases = [
+      { mode: 'must', id: 'missing01', text: "WANDB_RESUME=must but run missing01 doesn't exist" },
+      { mode: 'never', id: 'exists01', text: 'WANDB_RESUME=never but run exists01 exists' },
+    ];
+    for (const c of cases) {
+      const r = await runRunner(
+        ['ired', 'train', '--steps', '1', '--out', join(root, `resume-${c.mode}`), ...tinyIred],
+        {
+          ...env(),
+          WANDB_MODE: 'online',
+          WANDB_PROJECT: 'resume',
+          WANDB_RESUME: c.mode,
+          WANDB_RUN_ID: c.id,
+        },
+      );
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(c.text);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(server.runs.has('missing01')).toBe(false);
+    expect(server.runs.get('exists01')?.upserts).toBe(0);
+  }, 120_000);
 });

@@ -13,7 +13,10 @@ line count, console output and files at the offsets saved in progress.json; runn
 sends nothing twice. Reads WANDB_API_KEY (or ~/.netrc) and WANDB_BASE_URL (default: the URL the
 run was logged for). SIGTERM/SIGINT stop it within one request or retry wait (exit 143/130;
 progress is kept). History lines that neither the server nor the spool holds (a gap) are an
-error naming them (exit 1), after the rows that exist were sent.`,
+error naming them (exit 1), after the rows that exist were sent. Checkpoints logged as the run's
+model artifact (logging.wandb.logCheckpoints) that were not uploaded yet are uploaded too, each
+file once (artifacts.json records the progress). WANDB_RESUME as the run was logged with (or as
+set now) is applied: 'must' for a run the server does not have is an error (exit 2).`,
   options: {},
   positionals: { min: 1, max: 1 },
   async run(ctx) {
@@ -25,8 +28,12 @@ error naming them (exit 1), after the rows that exist were sent.`,
     });
     const secs = (performance.now() - t0) / 1000;
     const rate = res.historySent > 0 ? `, ${(res.historySent / secs).toFixed(0)} rows/s` : '';
+    const artifacts =
+      res.artifactsCommitted + res.artifactsLeft > 0
+        ? `, ${res.artifactsCommitted} checkpoint version(s) on the server${res.artifactsLeft > 0 ? ` (${res.artifactsLeft} not uploaded)` : ''}`
+        : '';
     ctx.out.info(
-      `sent ${res.historySent} history rows, ${res.outputSent} console lines, ${res.filesSent} files in ${secs.toFixed(2)} s${rate}`,
+      `sent ${res.historySent} history rows, ${res.outputSent} console lines, ${res.filesSent} files in ${secs.toFixed(2)} s${rate}${artifacts}`,
     );
     if (res.interrupted) {
       // The runner exits 130/143 for the signal; progress is saved after each acknowledged request.

@@ -126,6 +126,7 @@ export class ArtifactQueue {
   readonly #mode: LogCheckpoints;
   readonly #notify: (level: 'info' | 'warn' | 'error', message: string) => void;
   #spool: Spool;
+  #warnedNoMetric = false;
 
   constructor(o: {
     dir: string;
@@ -182,6 +183,13 @@ export class ArtifactQueue {
         this.#spool.best = { ...c.best, value, step: c.step };
         isBest = true;
       }
+    }
+    if (this.#mode === 'best' && c.best === undefined && !this.#warnedNoMetric) {
+      this.#warnedNoMetric = true;
+      this.#notify(
+        'warn',
+        'wandb: logCheckpoints is best but the checkpoints have no ranking metric (--keep-best metric:min|max); every checkpoint is logged',
+      );
     }
     if (this.#mode === 'best' && c.best !== undefined && !isBest) {
       this.#save();

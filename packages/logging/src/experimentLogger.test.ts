@@ -183,8 +183,11 @@ describe('ExperimentLogger', () => {
     }
     expect(bySteps.calls).toEqual([]);
     await new Promise((res) => setImmediate(res));
-    // The batches were cut at the cadence, on commit; only the hand-over waited.
+    // The batches were cut at the cadence, on commit; only the hand-over waited (one sink per
+    // turn of the event loop: the second one follows in the next).
     expect(bySteps.calls).toEqual([1, 4, 4]);
+    expect(bySeconds.calls).toEqual([]);
+    await new Promise((res) => setImmediate(res));
     expect(bySeconds.calls).toEqual([1, 10]);
     await logger.close();
     expect(bySteps.rows.map((r) => r.step)).toEqual([...Array(13).keys()]);

@@ -32,6 +32,30 @@ export const HIGH_WATER = 4096;
 
 type Call = [method: string, fn: () => unknown];
 
+/** Hand-overs waiting for a macrotask, all loggers and sinks of the process together. */
+const handOvers: (() => void)[] = [];
+let handOverScheduled = false;
+
+/**
+ * Runs `fn` from a later macrotask: one hand-over per `setImmediate`, so that the sinks due at
+ * the same step (JSONL and TensorBoard every 100 steps) encode in different turns of the event
+ * loop rather than in one long one between two steps of the caller.
+ */
+function later(fn: () => void): void {
+  handOvers.push(fn);
+  if (!handOverScheduled) {
+    handOverScheduled = true;
+    setImmediate(handOverOne);
+  }
+}
+
+function handOverOne(): void {
+  const fn = handOvers.shift();
+  if (handOvers.length > 0) setImmediate(handOverOne);
+  else handOverScheduled = false;
+  fn?.();
+}
+
 interface Batch {
   calls: Call[];
   items: number;
@@ -39,7 +63,8 @@ interface Batch {
 
 /**
  * Drives one sink: buffers what the logger commits, cuts it into batches on the sink's cadence
- * and hands the batches to the sink in order from a later macrotask (`setImmediate`), never on
+ * and hands the batches to the sink in order from a later macrotask (`setImmediate`, one sink per
+ * macrotask), never on
  * the caller's stack (unless back-pressure or `deliverNow()` asks for it). A sink method that
  * returns a promise makes later data wait and coalesce until it settles. Isolates the sink's
  * failures.
@@ -62,7 +87,8 @@ export class SinkRunner {
   /** Batches cut but not yet handed over, oldest first. */
   #batches: Batch[] = [];
   #queuedItems = 0;
-  #immediate: NodeJS.Immediate | undefined;
+  /** True while this runner waits in the hand-over queue ({@link later}). */
+  #scheduled = false;
   /** True while batches are being handed over (including while a returned promise is pending). */
   #running = false;
   /** True while a promise returned by the sink is pending. */
@@ -198,16 +224,18 @@ export class SinkRunner {
     for (const p of pictures) calls.push(['writePicture', () => s.writePicture?.(p)]);
     this.#enqueue(calls, items);
     // Back-pressure: the caller has not yielded for HIGH_WATER items: hand them over now.
-    if (this.#queuedItems >= HIGH_WATER && this.#immediate !== undefined) this.runNow();
+    if (this.#queuedItems >= HIGH_WATER && this.#scheduled) this.runNow();
   }
 
   #enqueue(calls: Call[], items: number): void {
     this.#batches.push({ calls, items });
     this.#queuedItems += items;
-    if (!this.#running && this.#immediate === undefined) {
-      this.#immediate = setImmediate(() => {
-        this.#immediate = undefined;
-        this.#run();
+    if (!this.#running && !this.#scheduled) {
+      this.#scheduled = true;
+      later(() => {
+        if (!this.#scheduled) return; // handed over by runNow() meanwhile
+        this.#scheduled = false;
+        if (!this.#running) this.#run();
       });
     }
   }
@@ -217,10 +245,7 @@ export class SinkRunner {
    * finish before this returns). Crash and signal handlers, back-pressure, `start`.
    */
   runNow(): void {
-    if (this.#immediate !== undefined) {
-      clearImmediate(this.#immediate);
-      this.#immediate = undefined;
-    }
+    this.#scheduled = false;
     if (!this.#running) this.#run();
   }
 

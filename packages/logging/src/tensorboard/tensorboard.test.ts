@@ -6,7 +6,15 @@ import { pythonHas } from '@x/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ExperimentLogger } from '../experimentLogger.js';
 import { crc32c, maskedCrc32c } from './crc32c.js';
-import { encodeEvent, frameRecord, readEventFile, readRecords } from './events.js';
+import {
+  encodeEvent,
+  frameRecord,
+  frameRecords,
+  readEventFile,
+  readRecords,
+  scalarSummary,
+} from './events.js';
+import { scalarEventRecords } from './scalarEvents.js';
 import { tensorboardSink } from './tensorboardSink.js';
 
 const PY_READER = String.raw`
@@ -208,5 +216,25 @@ describe('TensorBoard event files', () => {
     const dir = join(runDir, 'logs', 'tb');
     const events = readEventFile(join(dir, readdirSync(dir)[0]!));
     expect(events[1]).toMatchObject({ step: 41, sessionLogStatus: 1 });
+  });
+});
+
+describe('scalarEventRecords', () => {
+  it('writes the same bytes as encodeEvent + scalarSummary + frameRecords, in one pass', () => {
+    const values = [0, -0, 1.5, -3e38, 1e-45, NaN, Infinity, -Infinity, 0.1];
+    const steps = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31 - 1, 2 ** 31, 2 ** 40 + 3];
+    const rows = steps.map((step, i) => {
+      const row: Record<string, number> = {};
+      for (let k = 0; k <= i; k++) row[`train/${'m'.repeat(k * 20)}${k}`] = values[k] as number;
+      return { step, time: 1_700_000_000.125 + i, values: row };
+    });
+    rows.push({ step: 5, time: 1, values: {} });
+    const expected = frameRecords(
+      rows.map((r) =>
+        encodeEvent({ wallTime: r.time, step: r.step, summary: scalarSummary(r.values) }),
+      ),
+    );
+    expect(Buffer.from(scalarEventRecords(rows)).equals(Buffer.from(expected))).toBe(true);
+    expect(scalarEventRecords([])).toHaveLength(0);
   });
 });

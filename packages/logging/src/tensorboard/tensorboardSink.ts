@@ -3,15 +3,9 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { FlushOptions, HistogramRecord, MetricRow, RunInfo, Sink } from '../types.js';
-import {
-  encodeEvent,
-  frameRecord,
-  frameRecords,
-  histogramSummary,
-  scalarSummary,
-  textSummary,
-} from './events.js';
+import { encodeEvent, frameRecord, frameRecords, histogramSummary, textSummary } from './events.js';
 import { AppendFile } from '../sinks/appendFile.js';
+import { scalarEventRecords } from './scalarEvents.js';
 import { rewindEventFiles } from './tbRewind.js';
 import { stripUrlCredentials } from '../wandb/redact.js';
 
@@ -69,13 +63,7 @@ export function tensorboardSink(options: TensorboardSinkOptions = {}): Sink {
       write(Buffer.concat(chunks));
     },
     writeRows(rows: readonly MetricRow[]) {
-      write(
-        frameRecords(
-          rows.map((r) =>
-            encodeEvent({ wallTime: r.time, step: r.step, summary: scalarSummary(r.values) }),
-          ),
-        ),
-      );
+      write(scalarEventRecords(rows));
     },
     writeHistograms(hs: readonly HistogramRecord[]) {
       write(

@@ -1,4 +1,6 @@
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -9,6 +11,7 @@ import {
   type RunInfo,
   type Sink,
 } from '../packages/logging/src/index.js';
+import { SystemSampler } from '../packages/logging/src/wandb/systemMetrics.js';
 import { startFakeWandb, type FakeWandb } from '@x/test-utils';
 
 const KEY = 'bench-key-0123456789abcdef0123456789abcdef';
@@ -91,9 +94,101 @@ function env(server: FakeWandb, mode: string): Record<string, string> {
   };
 }
 
-/** `pnpm bench wandb [steps]`: log() cost with the W&B sink off, slow (2 s answers), down, offline; sync throughput. */
+/** A checkpoint directory of one `mb` MiB file (contents differ per `seed`) plus a small manifest. */
+function checkpointDir(root: string, seed: number, mb: number): string {
+  const dir = join(root, `step-${String(seed).padStart(8, '0')}`);
+  mkdirSync(dir, { recursive: true });
+  const buf = Buffer.alloc(mb * 1024 * 1024);
+  for (let i = 0; i < buf.length; i += 4096) buf.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
+  writeFileSync(join(dir, 'state.safetensors'), buf);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ step: seed }));
+  return dir;
+}
+
+/**
+ * Checkpoints as artifacts: `versions` checkpoints of `mb` MiB logged with `logCheckpoints: all`
+ * to the loopback server (time until all are committed, the logCheckpoint() call itself), next
+ * to the plain peer: read the same files, MD5 them and PUT them to the same storage origin.
+ */
+async function artifactPart(root: string, mb: number, versions: number): Promise<void> {
+  const server = await startFakeWandb({ apiKey: KEY });
+  const dirs = Array.from({ length: versions }, (_, i) =>
+    checkpointDir(join(root, 'ckpt'), i + 1, mb),
+  );
+  // Both paths read the files from a warm page cache.
+  for (const d of dirs) await readFile(join(d, 'state.safetensors'));
+  // Peer: read + MD5 + one PUT per file, sequentially (what the upload has to do at least).
+  const p0 = performance.now();
+  const pc0 = process.cpuUsage();
+  for (const d of dirs) {
+    for (const name of ['state.safetensors', 'manifest.json']) {
+      const body = await readFile(join(d, name));
+      const md5 = createHash('md5').update(body).digest('base64');
+      const url = `${server.storageUrl}/artifact-files/${encodeURIComponent(md5)}/peer-${encodeURIComponent(name)}`;
+      const res = await fetch(url, { method: 'PUT', body, headers: { 'x-upload-token': 't1' } });
+      await res.arrayBuffer();
+    }
+  }
+  const peerSec = (performance.now() - p0) / 1000;
+  const peerCpu = process.cpuUsage(pc0);
+  server.artifacts.blobs.clear();
+  const sink = new WandbSink({
+    env: env(server, 'online'),
+    config: {
+      flushIntervalMs: 50,
+      closeTimeoutMs: 600_000,
+      logCheckpoints: 'all',
+      systemMetrics: false,
+    },
+  });
+  sink.start({
+    runDir: join(root, 'art'),
+    pipeline: 'bench',
+    config: {},
+    startStep: 0,
+    resumed: false,
+  });
+  const a0 = performance.now();
+  const ac0 = process.cpuUsage();
+  const callUs: number[] = [];
+  for (const [i, d] of dirs.entries()) {
+    const c = performance.now();
+    sink.logCheckpoint({ step: i + 1, dir: d, metrics: { loss: 1 / (i + 1) } });
+    callUs.push((performance.now() - c) * 1000);
+  }
+  await sink.close({ exitCode: 0, preempting: false });
+  const artSec = (performance.now() - a0) / 1000;
+  const artCpu = process.cpuUsage(ac0);
+  const committed = server.artifacts.versions(`model-${sink.runId ?? ''}`).length;
+  const total = versions * mb;
+  const cpuS = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+  callUs.sort((x, y) => x - y);
+  process.stdout.write(
+    `\ncheckpoint artifacts: ${versions} × ${mb} MiB over loopback (committed ${committed}/${versions})\n` +
+      'path                                   wall s   MiB/s   CPU s   vs peer (wall)\n' +
+      `plain read + MD5 + PUT (peer)       ${peerSec.toFixed(2).padStart(9)} ${(total / peerSec).toFixed(0).padStart(7)} ${cpuS(peerCpu).toFixed(2).padStart(7)} ${'1.00'.padStart(9)}\n` +
+      `logCheckpoint → committed (artifact) ${artSec.toFixed(2).padStart(8)} ${(total / artSec).toFixed(0).padStart(7)} ${cpuS(artCpu).toFixed(2).padStart(7)} ${(artSec / peerSec).toFixed(2).padStart(9)}\n` +
+      `logCheckpoint() call (hard links + artifacts.json): median ${quantile(callUs, 0.5).toFixed(0)} µs, max ${(callUs.at(-1) ?? 0).toFixed(0)} µs\n`,
+  );
+  const sampler = new SystemSampler(['/'], () => undefined);
+  const n = 2000;
+  const s0 = performance.now();
+  for (let i = 0; i < n; i++) sampler.sample();
+  process.stdout.write(
+    `system metrics: one sample ${(((performance.now() - s0) / n) * 1000).toFixed(0)} µs (every 15 s by default)\n`,
+  );
+  await server.close();
+}
+
+/**
+ * `pnpm bench wandb [steps] [checkpointMiB] [versions]`: log() cost with the W&B sink off, slow
+ * (2 s answers), down, offline; sync throughput; checkpoint artifacts vs a plain upload peer;
+ * system-metrics sample cost.
+ */
 export async function main(args: string[]): Promise<void> {
   const steps = Number(args[0] ?? 20_000);
+  const ckptMb = Number(args[1] ?? 64);
+  const ckptVersions = Number(args[2] ?? 4);
   const root = mkdtempSync(join(tmpdir(), 'bench-wandb-'));
   const server = await startFakeWandb({ apiKey: KEY });
   const results: Result[] = [];
@@ -145,4 +240,5 @@ export async function main(args: string[]): Promise<void> {
   );
   await server.close();
   await server2.close();
+  await artifactPart(root, ckptMb, ckptVersions);
 }

@@ -366,7 +366,7 @@ export async function startFakeWandb(options: {
         method: req.method ?? '',
         path,
         headers: req.headers,
-        body: body.toString('utf8'),
+        body: body.length > 65_536 ? '' : body.toString('utf8'),
       };
       requests.push(rec);
       const fault = takeFault('upload', path);

@@ -1,15 +1,33 @@
 import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { dtAlongOrbitSvg } from '../apps/runner/src/timestepper/pictures.js';
+import { Rng } from '../packages/core/src/index.js';
 import { initBackend } from '../packages/tensor/src/index.js';
 import {
+  DtModel,
+  PROBLEMS,
   TimestepTrainer,
   cloneNBody,
   createState,
+  defaultSweeps,
   defaultTrainConfig,
+  featureSize,
+  integrate,
   leapfrogStep,
+  learnedRule,
   makeProblem,
+  operatingPoint,
+  parseProblem,
+  symmetricRule,
   totalEnergy,
+  trainAndSelect,
+  validationSystems,
+  type BenchPoint,
   type NBodyState,
+  type ProblemName,
+  type StepRule,
   type TrainConfig,
 } from '../packages/timestepper/src/index.js';
 
@@ -110,13 +128,285 @@ async function trainingRow(label: string, config: TrainConfig, epochs: number): 
   t.dispose();
 }
 
-/** `pnpm bench timestepper [--quick]`: leapfrog steps/s (N = 3, 100) vs NumPy, and training throughput. */
+/** Training and validation settings of the work–precision models, per problem family. */
+interface FamilySetup {
+  eta0: number;
+  epochs: number;
+  validateEvery: number;
+  wp: NonNullable<TrainConfig['workPrecision']>;
+  /** Held-out validation systems, their horizon in problem periods, and the dt multiplier. */
+  val: { count: number; periods: number; scale: number; maxForceEvals: number };
+}
+
+const WP = { tolerance: 1e-4, power: 8, window: 32 };
+const FAMILY: Record<ProblemName, FamilySetup> = {
+  kepler: {
+    eta0: 0.03,
+    epochs: 40,
+    validateEvery: 5,
+    wp: { ...WP, updatesPerEpoch: 4, systems: 4, startSteps: 64, maxSteps: 512, doubleEvery: 5 },
+    val: { count: 8, periods: 3, scale: 0.5, maxForceEvals: 2e6 },
+  },
+  figure8: {
+    eta0: 0.05,
+    epochs: 40,
+    validateEvery: 5,
+    wp: { ...WP, updatesPerEpoch: 4, systems: 4, startSteps: 64, maxSteps: 512, doubleEvery: 5 },
+    val: { count: 8, periods: 1, scale: 0.5, maxForceEvals: 2e6 },
+  },
+  pythagorean: {
+    eta0: 0.01,
+    epochs: 40,
+    validateEvery: 5,
+    wp: { ...WP, updatesPerEpoch: 4, systems: 4, startSteps: 64, maxSteps: 512, doubleEvery: 5 },
+    val: { count: 8, periods: 5, scale: 0.5, maxForceEvals: 2e5 },
+  },
+  plummer: {
+    eta0: 0.05,
+    epochs: 16,
+    validateEvery: 4,
+    wp: { ...WP, updatesPerEpoch: 2, systems: 2, startSteps: 32, maxSteps: 128, doubleEvery: 4 },
+    val: { count: 4, periods: 1, scale: 0.5, maxForceEvals: 2e5 },
+  },
+};
+
+const TOL = 1e-4;
+const HISTORY_K = 4;
+
+function flagValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function wpConfig(problem: ProblemName, K: number, f: FamilySetup): TrainConfig {
+  return {
+    ...defaultTrainConfig,
+    problem,
+    symmetric: true,
+    model: { ...defaultTrainConfig.model, eta0: f.eta0, historyLen: K },
+    optimizer: { learningRate: 5e-4, clipGlobalNorm: 5 },
+    workPrecision: f.wp,
+  };
+}
+
+interface LearnedVariant {
+  name: string;
+  K: number;
+  model: DtModel;
+  eta0: number;
+  selection: { seed: number | null; epoch: number; score: number; perSeed: unknown[] };
+}
+
+async function trainVariant(
+  problem: ProblemName,
+  K: number,
+  seeds: number[],
+  f: FamilySetup,
+  quick: boolean,
+): Promise<LearnedVariant> {
+  const cfg = wpConfig(problem, K, f);
+  const p = makeProblem(problem);
+  const c0 = process.cpuUsage();
+  const sel = await trainAndSelect(cfg, {
+    seeds,
+    epochs: quick ? 4 : f.epochs,
+    validateEvery: quick ? 2 : f.validateEvery,
+    systems: validationSystems(problem, quick ? 2 : f.val.count, p.ic.eps),
+    validation: {
+      scale: f.val.scale,
+      horizon: f.val.periods * p.period,
+      tolerance: TOL,
+      maxForceEvals: f.val.maxForceEvals,
+    },
+  });
+  const model = new DtModel(
+    { inputs: featureSize(K), hidden: cfg.model.hidden, logEta0: Math.log(f.eta0), range: 4 },
+    Rng.fromSeed(0),
+  );
+  if (sel.state !== undefined) model.setState(sel.state);
+  const name = K > 0 ? 'learned-history' : 'learned';
+  const cpu = (process.cpuUsage(c0).user + process.cpuUsage(c0).system) / 1e6;
+  console.log(
+    `  ${name}: seeds ${seeds.join(',')}, per-seed best validation ln(learned/symmetric) ` +
+      sel.perSeed.map((r) => `${r.seed}:${r.score.toFixed(3)}@${r.epoch}`).join(' ') +
+      ` → kept ${sel.seed === undefined ? 'the untrained model (= symmetric)' : `seed ${sel.seed} epoch ${sel.epoch} (${sel.score.toFixed(3)})`}; ${cpu.toFixed(0)} s CPU`,
+  );
+  return {
+    name,
+    K,
+    model,
+    eta0: f.eta0,
+    selection: { seed: sel.seed ?? null, epoch: sel.epoch, score: sel.score, perSeed: sel.perSeed },
+  };
+}
+
+function learnedStepRule(v: LearnedVariant): (eta: number) => StepRule {
+  return (eta) => learnedRule(v.model, v.K, { scale: eta / v.eta0, symmetric: true });
+}
+
+interface TableRow {
+  problem: ProblemName;
+  tEnd: number;
+  load: number[];
+  methods: { name: string; best: BenchPoint | null; points: BenchPoint[]; cpuSeconds: number }[];
+  learned: { name: string; selection: LearnedVariant['selection'] }[];
+  svg?: string;
+}
+
+function fmtEvals(p: BenchPoint | null): string {
+  return p === null ? 'never' : p.forceEvals.toExponential(2);
+}
+
+async function problemRow(
+  problem: ProblemName,
+  seeds: number[],
+  history: boolean,
+  quick: boolean,
+  outDir: string,
+): Promise<TableRow> {
+  const f = FAMILY[problem];
+  const p = makeProblem(problem);
+  const tEnd = quick ? Math.min(p.tEnd, (problem === 'kepler' ? 10 : 1) * p.period) : p.tEnd;
+  console.log(
+    `${problem} (t = ${tEnd.toPrecision(4)}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}):`,
+  );
+  const variants = [await trainVariant(problem, 0, seeds, f, quick)];
+  if (history) variants.push(await trainVariant(problem, HISTORY_K, seeds, f, quick));
+  const s0 = createState(p.ic);
+  const sweeps = defaultSweeps(problem, tEnd, 2);
+  const sym = sweeps.find((m) => m.name === 'symmetric')!;
+  const all = [
+    ...sweeps.map((m) => ({ name: m.name, hi: m.params[0]!, lo: m.params[1]!, rule: m.rule })),
+    ...variants.map((v) => ({
+      name: v.name,
+      hi: sym.params[0]!,
+      lo: sym.params[1]!,
+      rule: learnedStepRule(v),
+    })),
+  ];
+  const row: TableRow = {
+    problem,
+    tEnd,
+    load: loadavg(),
+    methods: [],
+    learned: variants.map((v) => ({ name: v.name, selection: v.selection })),
+  };
+  for (const m of all) {
+    const c0 = process.cpuUsage();
+    const r = operatingPoint(s0, tEnd, m.rule, {
+      hi: m.hi,
+      lo: m.lo / 4,
+      tolerance: TOL,
+      bisections: quick ? 3 : 6,
+      maxForceEvals: problem === 'pythagorean' ? 8e6 : 2e7,
+    });
+    const cpu = process.cpuUsage(c0).user / 1e6;
+    row.methods.push({ name: m.name, best: r.best ?? null, points: r.points, cpuSeconds: cpu });
+  }
+  // dt along the orbit, learned vs symmetric at their operating points.
+  const bestOf = (n: string) => row.methods.find((m) => m.name === n)?.best ?? null;
+  const symBest = bestOf('symmetric');
+  const learnedBest = bestOf('learned');
+  if (symBest !== null && learnedBest !== null) {
+    const horizon = problem === 'kepler' ? 2 * p.period : problem === 'plummer' ? 1 : p.period;
+    const record = (rule: StepRule) => {
+      const res = integrate(s0, rule, { tEnd: horizon, recordEvery: 1, maxForceEvals: 2e6 });
+      const every = Math.max(1, Math.ceil(res.frames.length / 3000));
+      return { ...res, frames: res.frames.filter((_, i) => i % every === 0) };
+    };
+    mkdirSync(outDir, { recursive: true });
+    const file = join(outDir, `dt-${problem}.svg`);
+    writeFileSync(
+      file,
+      dtAlongOrbitSvg(
+        [
+          {
+            name: `symmetric η=${symBest.param.toPrecision(3)}`,
+            result: record(symmetricRule(symBest.param)),
+          },
+          {
+            name: `learned η=${learnedBest.param.toPrecision(3)}`,
+            result: record(learnedStepRule(variants[0]!)(learnedBest.param)),
+          },
+        ],
+        `${problem}: dt along the orbit at the operating points (max |ΔE/E0| ≤ 1e-4 over the benchmark horizon)`,
+      ),
+    );
+    row.svg = file;
+  }
+  for (const v of variants) v.model.dispose();
+  return row;
+}
+
+function printTable(rows: TableRow[]): void {
+  const names = rows[0]?.methods.map((m) => m.name) ?? [];
+  const w = 13;
+  console.log(
+    `\nforce evaluations for max |ΔE/E0| ≤ ${TOL.toExponential(0)} (tolerance sweep per rule: halve the accuracy parameter until within, then 6 geometric bisections; aarseth counts 3 per step)`,
+  );
+  console.log(
+    ['problem'.padEnd(12), ...names.map((n) => n.padStart(w)), 'learned/sym'.padStart(12)].join(
+      ' ',
+    ),
+  );
+  for (const r of rows) {
+    const get = (n: string) => r.methods.find((m) => m.name === n)?.best ?? null;
+    const s = get('symmetric');
+    const l = get('learned');
+    const ratio = s !== null && l !== null ? (l.forceEvals / s.forceEvals).toFixed(3) : '—';
+    console.log(
+      [
+        r.problem.padEnd(12),
+        ...names.map((n) => fmtEvals(get(n)).padStart(w)),
+        ratio.padStart(12),
+      ].join(' '),
+    );
+  }
+}
+
+/**
+ * `pnpm bench timestepper [--quick] [--part speed|table|all] [--problems a,b] [--seeds 1,2,3]
+ * [--no-history] [--out-dir DIR] [--json FILE]`: leapfrog steps/s (N = 3, 100) vs NumPy and
+ * training throughput (speed), and the force-evaluation table at max |ΔE/E0| ≤ 1e-4 for fixed,
+ * adaptive, symmetric, Aarseth and the work–precision-trained learned rules (table).
+ */
 export async function main(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
+  const part = flagValue(args, '--part') ?? 'all';
   const info = await initBackend((process.env['X_BACKEND'] as 'auto' | undefined) ?? 'auto');
   console.log(
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}, tfjs backend ${info.name}`,
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}, tfjs backend ${info.name}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   );
+  if (part === 'all' || part === 'speed') await speed(quick);
+  if (part === 'all' || part === 'table') {
+    const problems = (flagValue(args, '--problems') ?? PROBLEMS.join(','))
+      .split(',')
+      .map((n) => parseProblem(n, '--problems'));
+    const seeds = (flagValue(args, '--seeds') ?? (quick ? '1' : '1,2,3')).split(',').map(Number);
+    const history = !args.includes('--no-history');
+    const outDir = flagValue(args, '--out-dir') ?? join('bench', 'out', 'timestepper');
+    const rows: TableRow[] = [];
+    for (const problem of problems)
+      rows.push(await problemRow(problem, seeds, history, quick, outDir));
+    printTable(rows);
+    for (const r of rows)
+      if (r.svg !== undefined) console.log(`dt along the orbit (${r.problem}): ${r.svg}`);
+    const json = flagValue(args, '--json');
+    if (json !== undefined) {
+      writeFileSync(
+        json,
+        `${JSON.stringify({ tolerance: TOL, seeds, quick, rows }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
+      );
+      console.log(`json: ${json}`);
+    }
+  }
+}
+
+async function speed(quick: boolean): Promise<void> {
   integratorRow(
     'N = 3 (figure-eight)',
     createState(makeProblem('figure8').ic),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pythonHas, runPython } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { timestepperCommands } from './commands/timestepper.js';
+import { timestepperQuickstartStep } from './commands/timestepperQuickstart.js';
 import { runInProcess, runRunnerAsync, tinyTimestepperArgs } from './testkit.js';
 
 const runAsync = (args: string[]) => runRunnerAsync(args, { cwd: dir });
@@ -125,6 +126,12 @@ describe('runner timestepper', () => {
           expect(typeof p[k], `${m.name}.${k}`).toBe('number');
       }
     }
+    // The learned rule is swept over the symmetric rule's η values (as dt multipliers η / η0).
+    const params = (n: string) =>
+      doc.methods.find((m) => m.name === n)!.points.map((p) => p['param']);
+    expect(params('learned')).toEqual(
+      params('symmetric').map((eta) => Number((eta! / 0.02).toPrecision(4))),
+    );
     expect(readFileSync(join(dir, 'bench', 'f8.svg'), 'utf8')).toContain('<svg');
   });
 
@@ -168,4 +175,18 @@ describe('runner timestepper', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('kepler, figure8, pythagorean, plummer');
   });
+
+  it('the quickstart step: its learned rule meets max |ΔE/E0| ≤ 1e-4 within its sweep', async () => {
+    const lines: string[] = [];
+    const r = await timestepperQuickstartStep.run({
+      outRoot: join(dir, 'qs'),
+      backend: 'cpu',
+      quiet: true,
+      out: { line: (t) => lines.push(t), info: () => {}, warn: (t) => lines.push(t) },
+      signal: new AbortController().signal,
+    });
+    const learned = r.findings.find((l) => / learned /.test(l));
+    expect(learned, r.findings.join('\n')).toMatch(/learned +\d+ +[\d.e-]+ +\d\.\d+e-\d+/);
+    expect(r.findings.join('\n')).toMatch(/5 of 5 methods reach/);
+  }, 300_000);
 });

@@ -77,11 +77,11 @@ export const timestepperBenchCommand: Command = {
   usage:
     '--problem <p> [--checkpoint <ckpt|run-dir>] --out <file.json> [--tend <t>] [--points <n>]',
   help: `  --problem <p>              kepler | figure8 | pythagorean | plummer
-  --checkpoint <ckpt|run-dir> add the learned rule (its dt scaled by 2^(1/2) ... 2^(-k/2))
+  --checkpoint <ckpt|run-dir> add the learned rule (its dt multiplier swept over the symmetric rule's η values / the model's η0)
   --out <file.json>          benchmark JSON; the SVG plot is written beside it (<file>.svg)
   --tend <t>                 end time (default: the reference horizon: kepler 100 orbits, figure8 10 T, pythagorean 70, plummer 10)
   --points <n>               parameter values per method (default 6)
-  --learned-min <s>          smallest dt multiplier of the learned sweep (default 2^((1-points)/2))
+  --learned-min <s>          instead sweep the learned dt multiplier over 2^(1/2) ... <s>, log-spaced
   --max-force-evals <n>      budget per integration (default 2e7; runs that hit it are marked completed: false)`,
   options: {
     problem: { type: 'string' },

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { cheapestWithin, makeProblem } from '@x/timestepper';
+import { cheapestWithin, defaultWorkPrecision, makeProblem } from '@x/timestepper';
 import type { QuickstartStep } from '../quickstart.js';
 import { bySchema, resolveRunConfig } from '../resolveConfig.js';
 import { prepareRunDir } from '../runSetup.js';
@@ -11,7 +11,10 @@ import {
   timestepperRunSchema,
 } from '../timestepper/train.js';
 
-/** `runner quickstart` step: a short kepler training run, a small benchmark and a trajectory. */
+/**
+ * `runner quickstart` step: a short kepler training run (work–precision objective), a small
+ * benchmark and a trajectory.
+ */
 export const timestepperQuickstartStep: QuickstartStep = {
   name: 'timestepper',
   async run(ctx) {
@@ -19,7 +22,18 @@ export const timestepperQuickstartStep: QuickstartStep = {
     const runDir = join(dir, 'run');
     const { config } = resolveRunConfig({
       validate: bySchema(timestepperRunSchema),
-      defaults: { ...timestepperRunDefaults, problem: 'kepler', steps: 12, saveEvery: 6 },
+      // The time-symmetric learned rule trained on the work–precision objective: it starts as the
+      // symmetric rule and the benchmark sweeps it over the symmetric rule's η range.
+      defaults: {
+        ...timestepperRunDefaults,
+        problem: 'kepler',
+        steps: 12,
+        saveEvery: 6,
+        symmetric: true,
+        model: { ...timestepperRunDefaults.model, eta0: 0.03 },
+        optimizer: { ...timestepperRunDefaults.optimizer, learningRate: 5e-4 },
+        workPrecision: { ...defaultWorkPrecision, maxSteps: 256, doubleEvery: 4 },
+      },
       values: {},
       cwd: dir,
     });

@@ -28,7 +28,10 @@ export interface BenchOptions {
   tEnd?: number;
   points: number;
   maxForceEvals: number;
-  /** Smallest dt multiplier of the learned sweep (default 2^((1 − points)/2)). */
+  /**
+   * Smallest dt multiplier of the learned sweep (√2 … learnedMin, log-spaced). Default: the
+   * symmetric rule's η values divided by the model's η0.
+   */
   learnedMin?: number;
   out: Output;
   quiet: boolean;
@@ -115,7 +118,8 @@ export function summaryTable(report: BenchReport, tol = BENCH_TOLERANCE): string
 
 /**
  * Sweeps fixed, adaptive, symmetric and aarseth (and the learned rule from a checkpoint, its dt
- * multiplied by √2 … learnedMin, log-spaced) to `tEnd`, writes the contract's JSON and an SVG beside it.
+ * multiplied by the symmetric sweep's η / η0, or by √2 … learnedMin log-spaced) to `tEnd`, writes
+ * the contract's JSON and an SVG beside it.
  */
 export async function runTimestepperBench(
   o: BenchOptions,
@@ -131,12 +135,17 @@ export async function runTimestepperBench(
     );
     if (config.problem !== o.problem)
       o.out.warn(`the model was trained on ${config.problem}; benchmarking it on ${o.problem}`);
-    const lo = o.learnedMin ?? 2 ** ((1 - o.points) / 2);
-    const params = Array.from({ length: o.points }, (_, i) =>
-      Number(
-        (Math.SQRT2 * (lo / Math.SQRT2) ** (o.points > 1 ? i / (o.points - 1) : 0)).toPrecision(4),
-      ),
-    );
+    // Default: the symmetric rule's η values over the model's η0, so the learned rule is swept
+    // over the same range of accuracy as the rule it corrects (at init it is that rule).
+    const symEtas = sweeps.find((m) => m.name === 'symmetric')?.params ?? [];
+    const params =
+      o.learnedMin === undefined && symEtas.length === o.points
+        ? symEtas.map((eta) => Number((eta / config.model.eta0).toPrecision(4)))
+        : Array.from({ length: o.points }, (_, i) => {
+            const lo = o.learnedMin ?? 2 ** ((1 - o.points) / 2);
+            const f = o.points > 1 ? i / (o.points - 1) : 0;
+            return Number((Math.SQRT2 * (lo / Math.SQRT2) ** f).toPrecision(4));
+          });
     sweeps.push({
       name: 'learned',
       params,

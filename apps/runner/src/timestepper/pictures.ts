@@ -79,3 +79,50 @@ export function benchSvg(report: BenchReport, tolerance = 1e-4): string {
     height: 460,
   });
 }
+
+/**
+ * Step size along the orbit for several rules on the same problem (one line per rule, log dt
+ * against time), with each rule's relative energy error on a second panel: where a learned rule
+ * spends its steps compared with the time-symmetric rule at their operating points.
+ */
+export function dtAlongOrbitSvg(
+  runs: readonly { name: string; result: IntegrateResult }[],
+  title: string,
+): string {
+  const xLabel = 'time t (N-body time units)';
+  const frames = runs.map((r) => ({ name: r.name, f: r.result.frames.slice(1) }));
+  const series = (pick: (f: IntegrateResult['frames'][number]) => number): Series[] =>
+    frames.map((r) => ({
+      name: r.name,
+      x: r.f.map((f) => f.t),
+      y: r.f.map(pick),
+      marker: 'none' as const,
+    }));
+  return panelsSvg(
+    [
+      lineChartSvg(
+        series((f) => f.dt),
+        {
+          title: 'step size',
+          xLabel,
+          yLabel: 'dt (N-body time units)',
+          logY: true,
+          width: 720,
+          height: 300,
+        },
+      ),
+      lineChartSvg(
+        series((f) => Math.max(f.relEnergyError, 1e-17)),
+        {
+          title: 'relative energy error',
+          xLabel,
+          yLabel: '|E(t) − E₀| / |E₀|',
+          logY: true,
+          width: 720,
+          height: 300,
+        },
+      ),
+    ],
+    { columns: 1, title },
+  );
+}

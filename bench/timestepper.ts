@@ -171,6 +171,7 @@ const FAMILY: Record<ProblemName, FamilySetup> = {
 };
 
 const TOL = 1e-4;
+const bisectionsOf = (quick: boolean) => (quick ? 3 : 6);
 const HISTORY_K = 4;
 
 function flagValue(args: string[], name: string): string | undefined {
@@ -299,11 +300,15 @@ async function problemRow(
       hi: m.hi,
       lo: m.lo / 4,
       tolerance: TOL,
-      bisections: quick ? 3 : 6,
+      bisections: bisectionsOf(quick),
       maxForceEvals: problem === 'pythagorean' ? 8e6 : 2e7,
     });
     const cpu = process.cpuUsage(c0).user / 1e6;
     row.methods.push({ name: m.name, best: r.best ?? null, points: r.points, cpuSeconds: cpu });
+    const b = r.best;
+    console.log(
+      `  ${m.name}: ${b === undefined ? `none within the tolerance (${r.points.length} runs)` : `${b.forceEvals} force evals at param ${b.param.toPrecision(4)} (max |ΔE/E0| ${b.maxRelEnergyError.toExponential(2)})`}; ${r.points.length} runs, ${cpu.toFixed(1)} s CPU`,
+    );
   }
   // dt along the orbit, learned vs symmetric at their operating points.
   const bestOf = (n: string) => row.methods.find((m) => m.name === n)?.best ?? null;
@@ -340,11 +345,11 @@ async function problemRow(
   return row;
 }
 
-function printTable(rows: TableRow[]): void {
+function printTable(rows: TableRow[], bisections: number): void {
   const names = rows[0]?.methods.map((m) => m.name) ?? [];
   const w = 13;
   console.log(
-    `\nforce evaluations for max |ΔE/E0| ≤ ${TOL.toExponential(0)} (tolerance sweep per rule: halve the accuracy parameter until within, then 6 geometric bisections; aarseth counts 3 per step)`,
+    `\nforce evaluations for max |ΔE/E0| ≤ ${TOL.toExponential(0)} (tolerance sweep per rule: halve the accuracy parameter until within, then ${bisections} geometric bisections; aarseth counts 3 per step)`,
   );
   console.log(
     ['problem'.padEnd(12), ...names.map((n) => n.padStart(w)), 'learned/sym'.padStart(12)].join(
@@ -392,7 +397,7 @@ export async function main(args: string[]): Promise<void> {
     const rows: TableRow[] = [];
     for (const problem of problems)
       rows.push(await problemRow(problem, seeds, history, quick, outDir));
-    printTable(rows);
+    printTable(rows, bisectionsOf(quick));
     for (const r of rows)
       if (r.svg !== undefined) console.log(`dt along the orbit (${r.problem}): ${r.svg}`);
     const json = flagValue(args, '--json');

@@ -13,7 +13,7 @@ import {
   generatePuzzles,
   initParams,
   IredTrainer,
-  lossParts,
+  lossAndGrads,
   makeLossBatch,
   paperPreset,
   parameterCount,
@@ -77,22 +77,16 @@ async function gradsStep(c: Case, seed: number): Promise<void> {
     Rng.fromSeed(seed).stream('noise'),
   );
   try {
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-      const r = lossParts(
-        c.model,
-        paperPreset.diffusion,
-        schedule,
-        Object.fromEntries(names.map((n, j) => [n, xs[j] as tf.Tensor])),
-        batch,
-      );
-      r.mse.dispose();
-      r.contrastive.dispose();
-      return r.total;
-    })(names.map((n) => params.get(n)));
-    await value.data();
-    for (const g of grads) await g.data();
-    value.dispose();
-    grads.forEach((g) => g.dispose());
+    const r = await lossAndGrads(
+      c.model,
+      paperPreset.diffusion,
+      schedule,
+      names,
+      names.map((n) => params.get(n)),
+      batch,
+    );
+    for (const g of r.grads) await g.data();
+    r.grads.forEach((g) => g.dispose());
   } finally {
     params.dispose();
   }

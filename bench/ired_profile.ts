@@ -4,6 +4,7 @@ import {
   cosineSchedule,
   cpuPreset,
   encodeBatch,
+  paperPreset,
   energyAndGrad,
   generatePuzzles,
   IredTrainer,
@@ -65,9 +66,11 @@ async function profile(
 }
 
 /**
- * `pnpm bench ired_profile [--threads 1,2] [--top n] [--shapes] [--batch n]`: per-kernel time of
- * one CPU-default IRED training step (loss, gradients, Adam, EMA) and one sampling optimisation
- * step (energy and ∇_y E at sampling batch 8) on wasm at each thread count, from `tf.profile`.
+ * `pnpm bench ired_profile [--threads 1,2] [--top n] [--shapes] [--preset cpu|paper] [--batch n]
+ * [--micro-batch n|none] [--sample-batch n] [--warmup n]`: per-kernel time of one IRED training
+ * step (loss, gradients, Adam, EMA; default the CPU preset) and one sampling optimisation step
+ * (energy and ∇_y E, sampling batch 8) on wasm at each thread count, from `tf.profile`. Kernels of
+ * gradient workers (micro-batches at 2+ threads) are not listed; their CPU time is in the totals.
  * Kernel times are process CPU time (every thread) while the kernel ran, steadier than wall time
  * on a shared machine; "other" is CPU time outside kernels (JS dispatch, tape, tidy).
  */
@@ -75,7 +78,11 @@ export async function main(args: string[]): Promise<void> {
   const threads = (flag(args, 'threads') ?? '1,2').split(',').map(Number);
   const top = Number(flag(args, 'top') ?? 25);
   const shapes = flag(args, 'shapes') !== undefined;
-  const batch = Number(flag(args, 'batch') ?? cpuPreset.train.batchSize);
+  const preset = flag(args, 'preset') === 'paper' ? paperPreset : cpuPreset;
+  const batch = Number(flag(args, 'batch') ?? preset.train.batchSize);
+  const micro = flag(args, 'micro-batch');
+  const sampleBatch = Number(flag(args, 'sample-batch') ?? 8);
+  const warmup = Number(flag(args, 'warmup') ?? 2);
   const w = (s: string) => process.stdout.write(`${s}\n`);
   const load = () =>
     loadavg()
@@ -85,13 +92,18 @@ export async function main(args: string[]): Promise<void> {
   const results = new Map<string, Map<number, Awaited<ReturnType<typeof profile>>>>();
   for (const t of threads) {
     await initBackend({ backend: 'wasm', threads: t });
-    const config: IredConfig = structuredClone(cpuPreset);
+    const config: IredConfig = structuredClone(preset);
     config.train.batchSize = batch;
+    if (micro === 'none') delete config.train.microBatch;
+    else if (micro !== undefined) config.train.microBatch = Number(micro);
     const trainer = new IredTrainer({ config, seed: 0 });
-    const quizzes = generatePuzzles(Rng.fromSeed(1), 8, SATNET_GIVENS).map((p) => p.quiz);
-    const inp = tf.tensor2d(encodeBatch(quizzes), [8, 729]);
-    const y = tf.tensor2d(Rng.fromSeed(3).fillNormal(new Float32Array(8 * 729), 0, 0.1), [8, 729]);
-    const ts = new Array<number>(8).fill(3);
+    const quizzes = generatePuzzles(Rng.fromSeed(1), sampleBatch, SATNET_GIVENS).map((p) => p.quiz);
+    const inp = tf.tensor2d(encodeBatch(quizzes), [sampleBatch, 729]);
+    const y = tf.tensor2d(Rng.fromSeed(3).fillNormal(new Float32Array(sampleBatch * 729), 0, 0.1), [
+      sampleBatch,
+      729,
+    ]);
+    const ts = new Array<number>(sampleBatch).fill(3);
     const p = trainer.params.record();
     const sampleStep = async () => {
       const r = energyAndGrad(config.model, p, inp, y, ts);
@@ -101,13 +113,13 @@ export async function main(args: string[]): Promise<void> {
     };
     void cosineSchedule;
     try {
-      for (let i = 0; i < 2; i++) await trainer.trainStep();
+      for (let i = 0; i < warmup; i++) await trainer.trainStep();
       await sampleStep();
       const train = await profile(() => trainer.trainStep(), shapes);
       const sample = await profile(sampleStep, shapes);
       for (const [name, r] of [
         ['train step', train],
-        ['sampling step (energy + grad, batch 8)', sample],
+        [`sampling step (energy + grad, batch ${sampleBatch})`, sample],
       ] as const) {
         const m = results.get(name) ?? new Map<number, Awaited<ReturnType<typeof profile>>>();
         m.set(t, r);

@@ -35,8 +35,8 @@ export {
   randomSolution,
 } from './generator.js';
 export type { GivensRange, Puzzle } from './generator.js';
-export { lossParts, makeLossBatch } from './loss.js';
-export type { LossBatch, LossParts } from './loss.js';
+export { lossAndGrads, lossParts, makeLossBatch } from './loss.js';
+export type { LossAndGrads, LossBatch, LossParts } from './loss.js';
 export { evaluateBoards, scoreBoard, summarizeScores } from './metrics.js';
 export type { BoardScore, SudokuMetrics } from './metrics.js';
 export {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@x/core';
+import { withConvCache } from '@x/tensor';
 import type { DiffusionConfig, ModelConfig } from './config.js';
 import { BOARD_SIZE, fillNormalAt, encodeGrid, givensMask } from './encoding.js';
 import type { Puzzle } from './generator.js';
@@ -173,12 +174,14 @@ export async function lossAndGrads(
   batch: LossBatch,
 ): Promise<LossAndGrads> {
   let parts: { mse: tf.Scalar; contrastive: tf.Scalar } | undefined;
-  const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-    const p: Params = Object.fromEntries(names.map((n, i) => [n, xs[i] as tf.Tensor]));
-    const r = lossParts(model, diffusion, schedule, p, batch);
-    parts = { mse: r.mse, contrastive: r.contrastive };
-    return r.total;
-  })([...tensors]);
+  const { value, grads } = withConvCache(() =>
+    tf.valueAndGrads((...xs: tf.Tensor[]) => {
+      const p: Params = Object.fromEntries(names.map((n, i) => [n, xs[i] as tf.Tensor]));
+      const r = lossParts(model, diffusion, schedule, p, batch);
+      parts = { mse: r.mse, contrastive: r.contrastive };
+      return r.total;
+    })([...tensors]),
+  );
   const scalar = async (t: tf.Tensor | undefined) =>
     ((await t?.data()) as Float32Array)[0] as number;
   try {

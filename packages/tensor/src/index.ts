@@ -15,7 +15,7 @@ export type {
   BackendRequest,
 } from './backend.js';
 export { exp, gelu, sigmoid, softplus, swish, tanh } from './activations.js';
-export { conv2d, dense, groupNorm, matMul } from './layers.js';
+export { conv2d, dense, groupNorm, matMul, withConvCache } from './layers.js';
 export type { Conv2dOptions } from './layers.js';
 export { fromTensorData, readTensorData, toTensorData } from './convert.js';
 export type { FromTensorDataOptions } from './convert.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, isXError } from '@x/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from './backend.js';
-import { conv2d, dense, groupNorm, matMul } from './layers.js';
+import { conv2d, dense, groupNorm, matMul, withConvCache } from './layers.js';
 
 function randn(seed: string, shape: number[], std = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -115,6 +115,24 @@ describe.each<BackendName>(['cpu', 'wasm'])('layers on %s', (backend) => {
     };
     expect(await convs(() => [tf.grad((a: tf.Tensor) => f(a, k))(x)])).toBe(2);
     expect(await convs(() => tf.grads(f)([x, k]))).toBe(3);
+  });
+
+  it('withConvCache gives the same second-order gradients and frees its flipped kernels', () => {
+    const x = randn('xw', [2, 7, 7, 3]) as tf.Tensor4D;
+    const k1 = randn('kw1', [3, 3, 3, 4], 0.3) as tf.Tensor4D;
+    const k2 = randn('kw2', [5, 5, 4, 2], 0.3) as tf.Tensor4D;
+    const loss = (a: tf.Tensor, b: tf.Tensor) => {
+      const e = (xx: tf.Tensor) =>
+        tf.sum(tf.square(conv2d(conv2d(xx as tf.Tensor4D, a as tf.Tensor4D), b as tf.Tensor4D)));
+      return tf.add(tf.sum(tf.square(tf.grad(e)(x))), e(tf.mul(x, 0.5)));
+    };
+    const plain = tf.grads(loss)([k1, k2]);
+    const before = tf.memory().numTensors;
+    const cached = withConvCache(() => tf.grads(loss)([k1, k2]));
+    expect(tf.memory().numTensors).toBe(before + 2);
+    cached.forEach((g, i) =>
+      expect(Array.from(g.dataSync())).toEqual(Array.from((plain[i] as tf.Tensor).dataSync())),
+    );
   });
 
   it('conv2d rejects mismatched channels and even kernels with same padding', () => {

@@ -70,6 +70,17 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 const CONV_KERNEL = 'XConv2D';
 const convBackends = new Set<string>();
 
+/**
+ * tfjs saves a kernel's inputs for its gradient as clones, which the wasm backend's `Identity`
+ * copies (a 384×384×5×5 kernel: 15 MB a conv). The cpu backend shares the data instead; this
+ * makes wasm do the same (tensors are immutable; a variable's assign swaps its data).
+ */
+function sharedIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const x = args.inputs['x'] as tf.TensorInfo;
+  (args.backend as { incRef: (d: object) => void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 function ensureConvKernel(): void {
   const backend = tf.getBackend();
   if (convBackends.has(backend)) return;
@@ -78,6 +89,14 @@ function ensureConvKernel(): void {
     throw new XError('ENVIRONMENT', `conv2d: backend '${backend}' has no Conv2D kernel`);
   }
   tf.registerKernel({ ...base, kernelName: CONV_KERNEL });
+  if (backend === 'wasm' && tf.getKernel('Identity', 'wasm') !== undefined) {
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({
+      kernelName: 'Identity',
+      backendName: 'wasm',
+      kernelFunc: sharedIdentity,
+    });
+  }
   convBackends.add(backend);
 }
 
@@ -102,48 +121,86 @@ function convOp(x: tf.Tensor4D, w: tf.Tensor4D, ph: number, pw: number): tf.Tens
   return tf.engine().runKernel<tf.Tensor4D>(CONV_KERNEL, { x, filter: w }, attrMap);
 }
 
+/** Flipped kernels by the data of the kernel they came from, inside {@link withConvCache}. */
+let flipCache: Map<object, tf.Tensor4D> | undefined;
+
 /**
  * The kernel `[kh, kw, cin, cout]` flipped in both spatial axes with its channel axes swapped,
  * `[kh, kw, cout, cin]`: a product with a `taps × taps` permutation matrix (exact; wasm's
- * `Reverse` and `GatherV2` take several times longer) and a transpose. Linear and its own
- * adjoint, so its gradient is itself.
+ * `Reverse` and `GatherV2` take several times longer) and a transpose. Only used where no
+ * gradient flows through it (inside {@link inputGrad}'s forward), so it needs none.
  */
-const flipSwapOp: (w: tf.Tensor) => tf.Tensor = tf.customGrad(
-  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const w = args[0] as tf.Tensor4D;
-    const [kh, kw, cin, cout] = w.shape;
-    const taps = kh * kw;
-    const value = tf.tidy(() => {
-      const perm = new Float32Array(taps * taps);
-      for (let i = 0; i < taps; i++) perm[i * taps + taps - 1 - i] = 1;
-      const rows = tf.matMul(tf.tensor2d(perm, [taps, taps]), tf.reshape(w, [taps, cin * cout]));
-      return tf.reshape(tf.transpose(tf.reshape(rows, [taps, cin, cout]), [0, 2, 1]), [
-        kh,
-        kw,
-        cout,
-        cin,
-      ]);
-    });
-    return { value, gradFunc: (dy: tf.Tensor) => flipSwapOp(dy) };
-  },
-);
+function flipped(w: tf.Tensor4D): tf.Tensor4D {
+  const hit = flipCache?.get(w.dataId);
+  if (hit !== undefined) return hit;
+  const [kh, kw, cin, cout] = w.shape;
+  const taps = kh * kw;
+  const out = tf.tidy(() => {
+    const perm = new Float32Array(taps * taps);
+    for (let i = 0; i < taps; i++) perm[i * taps + taps - 1 - i] = 1;
+    const rows = tf.matMul(tf.tensor2d(perm, [taps, taps]), tf.reshape(w, [taps, cin * cout]));
+    const swapped = tf.transpose(tf.reshape(rows, [taps, cin, cout]), [0, 2, 1]);
+    return tf.reshape<tf.Rank.R4>(swapped, [kh, kw, cout, cin]);
+  });
+  if (flipCache !== undefined) flipCache.set(w.dataId, tf.keep(out));
+  return out;
+}
 
 /**
- * The input of each flipped kernel, by the flipped kernel's data (tfjs saves clones of a kernel's
- * inputs for its gradient, which share the data but not the tensor object).
+ * Runs `fn` with the flipped kernels of conv2d's input gradients computed once per kernel and
+ * freed when `fn` returns: a double-backprop loss (IRED) needs the same flip up to five times
+ * per kernel. Gradients are unchanged. `fn` must not change a kernel's values.
+ *
+ * @example
+ * const { value, grads } = withConvCache(() => tf.valueAndGrads(loss)(params));
  */
-const flippedFrom = new WeakMap<object, { source: tf.Tensor; data: object }>();
+export function withConvCache<T>(fn: () => T): T {
+  if (flipCache !== undefined) return fn();
+  flipCache = new Map();
+  try {
+    return fn();
+  } finally {
+    for (const t of flipCache.values()) t.dispose();
+    flipCache = undefined;
+  }
+}
 
-/** {@link flipSwapOp}, or the kernel a flipped kernel came from (only as a convolution's operand). */
-function flipSwap(w: tf.Tensor): tf.Tensor {
-  const hit = flippedFrom.get(w.dataId);
-  // flipSwap is an involution: the source is the value, and differentiating through it is exact.
-  // A variable's data changes on assign, so the source must still hold the data it was flipped from.
-  if (hit !== undefined && !hit.source.isDisposed && hit.source.dataId === hit.data)
-    return hit.source;
-  const out = flipSwapOp(w);
-  flippedFrom.set(out.dataId, { source: w, data: w.dataId });
-  return out;
+/** ∂/∂w of Σ dy·conv(x, w): the input (batch and channels swapped) convolved with `dy` as kernel. */
+function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
+  const xt = tf.transpose(x, [3, 1, 2, 0]);
+  const dyt = tf.transpose(dy, [1, 2, 0, 3]);
+  return tf.transpose(convOp(xt, dyt, ph, pw), [1, 2, 0, 3]);
+}
+
+type InputGrad = (dy: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+const inputGrads = new Map<string, InputGrad>();
+
+/**
+ * The input gradient of a convolution padded by (ph, pw): `dy` convolved with the flipped,
+ * channel-swapped kernel. Its own gradients need no flip: with respect to `dy` the forward
+ * convolution with `w`, and with respect to `w` {@link filterGrad}(g, dy), because flipping a
+ * kernel gradient equals swapping its two operands.
+ */
+function inputGrad(ph: number, pw: number): InputGrad {
+  const key = `${ph}x${pw}`;
+  let op = inputGrads.get(key);
+  if (op !== undefined) return op;
+  const custom = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [dy, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([dy, w]);
+    const [kh, kw] = w.shape;
+    return {
+      value: tf.tidy(() => convOp(dy, flipped(w), kh - 1 - ph, kw - 1 - pw)),
+      gradFunc: (g: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dys, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const g4 = g as tf.Tensor4D;
+        return [convOp(g4, ws, ph, pw), filterGrad(g4, dys, ph, pw)];
+      },
+    };
+  });
+  op = (dy, w) => custom(dy, w);
+  inputGrads.set(key, op);
+  return op;
 }
 
 function paddingOf(attrs: tf.NamedAttrMap): [number, number] {
@@ -156,11 +213,9 @@ function paddingOf(attrs: tf.NamedAttrMap): [number, number] {
 }
 
 /**
- * Gradients of {@link convOp} as {@link convOp}s again: the input gradient convolves `dy` with the
- * flipped, channel-swapped kernel; the kernel gradient convolves the input (batch and channels
- * swapped) with `dy` used as a kernel. No `Conv2DBackpropInput`/`Conv2DBackpropFilter` kernels
- * are needed, and gradients of any order are correct because each gradient is built from this
- * same kernel.
+ * Gradients of {@link convOp} as {@link convOp}s again ({@link inputGrad}, {@link filterGrad}).
+ * No `Conv2DBackpropInput`/`Conv2DBackpropFilter` kernels are needed, and gradients of any order
+ * are correct because each gradient is built from this same kernel.
  */
 tf.registerGradient({
   kernelName: CONV_KERNEL,
@@ -169,14 +224,9 @@ tf.registerGradient({
     const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
     const d = dy as tf.Tensor4D;
     const [ph, pw] = paddingOf(attrs);
-    const [kh, kw] = ws.shape;
     return {
-      x: () => convOp(d, flipSwap(ws) as tf.Tensor4D, kh - 1 - ph, kw - 1 - pw),
-      filter: () => {
-        const xt = tf.transpose(xs, [3, 1, 2, 0]);
-        const dyt = tf.transpose(d, [1, 2, 0, 3]);
-        return tf.transpose(convOp(xt, dyt, ph, pw), [1, 2, 0, 3]);
-      },
+      x: () => inputGrad(ph, pw)(d, ws),
+      filter: () => filterGrad(xs, d, ph, pw),
     };
   },
 });

@@ -79,6 +79,10 @@ export class WandbSink implements Sink {
   #onNotice: ((n: NoticeRecord) => void) | undefined;
   #monitor: SystemMonitor | undefined;
   #probe: SystemProbe | undefined;
+  #onStarted: (() => void) | undefined;
+  readonly #started = new Promise<void>((resolve) => {
+    this.#onStarted = resolve;
+  });
   /** The latest notices (also sent to the notice handler). */
   readonly notices: NoticeRecord[] = [];
 
@@ -157,6 +161,14 @@ export class WandbSink implements Sink {
   };
 
   start(run: RunInfo): void {
+    try {
+      this.#start(run);
+    } finally {
+      this.#onStarted?.();
+    }
+  }
+
+  #start(run: RunInfo): void {
     this.#run = run;
     if (this.#opts.config === undefined && run.sinkConfig !== undefined) {
       this.settings = resolveWandbSettings({ ...this.#opts, config: run.sinkConfig });
@@ -257,6 +269,18 @@ export class WandbSink implements Sink {
    * `must` without a run id). Offline it does nothing: `runner wandb sync` checks.
    */
   async verifyResume(): Promise<void> {
+    if (this.#session === undefined && this.#mode !== 'disabled') {
+      // The logger may start its sinks asynchronously: wait (boundedly) for this one.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#started,
+        new Promise<void>((r) => {
+          timer = setTimeout(r, 10_000);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     await this.#session?.checkResume();
   }
 

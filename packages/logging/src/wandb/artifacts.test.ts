@@ -6,9 +6,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type FakeWandb, startFakeWandb } from '@x/test-utils';
+import { fileURLToPath } from 'node:url';
+import { type FakeWandb, repoRoot, startFakeWandb, tsEvalArgs } from '@x/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NoticeRecord, RunInfo } from '../types.js';
 import { syncOfflineRun } from './sync.js';
@@ -203,5 +205,52 @@ describe('checkpoints as W&B model artifacts', () => {
     const again = await syncOfflineRun(runDir, { env: e });
     expect(again.artifactsCommitted).toBe(2);
     expect(server.artifacts.puts.length).toBe(puts);
+  });
+
+  it('kill -9 during uploads, then `sync`: every version committed once, every file stored by one PUT', async () => {
+    const runDir = join(root, 'killed');
+    const dirs = [1, 2, 3].map((i) => checkpoint(runDir, i, 300 + i));
+    server.inject({ match: 'upload', kind: 'slow', delayMs: 500, times: 4 });
+    const sinkTs = fileURLToPath(new URL('./wandbSink.ts', import.meta.url));
+    const script = `
+      const { WandbSink } = await import(${JSON.stringify(sinkTs)});
+      const sink = new WandbSink({ env: ${JSON.stringify(env())}, config: ${JSON.stringify({ ...FAST, logCheckpoints: 'all' })} });
+      sink.start({ runDir: ${JSON.stringify(runDir)}, pipeline: 't', config: {}, startStep: 0, resumed: false });
+      for (const [i, dir] of ${JSON.stringify(dirs)}.entries()) sink.logCheckpoint({ step: i + 1, dir });
+      console.log('logged ' + sink.runId);
+      setInterval(() => undefined, 1000);
+    `;
+    const child = spawn(process.execPath, tsEvalArgs(script), {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<NodeJS.Signals | null>((r) =>
+      child.on('close', (_c, sig) => r(sig)),
+    );
+    const deadline = Date.now() + 60_000;
+    const before = server.artifacts.puts.length;
+    while (server.artifacts.puts.length === before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGKILL');
+    expect(await closed).toBe('SIGKILL');
+    const runId = /logged (\w+)/.exec(out)?.[1] ?? '';
+    const name = `model-${runId}`;
+    expect(server.artifacts.versions(name).length).toBeLessThan(3);
+    await new Promise((r) => setTimeout(r, 600)); // an in-flight PUT the killed process never saw answered
+    const res = await syncOfflineRun(runDir, { env: env() });
+    expect(res.artifactsCommitted).toBe(3);
+    const versions = server.artifacts.versions(name);
+    expect(versions.map((v) => v.commits)).toEqual([1, 1, 1]);
+    const keys = new Set(
+      versions.flatMap((v) =>
+        Object.entries(v.manifest?.contents ?? {}).map(([n, e]) => `${e.digest}/${n}`),
+      ),
+    );
+    const counts = server.artifacts.putCounts();
+    for (const k of keys) expect(counts.get(k), k).toBe(1);
+    expect((server.artifacts.alias(name, 'latest')?.metadata as { step: number }).step).toBe(3);
   });
 });

@@ -10,7 +10,6 @@ import { readNpz } from '@x/logging';
 import { generateDataset, h5ready, resolveDatasetConfig } from '@x/operator-replay';
 import { initBackend } from '@x/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './cli.js';
 import { commands } from './commands/index.js';
 import {
   type BadInput,
@@ -29,6 +28,7 @@ import {
   tinyIred,
   type SinkRows,
 } from './faults/killRounds.js';
+import { runInProcess, tinyOpsConfig } from './testkit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'x-faults-'));
 const STEPS = 8;
@@ -54,15 +54,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = { code: 0, stdout: '', stderr: '' };
-  r.code = await runCli(commands, args, {
-    stdout: (t) => void (r.stdout += t),
-    stderr: (t) => void (r.stderr += t),
-    cwd: dir,
-  });
-  return r;
-}
+const cli = (args: string[]) => runInProcess(commands, args, dir);
 
 const STACK = /^\s+at .+\(.*:\d+:\d+\)$|^\s+at .+:\d+:\d+$/m;
 
@@ -152,16 +144,7 @@ describe('fault injection (real processes)', () => {
     await h5ready();
     const goodH5 = join(dir, 'good.h5');
     await generateDataset({
-      config: resolveDatasetConfig({
-        rootSeed: 5,
-        timesteps: 5,
-        realizations: 2,
-        chunkSize: 2,
-        parameters: {
-          grid_size: { kind: 'choice', options: [12] },
-          base_channels: { kind: 'int', min: 2, max: 4 },
-        },
-      }),
+      config: resolveDatasetConfig(tinyOpsConfig()),
       total: 2,
       out: goodH5,
     });

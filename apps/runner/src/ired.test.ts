@@ -16,34 +16,14 @@ import { generatePuzzles, SATNET_GIVENS, writeRrnCsv } from '@x/ired';
 import { pythonHas } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { iredCommands } from './commands/ired.js';
-import { runInProcess, runRunner } from './testkit.js';
+import { runInProcess, runRunner, tinyIredSets } from './testkit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'x-ired-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const inProcess = (args: string[]) => runInProcess(iredCommands, args, dir);
 
-const tiny = [
-  '--set',
-  'model.channels=4',
-  '--set',
-  'model.blocks=1',
-  '--set',
-  'model.kernel=3',
-  '--set',
-  'model.timeDim=8',
-  '--set',
-  'model.fourierDim=8',
-  '--set',
-  'train.batchSize=2',
-  '--set',
-  'diffusion.landscapes=3',
-  '--set',
-  'diffusion.optSteps=2',
-  '--backend',
-  'cpu',
-  '--quiet',
-];
+const tiny = [...tinyIredSets, '--backend', 'cpu', '--quiet'];
 
 function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
@@ -104,6 +84,28 @@ describe('runner ired', () => {
       .map((l) => JSON.parse(l) as Record<string, number>);
     expect(rows.map((r) => r['step'])).toEqual([1, 2, 3, 4]);
     expect(rows.every((r) => Number.isFinite(r['train/loss']))).toBe(true);
+  });
+
+  it('a batch that cannot fit in memory is refused before anything is written, naming the key', async () => {
+    const out = join(dir, 'huge-batch');
+    const r = await inProcess([
+      'ired',
+      'train',
+      '--out',
+      out,
+      '--set',
+      'train.batchSize=100000000',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/train\.batchSize: one batch of 100000000 boards needs at least \d/);
+    expect(existsSync(out)).toBe(false);
+    const paper = await inProcess([
+      ...['ired', 'train', '--out', out, '--preset', 'paper'],
+      ...['--set', 'train.batchSize=100000', '--set', 'train.microBatch=50000'],
+    ]);
+    expect(paper.code).toBe(2);
+    expect(paper.stderr).toMatch(/train\.microBatch: one training step keeps at least .* lower it/);
+    expect(existsSync(out)).toBe(false);
   });
 
   it("--resume reads the run's config.yaml only as a bounded regular file (a device is refused)", async () => {

@@ -11,31 +11,13 @@ import {
 } from '@x/operator-replay';
 import { initBackend } from '@x/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './cli.js';
 import { commands } from './commands/index.js';
-import { runRunner } from './testkit.js';
+import { runInProcess, runRunner, tinyOpsConfig } from './testkit.js';
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = { code: 0, stdout: '', stderr: '' };
-  r.code = await runCli(commands, args, {
-    stdout: (t) => void (r.stdout += t),
-    stderr: (t) => void (r.stderr += t),
-    cwd: dir,
-  });
-  return r;
-}
+const cli = (args: string[]) => runInProcess(commands, args, dir);
 
 const dir = mkdtempSync(join(tmpdir(), 'runner-ops-'));
-const raw = {
-  rootSeed: 5,
-  timesteps: 5,
-  realizations: 2,
-  chunkSize: 2,
-  parameters: {
-    grid_size: { kind: 'choice', options: [12] },
-    base_channels: { kind: 'int', min: 2, max: 4 },
-  },
-};
+const raw = tinyOpsConfig();
 const yaml = join(dir, 'ops.yaml');
 const single = join(dir, 'single.h5');
 const N = 4;

@@ -8,6 +8,8 @@ import {
   runRunner,
   runRunnerAsync,
   signalLatency,
+  tinyIredSets,
+  tinyOpsConfig,
   tinyTimestepperArgs,
   type RunResult,
   type SignalResult,
@@ -19,22 +21,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Within one step plus this margin (process teardown, a loaded 2-core machine). */
 const MARGIN_MS = 15_000;
 
-const tinyIredArgs = [
-  ...['--set', 'model.channels=4', '--set', 'model.blocks=1', '--set', 'model.kernel=3'],
-  ...['--set', 'model.timeDim=8', '--set', 'model.fourierDim=8', '--set', 'train.batchSize=2'],
-  ...['--set', 'diffusion.landscapes=3', '--set', 'diffusion.optSteps=2', '--backend', 'cpu'],
-];
+const tinyIredArgs = [...tinyIredSets, '--backend', 'cpu'];
 
-const opsConfig = {
-  rootSeed: 3,
-  timesteps: 5,
-  realizations: 2,
-  chunkSize: 2,
-  parameters: {
-    grid_size: { kind: 'choice', options: [12] },
-    base_channels: { kind: 'int', min: 2, max: 4 },
-  },
-};
+const opsConfig = tinyOpsConfig(3);
 const opsYaml = join(dir, 'ops.yaml');
 const dataset = join(dir, 'dataset.h5');
 

@@ -137,3 +137,23 @@ export function runnerCommandLine(args: string[]): string {
   const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
   return [process.execPath, ...tsArgs(join(runnerRoot, 'src', 'bin.ts'), args)].map(q).join(' ');
 }
+
+/** `--set` flags of a tiny IRED model: a step takes ~0.1–0.3 s on the cpu backend. */
+export const tinyIredSets = [
+  ...['model.channels=4', 'model.blocks=1', 'model.kernel=3', 'model.timeDim=8'],
+  ...['model.fourierDim=8', 'train.batchSize=2', 'diffusion.landscapes=3', 'diffusion.optSteps=2'],
+].flatMap((kv) => ['--set', kv]);
+
+/** A tiny operator-dataset config (12×12 grid, 2–4 base channels, 5 time steps, 2 realizations). */
+export function tinyOpsConfig(rootSeed = 5) {
+  return {
+    rootSeed,
+    timesteps: 5,
+    realizations: 2,
+    chunkSize: 2,
+    parameters: {
+      grid_size: { kind: 'choice', options: [12] },
+      base_channels: { kind: 'int', min: 2, max: 4 },
+    },
+  };
+}

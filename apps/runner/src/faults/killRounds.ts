@@ -15,28 +15,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@x/core';
 import { decodeEvent, parseJson } from '@x/logging';
+import { tinyIredSets } from '../testkit.js';
 import { tsArgs } from '@x/test-utils';
 
 const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** A tiny IRED config: a step takes ~0.1–0.3 s on the cpu backend. */
 export const tinyIred = [
-  '--set',
-  'model.channels=4',
-  '--set',
-  'model.blocks=1',
-  '--set',
-  'model.kernel=3',
-  '--set',
-  'model.timeDim=8',
-  '--set',
-  'model.fourierDim=8',
-  '--set',
-  'train.batchSize=2',
-  '--set',
-  'diffusion.landscapes=3',
-  '--set',
-  'diffusion.optSteps=2',
+  ...tinyIredSets,
   '--set',
   'logging.sinks.jsonl.every.steps=3',
   '--set',

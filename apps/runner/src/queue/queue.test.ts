@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commands } from '../commands/index.js';
-import { runInProcess, spawnRunner, tinyTimestepperArgs } from '../testkit.js';
+import { runInProcess, spawnRunner, tinyOpsConfig, tinyTimestepperArgs } from '../testkit.js';
 import { newestCheckpoint } from './jobs.js';
 import { freePort, redisMissing, startRedis, type TestRedis } from './testing.js';
 
@@ -109,19 +109,7 @@ describe.skipIf(missing !== undefined)('queue on a real Redis', () => {
 
   it('three workers, one SIGKILLed mid-job: the merged file equals one process and replays bit-exactly', async () => {
     const yaml = join(dir, 'ops.yaml');
-    writeFileSync(
-      yaml,
-      JSON.stringify({
-        rootSeed: 5,
-        timesteps: 5,
-        realizations: 2,
-        chunkSize: 2,
-        parameters: {
-          grid_size: { kind: 'choice', options: [12] },
-          base_channels: { kind: 'int', min: 2, max: 4 },
-        },
-      }),
-    );
+    writeFileSync(yaml, JSON.stringify(tinyOpsConfig()));
     const N = 4;
     const ds = join(dir, 'dataset');
     const common = ['--config', yaml, '--backend', 'cpu'];

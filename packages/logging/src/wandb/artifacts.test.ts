@@ -82,6 +82,18 @@ function allFiles(dir: string): string[] {
 const best = { metric: 'val/loss', mode: 'min' as const };
 
 describe('checkpoints as W&B model artifacts', () => {
+  it('the new keys are validated at the boundary, naming the key', () => {
+    expect(() => new WandbSink({ env: env(), config: { logCheckpoints: 'sometimes' } })).toThrow(
+      /logging\.wandb: logCheckpoints: expected one of/,
+    );
+    expect(
+      () => new WandbSink({ env: env(), config: { systemMetrics: { everySeconds: 0 } } }),
+    ).toThrow(/logging\.wandb: systemMetrics/);
+    expect(() => new WandbSink({ env: env(), config: { resume: 'maybe' } })).toThrow(
+      /logging\.wandb: resume/,
+    );
+  });
+
   it('one version per checkpoint; latest moves to the newest, best to the best; each file PUT once, without the key', async () => {
     const runDir = join(root, 'all');
     const { sink } = sinkFor(runDir, { logCheckpoints: 'all' });

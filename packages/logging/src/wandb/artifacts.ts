@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  constants,
   copyFileSync,
   createReadStream,
   existsSync,
@@ -206,7 +207,7 @@ export class ArtifactQueue {
         try {
           linkSync(from, to);
         } catch {
-          copyFileSync(from, to);
+          copyFileSync(from, to, constants.COPYFILE_FICLONE); // another file system
         }
         files.push({ name, size: statSync(to).size });
       }

@@ -9,26 +9,15 @@ import {
 import { initBackend } from '../packages/tensor/src/index.js';
 import {
   signalLatency,
+  tinyIredSets,
+  tinyOpsConfig,
   tinyTimestepperArgs,
   type SignalResult,
 } from '../apps/runner/src/testkit.js';
 
-const tinyIred = [
-  ...['--set', 'model.channels=4', '--set', 'model.blocks=1', '--set', 'model.kernel=3'],
-  ...['--set', 'model.timeDim=8', '--set', 'model.fourierDim=8', '--set', 'train.batchSize=2'],
-  ...['--set', 'diffusion.landscapes=3', '--set', 'diffusion.optSteps=2', '--backend', 'cpu'],
-];
+const tinyIred = [...tinyIredSets, '--backend', 'cpu'];
 
-const opsConfig = {
-  rootSeed: 3,
-  timesteps: 5,
-  realizations: 2,
-  chunkSize: 2,
-  parameters: {
-    grid_size: { kind: 'choice', options: [12] },
-    base_channels: { kind: 'int', min: 2, max: 4 },
-  },
-};
+const opsConfig = tinyOpsConfig(3);
 
 interface Case {
   what: string;

@@ -476,7 +476,11 @@ export async function runTtc(o: TtcOptions): Promise<TtcReport> {
  * raw answers of each arm are concatenated over board ranges (which must tile 0..boards) and the
  * table is recomputed, so the result equals a single run's.
  */
-export function mergeReports(parts: readonly TtcReport[]): TtcReport {
+export function mergeReports(
+  parts: readonly TtcReport[],
+  /** When given, an arm whose shards do not tile 0..boards is reported here and left out (else an error). */
+  skipIncomplete?: (message: string) => void,
+): TtcReport {
   const first = parts[0];
   if (first === undefined) throw new XError('INVALID_INPUT', '--merge: no reports given');
   const same = (r: TtcReport) =>
@@ -534,12 +538,12 @@ export function mergeReports(parts: readonly TtcReport[]): TtcReport {
     const energies = Array.from({ length: R }, () => new Float32Array(total));
     const answers: Grid[][] = Array.from({ length: R }, () => new Array<Grid>(total));
     let next = 0;
+    let problem: string | undefined;
     for (const { at, raw } of arm.pieces) {
-      if (at !== next)
-        throw new XError(
-          'INVALID_INPUT',
-          `--merge: arm steps ${arm.optSteps} noise ${arm.noise}: boards ${next}..${at - 1} missing or overlapping`,
-        );
+      if (at !== next) {
+        problem = `--merge: arm steps ${arm.optSteps} noise ${arm.noise}: boards ${next}..${at - 1} missing or overlapping`;
+        break;
+      }
       const n = (raw.answers[0] ?? []).length;
       for (let k = 0; k < R; k++)
         for (let b = 0; b < n; b++) {
@@ -554,11 +558,13 @@ export function mergeReports(parts: readonly TtcReport[]): TtcReport {
         }
       next = at + n;
     }
-    if (next !== total)
-      throw new XError(
-        'INVALID_INPUT',
-        `--merge: arm steps ${arm.optSteps} noise ${arm.noise} covers boards 0..${next - 1} of ${total}`,
-      );
+    if (problem === undefined && next !== total)
+      problem = `--merge: arm steps ${arm.optSteps} noise ${arm.noise} covers boards 0..${next - 1} of ${total}`;
+    if (problem !== undefined) {
+      if (skipIncomplete === undefined) throw new XError('INVALID_INPUT', problem);
+      skipIncomplete(`${problem}; left out`);
+      continue;
+    }
     if (arm.noise === 0) baselines.set(arm.optSteps, answers[0] as Grid[]);
     const timing = parts.flatMap((r) =>
       r.arms.filter((a) => a.optSteps === arm.optSteps && a.noise === arm.noise),
@@ -639,7 +645,7 @@ const USAGE = `pnpm bench ired_ttc [--checkpoint <ckpt|run-dir>] [--seed 0] [--t
   [--boards 64] [--heldout-seed 12345] [--sample-seed 7] [--opt-steps 1,5,20,80] [--noise 0,1]
   [--restarts 8] [--batch-rows 128] [--only steps=<list>|noise=<list>] [--json <file>]
   [--board-range a:b] [--cache <dir>] [--tiny]
-pnpm bench ired_ttc [--json <file>] --merge <report.json>...   (join shards of one configuration)`;
+pnpm bench ired_ttc [--json <file>] [--allow-partial] --merge <report.json>...   (join shards of one configuration)`;
 
 /**
  * \`pnpm bench ired_ttc\`: test-time compute of IRED on a trained model — blank-cell and strict-board
@@ -673,7 +679,10 @@ async function run(args: string[]): Promise<void> {
   const mergeAt = args.indexOf('--merge');
   if (mergeAt >= 0) {
     const files = args.slice(mergeAt + 1).filter((a) => !a.startsWith('--'));
-    const merged = mergeReports(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as TtcReport));
+    const merged = mergeReports(
+      files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as TtcReport),
+      args.includes('--allow-partial') ? w : undefined,
+    );
     const out = resolve(flag(args.slice(0, mergeAt), 'json') ?? join(here, 'out', 'ired_ttc.json'));
     w(ttcTable(merged));
     w('');

@@ -394,20 +394,23 @@ export async function main(args: string[]): Promise<void> {
     const seeds = (flagValue(args, '--seeds') ?? (quick ? '1' : '1,2,3')).split(',').map(Number);
     const history = !args.includes('--no-history');
     const outDir = flagValue(args, '--out-dir') ?? join('bench', 'out', 'timestepper');
+    const json = flagValue(args, '--json');
     const rows: TableRow[] = [];
-    for (const problem of problems)
+    const write = () => {
+      if (json === undefined) return;
+      const doc = { tolerance: TOL, bisections: bisectionsOf(quick), seeds, quick, rows };
+      const finite = (_k: string, v: unknown) =>
+        typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
+      writeFileSync(json, `${JSON.stringify(doc, finite, 2)}\n`);
+    };
+    for (const problem of problems) {
       rows.push(await problemRow(problem, seeds, history, quick, outDir));
+      write(); // after every problem, so a long run that is stopped keeps what it finished
+    }
     printTable(rows, bisectionsOf(quick));
     for (const r of rows)
       if (r.svg !== undefined) console.log(`dt along the orbit (${r.problem}): ${r.svg}`);
-    const json = flagValue(args, '--json');
-    if (json !== undefined) {
-      writeFileSync(
-        json,
-        `${JSON.stringify({ tolerance: TOL, seeds, quick, rows }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
-      );
-      console.log(`json: ${json}`);
-    }
+    if (json !== undefined) console.log(`json: ${json}`);
   }
 }
 

@@ -159,7 +159,7 @@ const FAMILY: Record<ProblemName, FamilySetup> = {
     epochs: 40,
     validateEvery: 5,
     wp: { ...WP, updatesPerEpoch: 4, systems: 4, startSteps: 64, maxSteps: 512, doubleEvery: 5 },
-    val: { count: 8, periods: 5, scale: 0.5, maxForceEvals: 2e5 },
+    val: { count: 8, periods: 2, scale: 0.5, maxForceEvals: 5e4 },
   },
   plummer: {
     eta0: 0.05,

@@ -1,6 +1,6 @@
 import { openRunCheckpoints, type RetentionPolicy, type RunCheckpoints } from '@x/checkpoint';
 import { WandbSink, createRunLogger, type ExperimentLogger } from '@x/logging';
-import { type BackendInfo, tf } from '@x/tensor';
+import type { BackendInfo } from '@x/tensor';
 import type { Output } from './command.js';
 
 /** The checkpoints and the logger of one `train` run. */
@@ -75,7 +75,7 @@ export async function openRunServices(options: {
   holder.logger = log;
   const wandb = wandbOf();
   if (wandb !== undefined) {
-    wandb.setSystemProbe(gpuProbe(options.backend));
+    wandb.setSystemProbe(await gpuProbe(options.backend));
     try {
       // WANDB_RESUME: `must` for a run that does not exist, `never` for one that does: exit 2.
       await wandb.verifyResume();
@@ -111,9 +111,11 @@ export async function openRunServices(options: {
  * GPU memory for W&B's system metrics on a GPU backend (WebGPU, TensorFlow with CUDA): the bytes
  * tfjs holds in tensors, as `gpu.0.memoryAllocatedBytes` (W&B's key). CPU backends report none.
  */
-function gpuProbe(backend: BackendInfo): (() => Record<string, number>) | undefined {
+async function gpuProbe(backend: BackendInfo): Promise<(() => Record<string, number>) | undefined> {
   const onGpu = backend.name === 'webgpu' || backend.packageName.endsWith('-gpu');
   if (!onGpu) return undefined;
+  // Loaded here, not at import: the runner keeps tfjs out of commands that fail on their flags.
+  const { tf } = await import('@x/tensor');
   return () => ({ 'gpu.0.memoryAllocatedBytes': tf.memory().numBytes });
 }
 

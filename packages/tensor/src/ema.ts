@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { XError, type Component, type TensorData } from '@x/core';
+import { chunkNames } from './adam.js';
 import { fromTensorData, readTensorData } from './convert.js';
 import { assertTensorRecord, type VariableSet } from './variableSet.js';
 
@@ -30,11 +31,27 @@ export class Ema implements Component<Record<string, TensorData>> {
   update(): void {
     if (this.#stash !== undefined)
       throw new XError('INTERNAL', 'Ema.update() while EMA weights are swapped in');
-    for (const [name, old] of this.#shadow) {
-      const p = this.#params.get(name);
-      const next = tf.tidy(() => tf.add(tf.mul(old, this.decay), tf.mul(p, 1 - this.decay)));
-      old.dispose();
-      this.#shadow.set(name, next);
+    // Flat chunks (see Adam.apply): 5 kernels and a slice per variable instead of 3 per variable;
+    // the same elementwise operations, so the same bits.
+    const names = [...this.#shadow.keys()];
+    for (const chunk of chunkNames(names, (n) => (this.#shadow.get(n) as tf.Tensor).size)) {
+      tf.tidy(() => {
+        const flat = (ts: tf.Tensor[]) =>
+          ts.length === 1
+            ? tf.reshape(ts[0] as tf.Tensor, [-1])
+            : tf.concat(ts.map((t) => tf.reshape(t, [-1])));
+        const old = flat(chunk.map((n) => this.#shadow.get(n) as tf.Tensor));
+        const p = flat(chunk.map((n) => this.#params.get(n)));
+        const next = tf.add(tf.mul(old, this.decay), tf.mul(p, 1 - this.decay));
+        let offset = 0;
+        for (const name of chunk) {
+          const prev = this.#shadow.get(name) as tf.Tensor;
+          const part = chunk.length === 1 ? next : tf.slice(next, [offset], [prev.size]);
+          offset += prev.size;
+          this.#shadow.set(name, tf.keep(tf.reshape(part, prev.shape)));
+          prev.dispose();
+        }
+      });
     }
   }
 

@@ -70,17 +70,6 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 const CONV_KERNEL = 'XConv2D';
 const convBackends = new Set<string>();
 
-/**
- * tfjs saves a kernel's inputs for its gradient as clones, which the wasm backend's `Identity`
- * copies (a 384×384×5×5 kernel: 15 MB a conv). The cpu backend shares the data instead; this
- * makes wasm do the same (tensors are immutable; a variable's assign swaps its data).
- */
-function sharedIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
-  const x = args.inputs['x'] as tf.TensorInfo;
-  (args.backend as { incRef: (d: object) => void }).incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-}
-
 function ensureConvKernel(): void {
   const backend = tf.getBackend();
   if (convBackends.has(backend)) return;
@@ -89,14 +78,6 @@ function ensureConvKernel(): void {
     throw new XError('ENVIRONMENT', `conv2d: backend '${backend}' has no Conv2D kernel`);
   }
   tf.registerKernel({ ...base, kernelName: CONV_KERNEL });
-  if (backend === 'wasm' && tf.getKernel('Identity', 'wasm') !== undefined) {
-    tf.unregisterKernel('Identity', 'wasm');
-    tf.registerKernel({
-      kernelName: 'Identity',
-      backendName: 'wasm',
-      kernelFunc: sharedIdentity,
-    });
-  }
   convBackends.add(backend);
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { XError } from '@x/core';
+import { overrideWasmKernels } from './wasmKernels.js';
 
 /**
  * The most threads the threaded build's XNNPACK pool takes: its C++ side caps the pool at 8 (the
@@ -133,6 +134,7 @@ export function registerWasm(pkg: WasmPackage, wasmOut: string, threads: number)
   stockFactory ??= tf.findBackendFactory('wasm') ?? undefined;
   if (stockFactory === undefined)
     throw new XError('ENVIRONMENT', '@tensorflow/tfjs-backend-wasm registered no wasm backend');
+  overrideWasmKernels();
   if (wanted === registeredThreads && tf.findBackendFactory('wasm') !== null) return wanted;
   const live = liveTensors();
   if (live > 0) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -94,6 +95,28 @@ function env(server: FakeWandb, mode: string): Record<string, string> {
   };
 }
 
+/** One plain HTTP PUT (node:http, a fresh connection), resolved on a 2xx. */
+function put(url: string, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'PUT',
+        agent: false,
+        headers: { 'x-upload-token': 't1', 'content-length': String(body.length) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          (res.statusCode ?? 500) < 300 ? resolve() : reject(new Error(`PUT ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** A checkpoint directory of one `mb` MiB file (contents differ per `seed`) plus a small manifest. */
 function checkpointDir(root: string, seed: number, mb: number): string {
   const dir = join(root, `step-${String(seed).padStart(8, '0')}`);
@@ -125,8 +148,7 @@ async function artifactPart(root: string, mb: number, versions: number): Promise
       const body = await readFile(join(d, name));
       const md5 = createHash('md5').update(body).digest('base64');
       const url = `${server.storageUrl}/artifact-files/${encodeURIComponent(md5)}/peer-${encodeURIComponent(name)}`;
-      const res = await fetch(url, { method: 'PUT', body, headers: { 'x-upload-token': 't1' } });
-      await res.arrayBuffer();
+      await put(url, body);
     }
   }
   const peerSec = (performance.now() - p0) / 1000;

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -180,6 +180,25 @@ export async function main(args: string[]): Promise<void> {
       `${info.name.padEnd(6)} (requested ${request}): generate+summary ${gen.toFixed(2)} ops/s, replay ${replay.toFixed(2)} ops/s, file ${(bytes / 1024).toFixed(1)} KiB/op\n`,
     );
   }
+  // Thread scaling of generation on wasm, in this process (CPU time too: steadier on a shared machine).
+  const scaling: { threads: number; gen: number; cpu: number }[] = [];
+  for (const threads of [1, 2]) {
+    await initBackend({ backend: 'wasm', threads });
+    const file = join(outDir, `threads-${threads}.h5`);
+    const c0 = process.cpuUsage();
+    const t = performance.now();
+    await generateDataset({ config, total: n, out: file });
+    const c = process.cpuUsage(c0);
+    scaling.push({
+      threads,
+      gen: n / ((performance.now() - t) / 1000),
+      cpu: (c.user + c.system) / 1e6 / n,
+    });
+  }
+  process.stdout.write(
+    `thread scaling of generate on wasm: ${scaling.map((r) => `${r.threads}t ${r.gen.toFixed(2)} ops/s (${r.cpu.toFixed(2)} CPU s/op)`).join(', ')}; 2t/1t ${((scaling[1]?.gen ?? NaN) / (scaling[0]?.gen ?? NaN)).toFixed(2)}x (load average ${loadavg()[0]?.toFixed(1) ?? '?'})\n`,
+  );
+  await initBackend('auto');
   const names = Object.keys(rates);
   if (names.length === 2) {
     const [a, b] = names as [string, string];

@@ -1,8 +1,10 @@
 import { XError } from '@x/core';
+import { currentBackend } from '@x/tensor';
 import type { DatasetConfig } from './datasetConfig.js';
 import { DatasetWriter, type OperatorRecord } from './datasetFile.js';
 import { currentEnvironment } from './environment.js';
 import { getFamily, type FeatureFamily } from './features.js';
+import { GeneratePool } from './generatePool.js';
 import { h5ready } from './h5io.js';
 import { operatorSpec, rolloutOperator, type RolloutResult } from './rollout.js';
 
@@ -118,11 +120,29 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     { config, totalOperators: total, shard, start, count, environment: currentEnvironment() },
     families,
   );
+  // On the wasm backend with several threads, operators run in parallel on single-threaded
+  // workers (one heap's per-op threading barely helps these small rollouts); not when the caller
+  // wants each rollout (pictures).
+  const info = currentBackend();
+  const threads = info?.name === 'wasm' ? (info.threads ?? 1) : 1;
+  const pool =
+    threads > 1 && count > 1 && opts.onRollout === undefined && info !== undefined
+      ? new GeneratePool(Math.min(threads, count), info.name, config, opts.realizationBatch)
+      : undefined;
   try {
     const batch = Math.max(1, opts.batchSize ?? config.chunkSize);
     for (let b = start; b < end; b += batch) {
       const records: OperatorRecord[] = [];
-      for (let i = b; i < Math.min(end, b + batch); i++) {
+      const last = Math.min(end, b + batch);
+      if (pool !== undefined) {
+        const indices = Array.from({ length: last - b }, (_, k) => b + k);
+        for (const record of await pool.run(indices)) {
+          records.push(record);
+          opts.onProgress?.(record.index - start + 1, count);
+        }
+        opts.signal?.throwIfAborted();
+      }
+      for (let i = b; pool === undefined && i < last; i++) {
         const { record, rollout } = computeOperator(config, i, families, {
           ...(opts.realizationBatch === undefined
             ? {}
@@ -138,6 +158,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     }
   } finally {
     writer.close();
+    await pool?.dispose();
   }
   return { path: opts.out, start, count, datasetId: config.datasetId };
 }

@@ -1,0 +1,82 @@
+import { Worker } from 'node:worker_threads';
+import { XError } from '@x/core';
+import type { BackendName } from '@x/tensor';
+import type { DatasetConfig } from './datasetConfig.js';
+import type { OperatorRecord } from './datasetFile.js';
+import type {
+  GenerateWorkerInit,
+  GenerateWorkerJob,
+  GenerateWorkerReply,
+} from './generateWorker.js';
+
+function workerScript(): { url: URL; execArgv: string[] } {
+  const source = import.meta.url.endsWith('.ts');
+  return {
+    url: new URL(source ? './generateWorker.ts' : './generateWorker.js', import.meta.url),
+    execArgv: source ? ['--conditions=@x/source', '--import', 'tsx'] : [],
+  };
+}
+
+/**
+ * Worker threads, each with its own single-threaded backend, computing operators in parallel.
+ * Each operator's rollout is computed by the same single-threaded kernels whichever worker runs
+ * it, so records (and trajectory hashes) do not depend on the number of workers.
+ */
+export class GeneratePool {
+  readonly #workers: Worker[] = [];
+  readonly #pending = new Map<
+    number,
+    { resolve: (r: OperatorRecord) => void; reject: (e: Error) => void }
+  >();
+  #nextId = 0;
+
+  constructor(
+    size: number,
+    backend: BackendName,
+    config: DatasetConfig,
+    realizationBatch?: number,
+  ) {
+    const { url, execArgv } = workerScript();
+    const init: GenerateWorkerInit = {
+      kind: 'init',
+      backend,
+      config,
+      ...(realizationBatch === undefined ? {} : { realizationBatch }),
+    };
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(url, { execArgv });
+      w.on('message', (r: GenerateWorkerReply) => {
+        const p = this.#pending.get(r.id);
+        if (p === undefined) return;
+        this.#pending.delete(r.id);
+        if ('error' in r)
+          p.reject(new XError((r.error.code as never) ?? 'INTERNAL', r.error.message));
+        else p.resolve(r.record);
+      });
+      w.on('error', (err: Error) => {
+        for (const p of this.#pending.values()) p.reject(err);
+        this.#pending.clear();
+      });
+      w.postMessage(init);
+      this.#workers.push(w);
+    }
+  }
+
+  /** The records of `indices` (the k-th on worker k mod size), in order. */
+  async run(indices: readonly number[]): Promise<OperatorRecord[]> {
+    return await Promise.all(
+      indices.map((index, k) => {
+        const id = this.#nextId++;
+        const job: GenerateWorkerJob = { kind: 'job', id, index };
+        return new Promise<OperatorRecord>((resolve, reject) => {
+          this.#pending.set(id, { resolve, reject });
+          (this.#workers[k % this.#workers.length] as Worker).postMessage(job);
+        });
+      }),
+    );
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+}

@@ -63,11 +63,10 @@ interface Batch {
 
 /**
  * Drives one sink: buffers what the logger commits, cuts it into batches on the sink's cadence
- * and hands the batches to the sink in order from a later macrotask (`setImmediate`, one sink per
- * macrotask), never on
- * the caller's stack (unless back-pressure or `deliverNow()` asks for it). A sink method that
- * returns a promise makes later data wait and coalesce until it settles. Isolates the sink's
- * failures.
+ * and hands the batches to the sink in order from a later macrotask (`setImmediate`, one sink
+ * per macrotask), never on the caller's stack (unless back-pressure or `deliverNow()` asks for
+ * it). A sink method that returns a promise makes later data wait and coalesce until it
+ * settles. Isolates the sink's failures.
  */
 export class SinkRunner {
   readonly sink: Sink;

@@ -143,9 +143,11 @@ const FAMILY: Record<ProblemName, FamilySetup> = {
   kepler: {
     eta0: 0.03,
     epochs: 40,
-    validateEvery: 5,
+    validateEvery: 10,
     wp: { ...WP, updatesPerEpoch: 4, systems: 4, startSteps: 64, maxSteps: 512, doubleEvery: 5 },
-    val: { count: 8, periods: 3, scale: 0.5, maxForceEvals: 2e6 },
+    // 20 orbits: over the benchmark's 100 the error of the symmetric rule at its operating point
+    // is dominated by a secular drift (final ≈ max), which 3 orbits do not show.
+    val: { count: 8, periods: 20, scale: 0.5, maxForceEvals: 2e6 },
   },
   figure8: {
     eta0: 0.05,

@@ -200,7 +200,7 @@ const fmt = (x: number | undefined, d = 2) =>
   x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
 
 /**
- * `pnpm bench ired [--only cpu|paper] [--reps n] [--threads 1,2,4] [--webgpu] [--device cuda] [--paper-batch n]`:
+ * `pnpm bench ired [--only cpu|paper] [--reps n] [--threads 1,2,4] [--webgpu] [--device cuda] [--paper-batch n] [--micro-batch n|none]`:
  * training-step time and sampling throughput of the CPU default and the paper preset (loss +
  * gradients at batch 1) on wasm at 1, 2 and all threads (or `--threads`), and on webgpu when
  * there is an adapter (a software one only with `--webgpu`), against the same model, batch and
@@ -243,10 +243,15 @@ export async function main(args: string[]): Promise<void> {
   );
   // --paper-batch n: the paper preset as a full training step (Adam, EMA) at batch n (a GPU's case).
   const paperBatch = flag(args, 'paper-batch');
+  // --micro-batch n|none: the CPU case's train.microBatch instead of the preset's.
+  const micro = flag(args, 'micro-batch');
   const cases = CASES.map((c) =>
     c.name === 'paper' && paperBatch !== undefined
       ? { ...c, trainBatch: Number(paperBatch), sampleBatch: 16, gradsOnly: false }
-      : c,
+      : c.name === 'cpu' && micro !== undefined
+        ? (({ microBatch: _, ...rest }) =>
+            micro === 'none' ? rest : { ...rest, microBatch: Number(micro) })(c)
+        : c,
   );
   for (const c of cases.filter((x) => only === undefined || x.name === only)) {
     const params = (parameterCount(c.model) / 1e6).toFixed(2);

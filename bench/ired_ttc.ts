@@ -641,7 +641,7 @@ function onlyFilters(args: string[]): { steps?: number[]; noise?: number[] } {
   return out;
 }
 
-const USAGE = `pnpm bench ired_ttc [--checkpoint <ckpt|run-dir>] [--seed 0] [--train-steps 2500]
+const USAGE = `pnpm bench ired_ttc [--checkpoint <ckpt|run-dir|cache-dir>] [--seed 0] [--train-steps 2500]
   [--boards 64] [--heldout-seed 12345] [--sample-seed 7] [--opt-steps 1,5,20,80] [--noise 0,1]
   [--restarts 8] [--batch-rows 128] [--only steps=<list>|noise=<list>] [--json <file>]
   [--board-range a:b] [--cache <dir>] [--tiny]
@@ -732,7 +732,23 @@ async function run(args: string[]): Promise<void> {
   let params: VariableSet;
   let config: IredConfig;
   let model: TtcReport['model'];
-  if (ckpt !== undefined) {
+  if (ckpt !== undefined && existsSync(join(resolve(ckpt), 'meta.json'))) {
+    // A directory of this bench's cache (e.g. trained under an earlier config key).
+    const m = loadWeights(resolve(ckpt));
+    params = m.params;
+    config = m.meta.config;
+    model = {
+      source: 'checkpoint',
+      path: resolve(ckpt),
+      trainSeed: m.meta.seed,
+      trainSteps: m.meta.steps,
+      trainWallSeconds: m.meta.wallSeconds,
+      trainCpuSeconds: m.meta.cpuSeconds,
+      trainLoad: [m.meta.loadAtStart, m.meta.loadAtEnd],
+      channels: config.model.channels,
+      blocks: config.model.blocks,
+    };
+  } else if (ckpt !== undefined) {
     const { loadIredModel } = await import('../apps/runner/src/ired/sample.js');
     const m = await loadIredModel(resolve(ckpt));
     params = m.params;

@@ -1,5 +1,5 @@
 import { XError } from '@x/core';
-import { currentBackend } from '@x/tensor';
+import { currentBackend, type BackendName } from '@x/tensor';
 import type { DatasetConfig } from './datasetConfig.js';
 import { DatasetWriter, type OperatorRecord } from './datasetFile.js';
 import { currentEnvironment } from './environment.js';
@@ -59,6 +59,17 @@ export function computeOperator(
     },
     rollout,
   };
+}
+
+let sharedPool: GeneratePool | undefined;
+
+/** The generation workers for `threads` threads on `backend`, kept between calls. */
+function poolFor(threads: number, backend: BackendName): GeneratePool {
+  const p = sharedPool;
+  if (p !== undefined && !p.failed && p.size === threads && p.backend === backend) return p;
+  void p?.dispose();
+  sharedPool = new GeneratePool(threads, backend);
+  return sharedPool;
 }
 
 /** Options of {@link generateDataset}. */
@@ -127,7 +138,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   const threads = info?.name === 'wasm' ? (info.threads ?? 1) : 1;
   const pool =
     threads > 1 && count > 1 && opts.onRollout === undefined && info !== undefined
-      ? new GeneratePool(Math.min(threads, count), info.name, config, opts.realizationBatch)
+      ? poolFor(threads, info.name)
       : undefined;
   try {
     const batch = Math.max(1, opts.batchSize ?? config.chunkSize);
@@ -136,7 +147,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
       const last = Math.min(end, b + batch);
       if (pool !== undefined) {
         const indices = Array.from({ length: last - b }, (_, k) => b + k);
-        for (const record of await pool.run(indices)) {
+        for (const record of await pool.run(config, indices, opts.realizationBatch)) {
           records.push(record);
           opts.onProgress?.(record.index - start + 1, count);
         }
@@ -158,7 +169,6 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     }
   } finally {
     writer.close();
-    await pool?.dispose();
   }
   return { path: opts.out, start, count, datasetId: config.datasetId };
 }

@@ -20,9 +20,13 @@ function workerScript(): { url: URL; execArgv: string[] } {
 /**
  * Worker threads, each with its own single-threaded backend, computing operators in parallel.
  * Each operator's rollout is computed by the same single-threaded kernels whichever worker runs
- * it, so records (and trajectory hashes) do not depend on the number of workers.
+ * it, so records (and trajectory hashes) do not depend on the number of workers. Idle workers do
+ * not keep the process alive, so a pool is kept for later calls (worker start-up is seconds).
  */
 export class GeneratePool {
+  readonly size: number;
+  readonly backend: BackendName;
+  failed = false;
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<
     number,
@@ -30,44 +34,50 @@ export class GeneratePool {
   >();
   #nextId = 0;
 
-  constructor(
-    size: number,
-    backend: BackendName,
-    config: DatasetConfig,
-    realizationBatch?: number,
-  ) {
+  constructor(size: number, backend: BackendName) {
+    this.size = size;
+    this.backend = backend;
     const { url, execArgv } = workerScript();
-    const init: GenerateWorkerInit = {
-      kind: 'init',
-      backend,
-      config,
-      ...(realizationBatch === undefined ? {} : { realizationBatch }),
-    };
+    const init: GenerateWorkerInit = { kind: 'init', backend };
     for (let i = 0; i < size; i++) {
       const w = new Worker(url, { execArgv });
       w.on('message', (r: GenerateWorkerReply) => {
         const p = this.#pending.get(r.id);
         if (p === undefined) return;
         this.#pending.delete(r.id);
+        if (this.#pending.size === 0) for (const x of this.#workers) x.unref();
         if ('error' in r)
           p.reject(new XError((r.error.code as never) ?? 'INTERNAL', r.error.message));
         else p.resolve(r.record);
       });
       w.on('error', (err: Error) => {
+        this.failed = true;
         for (const p of this.#pending.values()) p.reject(err);
         this.#pending.clear();
       });
       w.postMessage(init);
+      w.unref();
       this.#workers.push(w);
     }
   }
 
   /** The records of `indices` (the k-th on worker k mod size), in order. */
-  async run(indices: readonly number[]): Promise<OperatorRecord[]> {
+  async run(
+    config: DatasetConfig,
+    indices: readonly number[],
+    realizationBatch?: number,
+  ): Promise<OperatorRecord[]> {
+    for (const w of this.#workers) w.ref();
     return await Promise.all(
       indices.map((index, k) => {
         const id = this.#nextId++;
-        const job: GenerateWorkerJob = { kind: 'job', id, index };
+        const job: GenerateWorkerJob = {
+          kind: 'job',
+          id,
+          config,
+          index,
+          ...(realizationBatch === undefined ? {} : { realizationBatch }),
+        };
         return new Promise<OperatorRecord>((resolve, reject) => {
           this.#pending.set(id, { resolve, reject });
           (this.#workers[k % this.#workers.length] as Worker).postMessage(job);

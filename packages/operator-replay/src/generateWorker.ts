@@ -9,15 +9,15 @@ import { computeOperator } from './generate.js';
 export interface GenerateWorkerInit {
   kind: 'init';
   backend: BackendName;
-  config: DatasetConfig;
-  realizationBatch?: number;
 }
 
 /** One operator to compute. */
 export interface GenerateWorkerJob {
   kind: 'job';
   id: number;
+  config: DatasetConfig;
   index: number;
+  realizationBatch?: number;
 }
 
 /** A worker's answer: the operator's record, or an error. */
@@ -38,10 +38,10 @@ port?.on('message', (msg: GenerateWorkerInit | GenerateWorkerJob) => {
     let reply: GenerateWorkerReply;
     try {
       if (setup === undefined) throw new Error('generation worker: job before init');
-      const init = await setup;
-      const families = init.config.inlineFamilies.map(getFamily);
-      const { record } = computeOperator(init.config, msg.index, families, {
-        ...(init.realizationBatch === undefined ? {} : { realizationBatch: init.realizationBatch }),
+      await setup;
+      const families = msg.config.inlineFamilies.map(getFamily);
+      const { record } = computeOperator(msg.config, msg.index, families, {
+        ...(msg.realizationBatch === undefined ? {} : { realizationBatch: msg.realizationBatch }),
       });
       reply = { id: msg.id, record };
     } catch (err) {

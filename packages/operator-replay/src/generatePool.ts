@@ -62,28 +62,39 @@ export class GeneratePool {
   }
 
   /** The records of `indices` (the k-th on worker k mod size), in order. */
+  /**
+   * The records of `indices`, in order. Each worker takes the next operator when it finishes
+   * one (operators differ in cost); which worker computes an operator does not change it.
+   */
   async run(
     config: DatasetConfig,
     indices: readonly number[],
     realizationBatch?: number,
   ): Promise<OperatorRecord[]> {
     for (const w of this.#workers) w.ref();
-    return await Promise.all(
-      indices.map((index, k) => {
+    const out = new Array<OperatorRecord>(indices.length);
+    let next = 0;
+    const one = (w: Worker, k: number) =>
+      new Promise<OperatorRecord>((resolve, reject) => {
         const id = this.#nextId++;
+        this.#pending.set(id, { resolve, reject });
         const job: GenerateWorkerJob = {
           kind: 'job',
           id,
           config,
-          index,
+          index: indices[k] as number,
           ...(realizationBatch === undefined ? {} : { realizationBatch }),
         };
-        return new Promise<OperatorRecord>((resolve, reject) => {
-          this.#pending.set(id, { resolve, reject });
-          (this.#workers[k % this.#workers.length] as Worker).postMessage(job);
-        });
-      }),
-    );
+        w.postMessage(job);
+      });
+    const drain = async (w: Worker) => {
+      while (next < indices.length) {
+        const k = next++;
+        out[k] = await one(w, k);
+      }
+    };
+    await Promise.all(this.#workers.map(drain));
+    return out;
   }
 
   async dispose(): Promise<void> {

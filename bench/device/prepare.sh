@@ -16,6 +16,13 @@ await (name === 'ops' ? ops(args) : ired(args));
 TS
 "$R"/esbuild@*/node_modules/esbuild/bin/esbuild "$G/entry.ts" --bundle --platform=node --format=esm \
   --conditions=@x/source --external:@tensorflow/* --external:zod --external:webgpu --outfile="$G/bench.mjs"
+# The data-parallel gradient workers and the operator generation workers are started from files
+# next to the bundle (./gradWorker.js, ./generateWorker.js).
+for w in packages/ired/src/gradWorker.ts packages/operator-replay/src/generateWorker.ts; do
+  "$R"/esbuild@*/node_modules/esbuild/bin/esbuild "$w" --bundle --platform=node --format=esm \
+    --conditions=@x/source --external:@tensorflow/* --external:zod --external:webgpu \
+    --outfile="$G/$(basename "${w%.ts}").js"
+done
 cp bench/ired_peer.py "$G/"
 tf() { # package, files…
   local src; src=$(ls -d "$R"/@tensorflow+"$1"@4.22.0*/node_modules/@tensorflow/"$1" | head -1)
@@ -28,6 +35,8 @@ tf tfjs-core dist/tf-core.node.js
 tf tfjs-backend-cpu dist/tf-backend-cpu.node.js
 tf tfjs-backend-webgpu dist/tf-backend-webgpu.node.js
 tf tfjs-backend-wasm dist/tf-backend-wasm.node.js wasm-out
+# The bundled backend loads its .wasm binaries from beside dist/tf-backend-wasm.node.js.
+cp "$G"/node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/*.wasm "$G/node_modules/@tensorflow/tfjs-backend-wasm/dist/"
 for p in debug ms long seedrandom zod node-fetch; do
   cp -rL "$(ls -d "$R/$p"@*/node_modules/"$p" | head -1)" "$G/node_modules/$p"
 done

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { XError } from '@x/core';
 import type { BackendName } from '@x/tensor';
@@ -23,7 +25,14 @@ function workerScript(): { url: URL; execArgv: string[] } {
   const source = import.meta.url.endsWith('.ts');
   return {
     url: new URL(source ? './gradWorker.ts' : './gradWorker.js', import.meta.url),
-    execArgv: source ? ['--conditions=@x/source', '--import', 'tsx'] : [],
+    // tsx by absolute URL: a bare `--import tsx` resolves from the working directory.
+    execArgv: source
+      ? [
+          '--conditions=@x/source',
+          '--import',
+          pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+        ]
+      : [],
   };
 }
 

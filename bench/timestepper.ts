@@ -145,9 +145,9 @@ const FAMILY: Record<ProblemName, FamilySetup> = {
     epochs: 40,
     validateEvery: 10,
     wp: { ...WP, updatesPerEpoch: 4, systems: 4, startSteps: 64, maxSteps: 512, doubleEvery: 5 },
-    // 20 orbits: over the benchmark's 100 the error of the symmetric rule at its operating point
-    // is dominated by a secular drift (final ≈ max), which 3 orbits do not show.
-    val: { count: 8, periods: 20, scale: 0.5, maxForceEvals: 2e6 },
+    // The benchmark's 100 orbits near its operating point (η0/6 ≈ 0.005): trained models whose
+    // error drifts validate better over 3 (or 20) orbits and lose over 100 (README).
+    val: { count: 4, periods: 100, scale: 1 / 6, maxForceEvals: 2e6 },
   },
   figure8: {
     eta0: 0.05,

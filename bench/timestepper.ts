@@ -212,6 +212,7 @@ async function trainVariant(
   const c0 = process.cpuUsage();
   const sel = await trainAndSelect(cfg, {
     seeds,
+    margin: 0.03,
     epochs: quick ? 4 : f.epochs,
     validateEvery: quick ? 2 : f.validateEvery,
     systems: validationSystems(problem, quick ? 2 : f.val.count, p.ic.eps),

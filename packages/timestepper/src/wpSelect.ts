@@ -12,6 +12,11 @@ export interface SelectOptions {
   validateEvery: number;
   systems: readonly InitialConditions[];
   validation: Omit<ValidationOptions, 'historyLen' | 'symmetric' | 'eta0'>;
+  /**
+   * A trained model is kept only when its score is below −margin (default 0): small validation
+   * gains do not survive the benchmark's longer horizon reliably.
+   */
+  margin?: number;
   /** Called after each validation. */
   onValidate?: (seed: number, epoch: number, score: number) => void;
 }
@@ -52,7 +57,7 @@ export async function trainAndSelect(config: TrainConfig, o: SelectOptions): Pro
         const score = validateAgainstSymmetric(t.model, o.systems, vo).score;
         o.onValidate?.(seed, e, score);
         if (score < mine.score) Object.assign(mine, { epoch: e, score });
-        if (score < best.score) {
+        if (score < best.score && score < -(o.margin ?? 0)) {
           best.state = await t.model.getState();
           best.seed = seed;
           best.epoch = e;

@@ -245,7 +245,7 @@ export async function main(args: string[]): Promise<void> {
   const paperBatch = flag(args, 'paper-batch');
   // --micro-batch n|none: the CPU case's train.microBatch instead of the preset's.
   const micro = flag(args, 'micro-batch');
-  const cases = CASES.map((c) =>
+  const cases = CASES.map((c): Case =>
     c.name === 'paper' && paperBatch !== undefined
       ? { ...c, trainBatch: Number(paperBatch), sampleBatch: 16, gradsOnly: false }
       : c.name === 'cpu' && micro !== undefined

@@ -19,7 +19,16 @@ const noTensorImports = {
 const researchPackages = ['@x/ired', '@x/timestepper', '@x/operator-replay'];
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'runs/**', 'bench/out/**', '**/*.d.ts'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'runs/**',
+      'bench/out/**',
+      '.gpu/**',
+      '**/*.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

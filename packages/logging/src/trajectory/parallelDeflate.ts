@@ -16,7 +16,7 @@ export interface DeflateSettings {
 }
 
 const C = zlib.constants;
-const IN_FLIGHT = Math.max(2, Math.min(4, availableParallelism()));
+const IN_FLIGHT = Math.max(3, Math.min(5, availableParallelism() + 1));
 const spare: Uint8Array[] = [];
 
 function hasRuns(v: Uint8Array): boolean {

@@ -21,11 +21,65 @@ export interface BadInput {
 
 const tinyFlags = ['--backend', 'cpu', '--quiet'];
 
+/** A file to write (`null`: leave it missing) and what the refusal must say. */
+type FileCase = [name: string, body: string | Uint8Array | null, says?: RegExp];
+
+/**
+ * Writes each case's file into `dir` and pairs it with the runner arguments that read it
+ * (`args` undefined: a library-only reader), all expected to exit 2.
+ */
+function fileCases(
+  kind: BadInput['kind'],
+  dir: string,
+  files: readonly FileCase[],
+  args?: (path: string, i: number) => string[],
+): BadInput[] {
+  return files.map(([name, body, says], i) => {
+    const path = join(dir, name);
+    if (body !== null) writeFileSync(path, body);
+    return pathCase(kind, name, path, args?.(path, i), says);
+  });
+}
+
+/** The non-regular paths every reader refuses: a device, a directory and, given its name, a FIFO. */
+function specialCases(
+  kind: BadInput['kind'],
+  dir: string,
+  args?: (path: string, i: number) => string[],
+  fifoName?: string,
+): BadInput[] {
+  const paths: [string, string, RegExp][] = [
+    ['/dev/zero', '/dev/zero', /a device[^,]*, not a regular file/],
+    ['directory', dir, /a directory, not a regular file/],
+  ];
+  const fifo = join(dir, fifoName ?? '');
+  if (fifoName !== undefined && spawnSync('mkfifo', [fifo]).status === 0)
+    paths.push(['fifo', fifo, /a FIFO, not a regular file/]);
+  return paths.map(([name, path, says], i) => pathCase(kind, name, path, args?.(path, i), says));
+}
+
+function pathCase(
+  kind: BadInput['kind'],
+  name: string,
+  path: string,
+  args: string[] | undefined,
+  says: RegExp | undefined,
+): BadInput {
+  return {
+    kind,
+    name,
+    path,
+    ...(args === undefined ? {} : { args }),
+    exits: [2],
+    ...(says === undefined ? {} : { says }),
+  };
+}
+
 /** Malformed configs for `ired train --config <file>`. */
 export function configCorpus(dir: string, out: (i: number) => string): BadInput[] {
   const d = join(dir, 'configs');
   mkdirSync(d, { recursive: true });
-  const files: [string, string | Buffer | null, RegExp?][] = [
+  const files: FileCase[] = [
     ['syntax.yaml', 'model: {channels: 4\n', /:\d+:\d+/],
     ['unknown-key.yaml', 'modle:\n  channels: 4\n', /modle/],
     ['wrong-type.yaml', 'train:\n  batchSize: many\n', /train\.batchSize/],
@@ -38,46 +92,14 @@ export function configCorpus(dir: string, out: (i: number) => string): BadInput[
     ['list.yaml', '- 1\n- 2\n', /expected object|<root>/],
     ['missing.yaml', null, /no such file/],
   ];
-  const out2: BadInput[] = files.map(([name, body, says], i) => {
-    const path = join(d, name);
-    if (body !== null) writeFileSync(path, body);
-    return {
-      kind: 'config',
-      name,
-      path,
-      args: ['ired', 'train', '--config', path, '--out', out(i), '--steps', '1', ...tinyFlags],
-      exits: [2],
-      ...(says === undefined ? {} : { says }),
-    };
-  });
-  const extra: [string, string, RegExp][] = [
-    ['/dev/zero', '/dev/zero', /a device, not a regular file/],
-    ['directory', d, /a directory, not a regular file/],
+  const args = (path: string, i: number) => [
+    ...['ired', 'train', '--config', path, '--out', out(i), '--steps', '1'],
+    ...tinyFlags,
   ];
-  const fifo = join(d, 'fifo.yaml');
-  if (spawnSync('mkfifo', [fifo]).status === 0)
-    extra.push(['fifo', fifo, /a FIFO, not a regular file/]);
-  extra.forEach(([name, path, says], i) =>
-    out2.push({
-      kind: 'config',
-      name,
-      path,
-      args: [
-        'ired',
-        'train',
-        '--config',
-        path,
-        '--out',
-        out(100 + i),
-        '--steps',
-        '1',
-        ...tinyFlags,
-      ],
-      exits: [2],
-      says,
-    }),
-  );
-  return out2;
+  return [
+    ...fileCases('config', d, files, args),
+    ...specialCases('config', d, (path, i) => args(path, 100 + i), 'fifo.yaml'),
+  ];
 }
 
 function aliasBomb(): string {
@@ -167,7 +189,7 @@ export function csvCorpus(dir: string, checkpoint: string): BadInput[] {
   const d = join(dir, 'csv');
   mkdirSync(d, { recursive: true });
   const quiz = '0'.repeat(40) + '1'.repeat(1) + '0'.repeat(40);
-  const files: [string, string | Buffer | null, RegExp?][] = [
+  const files: FileCase[] = [
     ['fields.csv', `${quiz}\n`, /:1:/],
     ['short.csv', `${quiz.slice(1)},${quiz}\n`, /:1:.*80 characters/],
     ['letters.csv', `${quiz.replace('1', 'x')},${quiz}\n`, /:1:/],
@@ -175,31 +197,11 @@ export function csvCorpus(dir: string, checkpoint: string): BadInput[] {
     ['binary.csv', Buffer.from([0, 1, 2, 255, 10]), /:1:/],
     ['missing.csv', null, /no such file/],
   ];
-  const out: BadInput[] = files.map(([name, body, says]) => {
-    const path = join(d, name);
-    if (body !== null) writeFileSync(path, body);
-    return {
-      kind: 'csv',
-      name,
-      path,
-      args: ['ired', 'eval', '--checkpoint', checkpoint, '--puzzles', path, ...tinyFlags],
-      exits: [2],
-      ...(says === undefined ? {} : { says }),
-    };
-  });
-  for (const [name, path, says] of [
-    ['/dev/zero', '/dev/zero', /a device/],
-    ['directory', d, /a directory/],
-  ] as const)
-    out.push({
-      kind: 'csv',
-      name,
-      path,
-      args: ['ired', 'eval', '--checkpoint', checkpoint, '--puzzles', path, ...tinyFlags],
-      exits: [2],
-      says,
-    });
-  return out;
+  const args = (path: string) => [
+    ...['ired', 'eval', '--checkpoint', checkpoint, '--puzzles', path],
+    ...tinyFlags,
+  ];
+  return [...fileCases('csv', d, files, args), ...specialCases('csv', d, args)];
 }
 
 /** Malformed `.npz` files for the trajectory reader (library: `readNpz`). */
@@ -213,7 +215,7 @@ export function npzCorpus(dir: string): BadInput[] {
   const bomb = zip({ 'states.npy': new Uint8Array(64 << 10) }, true, 1 << 30);
   // A stored entry that declares 4 GiB uncompressed.
   const lie = zip({ 'states.npy': f32([4], 4) }, false, 0xfffffff0);
-  const files: [string, Uint8Array | null, RegExp][] = [
+  const files: FileCase[] = [
     ['text.npz', Buffer.from('not a zip at all'), /not a readable \.npz/],
     ['truncated.npz', good.subarray(0, good.length >> 1), /not a readable \.npz/],
     ['shape-lie.npz', zip({ 'states.npy': shapeLie }), /declares shape \(1000, 1000, 1000\)/],
@@ -227,13 +229,7 @@ export function npzCorpus(dir: string): BadInput[] {
     ['empty.npz', new Uint8Array(0), /not a readable \.npz|empty|zip/],
     ['missing.npz', null, /no such file/],
   ];
-  const out: BadInput[] = files.map(([name, body, says]) => {
-    const path = join(d, name);
-    if (body !== null) writeFileSync(path, body);
-    return { kind: 'npz', name, path, exits: [2], says };
-  });
-  out.push({ kind: 'npz', name: '/dev/zero', path: '/dev/zero', exits: [2], says: /a device/ });
-  return out;
+  return [...fileCases('npz', d, files), ...specialCases('npz', d).slice(0, 1)];
 }
 
 /** Malformed HDF5 datasets for `operators replay <file> --verify`. */
@@ -241,38 +237,15 @@ export function h5Corpus(dir: string, good: string): BadInput[] {
   const d = join(dir, 'h5');
   mkdirSync(d, { recursive: true });
   const bytes = readFileSync(good);
-  const files: [string, Uint8Array | null, RegExp][] = [
+  const files: FileCase[] = [
     ['text.h5', Buffer.from('hello\n'), /not an HDF5 file/],
     ['empty.h5', new Uint8Array(0), /not an HDF5 file/],
     ['truncated.h5', bytes.subarray(0, bytes.length >> 1), /not a readable HDF5 file|truncated/],
     ['header-only.h5', bytes.subarray(0, 600), /not a readable HDF5 file|truncated/],
     ['missing.h5', null, /no such file/],
   ];
-  const out: BadInput[] = files.map(([name, body, says]) => {
-    const path = join(d, name);
-    if (body !== null) writeFileSync(path, body);
-    return {
-      kind: 'h5',
-      name,
-      path,
-      args: ['operators', 'replay', path, '--verify', ...tinyFlags],
-      exits: [2],
-      says,
-    };
-  });
-  for (const [name, path, says] of [
-    ['/dev/zero', '/dev/zero', /a device/],
-    ['directory', d, /a directory/],
-  ] as const)
-    out.push({
-      kind: 'h5',
-      name,
-      path,
-      args: ['operators', 'replay', path, '--verify', ...tinyFlags],
-      exits: [2],
-      says,
-    });
-  return out;
+  const args = (path: string) => ['operators', 'replay', path, '--verify', ...tinyFlags];
+  return [...fileCases('h5', d, files, args), ...specialCases('h5', d, args)];
 }
 
 /** A minimal zip (stored or deflated entries); `declare` overrides the uncompressed size. */

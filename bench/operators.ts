@@ -22,7 +22,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'bench', 'out', 'operators');
 
 /** Throughput config: grid 16, 16 timesteps, 3 realizations, 4–8 base channels (both backends). */
-const benchRaw = {
+export const benchRaw = {
   rootSeed: 7,
   timesteps: 16,
   realizations: 3,

@@ -9,23 +9,13 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { redisMissing, startRedis } from '../apps/runner/src/queue/testing.js';
+// Grid 16, T=16, M=3, base channels 4–8: the throughput config of `pnpm bench operators`.
+import { benchRaw as config } from './operators.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'bench', 'out', 'queue');
 const bin = join(root, 'apps/runner/src/bin.ts');
 const loader = ['--conditions=@x/source', '--import', 'tsx'];
-
-/** Grid 16, T=16, M=3, base channels 4–8: the throughput config of `pnpm bench operators`. */
-const config = {
-  rootSeed: 7,
-  timesteps: 16,
-  realizations: 3,
-  chunkSize: 8,
-  parameters: {
-    grid_size: { kind: 'choice', options: [16] },
-    base_channels: { kind: 'int', min: 4, max: 8 },
-  },
-};
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);

@@ -28,3 +28,7 @@ export { checkGradients, checkSecondOrder, gradientMatchingLoss } from './gradCh
 export type { EnergyFn, GradCheckOptions, GradCheckResult } from './gradCheck.js';
 export { selfCheck } from './selfCheck.js';
 export type { SelfCheckReport, SelfCheckRow } from './selfCheck.js';
+export { WorkerPool } from './workerPool.js';
+export type { WorkerPoolOptions } from './workerPool.js';
+export { serveWorker } from './workerServe.js';
+export type { ServeWorkerOptions } from './workerServe.js';

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { XError } from './errors.js';
 import { isTensorData, type State, type TensorData } from './state.js';
@@ -26,8 +26,43 @@ const TAG = {
  */
 export function stateDigest(state: State): string {
   const hash = createHash('sha256');
-  encode(hash, state, '');
+  for (const p of stateDigestParts(state)) hash.update(p);
   return hash.digest('hex');
+}
+
+/**
+ * The canonical encoding {@link stateDigest} hashes, as ordered byte parts: the structure packed
+ * into small buffers and each tensor's bytes as a view of the tensor itself (no copy on
+ * little-endian machines). SHA-256 over the parts in order is the state digest, so it can be
+ * computed in slices, on another thread, or while the tensors are still being read.
+ *
+ * @example
+ * const h = createHash('sha256');
+ * for (const p of stateDigestParts(state)) h.update(p);
+ * h.digest('hex') === stateDigest(state); // true
+ */
+export function stateDigestParts(state: State): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let small: number[] = [];
+  const out: Sink = {
+    bytes: (b) => {
+      for (let i = 0; i < b.length; i++) small.push(b[i] as number);
+    },
+    view: (b) => {
+      if (small.length > 0) parts.push(Uint8Array.from(small));
+      small = [];
+      parts.push(b);
+    },
+  };
+  encode(out, state, '');
+  if (small.length > 0) parts.push(Uint8Array.from(small));
+  return parts;
+}
+
+/** Where the encoding goes: small structural bytes (copied) and tensor bytes (viewed). */
+interface Sink {
+  bytes(b: ArrayLike<number>): void;
+  view(b: Uint8Array): void;
 }
 
 function u64(n: number): Buffer {
@@ -36,38 +71,38 @@ function u64(n: number): Buffer {
   return b;
 }
 
-function encodeString(hash: Hash, s: string): void {
+function encodeString(out: Sink, s: string): void {
   const bytes = Buffer.from(s, 'utf8');
-  hash.update(u64(bytes.length));
-  hash.update(bytes);
+  out.bytes(u64(bytes.length));
+  out.bytes(bytes);
 }
 
-function encode(hash: Hash, value: State, path: string): void {
+function encode(out: Sink, value: State, path: string): void {
   if (value === null) {
-    hash.update(Uint8Array.of(TAG.null));
+    out.bytes([TAG.null]);
   } else if (typeof value === 'boolean') {
-    hash.update(Uint8Array.of(value ? TAG.true : TAG.false));
+    out.bytes([value ? TAG.true : TAG.false]);
   } else if (typeof value === 'number') {
     const b = Buffer.alloc(9);
     b[0] = TAG.number;
     b.writeDoubleLE(Number.isNaN(value) ? NaN : value, 1);
-    hash.update(b);
+    out.bytes(b);
   } else if (typeof value === 'string') {
-    hash.update(Uint8Array.of(TAG.string));
-    encodeString(hash, value);
+    out.bytes([TAG.string]);
+    encodeString(out, value);
   } else if (isTensorData(value)) {
-    encodeTensor(hash, value);
+    encodeTensor(out, value);
   } else if (Array.isArray(value)) {
-    hash.update(Uint8Array.of(TAG.array));
-    hash.update(u64(value.length));
-    value.forEach((v, i) => encode(hash, v, `${path}/${i}`));
+    out.bytes([TAG.array]);
+    out.bytes(u64(value.length));
+    value.forEach((v, i) => encode(out, v, `${path}/${i}`));
   } else if (typeof value === 'object' && !ArrayBuffer.isView(value)) {
     const keys = Object.keys(value).sort();
-    hash.update(Uint8Array.of(TAG.object));
-    hash.update(u64(keys.length));
+    out.bytes([TAG.object]);
+    out.bytes(u64(keys.length));
     for (const k of keys) {
-      encodeString(hash, k);
-      encode(hash, value[k] as State, path === '' ? k : `${path}/${k}`);
+      encodeString(out, k);
+      encode(out, value[k] as State, path === '' ? k : `${path}/${k}`);
     }
   } else {
     throw new XError(
@@ -77,14 +112,14 @@ function encode(hash: Hash, value: State, path: string): void {
   }
 }
 
-function encodeTensor(hash: Hash, t: TensorData): void {
-  hash.update(Uint8Array.of(TAG.tensor));
-  encodeString(hash, t.dtype);
-  hash.update(u64(t.shape.length));
-  for (const d of t.shape) hash.update(u64(d));
+function encodeTensor(out: Sink, t: TensorData): void {
+  out.bytes([TAG.tensor]);
+  encodeString(out, t.dtype);
+  out.bytes(u64(t.shape.length));
+  for (const d of t.shape) out.bytes(u64(d));
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  hash.update(u64(bytes.length));
-  hash.update(LITTLE_ENDIAN ? bytes : toLittleEndian(bytes, t.data.BYTES_PER_ELEMENT));
+  out.bytes(u64(bytes.length));
+  out.view(LITTLE_ENDIAN ? bytes : toLittleEndian(bytes, t.data.BYTES_PER_ELEMENT));
 }
 
 function toLittleEndian(bytes: Uint8Array, width: number): Uint8Array {

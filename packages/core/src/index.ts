@@ -25,7 +25,7 @@ export type {
 } from './state.js';
 export { ValueComponent, captureState } from './component.js';
 export type { Component, ComponentMap } from './component.js';
-export { stateDigest } from './digest.js';
+export { stateDigest, stateDigestParts } from './digest.js';
 export { Rng, RngStreams } from './rng.js';
 export type { RngState, RngStreamsState, StreamPart } from './rng.js';
 export {

@@ -28,6 +28,8 @@ describe('format compatibility', () => {
     expect(stateDigest(loaded.state)).toBe(V1_DIGEST);
     expect(stateDigest(fixtureState())).toBe(V1_DIGEST);
     expect(statesEqual(loaded.state, fixtureState())).toBe(true);
+    const full = await loadCheckpoint(nodeFs, materialize(), { verifyDigest: true });
+    expect(statesEqual(full.state, fixtureState())).toBe(true);
   });
 
   it('a manifest from a newer format version is refused with an upgrade hint', async () => {

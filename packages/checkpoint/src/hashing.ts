@@ -1,13 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { State } from '@x/core';
 import { digestParts } from './digestParts.js';
 
-/** Bytes hashed between two yields to the event loop when hashing on the main thread. */
+/** Bytes hashed (main thread) or copied into a ring (stream) between two yields to the event loop. */
 const SLICE = 32 << 20;
-/** Unshared parts smaller than this are copied to the worker (up to MAX_COPIED bytes in all). */
-const SMALL = 1 << 16;
-const MAX_COPIED = 1 << 20;
+/** Sequences shorter than this are hashed on the main thread: a worker round trip costs more. */
+const INLINE = 1 << 20;
+/** One ring slot: unshared bytes are copied (coalesced) into slots of this size. */
+const RING_SLOT = 4 << 20;
+/** Slots per stream: a ring holds at most this many slots (16 MiB) in flight. */
+const RING_SLOTS = 4;
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 // The worker is plain JavaScript (node:crypto only), so it runs the same from source and dist.
@@ -15,14 +18,8 @@ const WORKER_SOURCE = `
 const { createHash } = require('node:crypto');
 const { parentPort } = require('node:worker_threads');
 const streams = new Map();
-parentPort.on('message', ({ id, parts, bytes, seq, final }) => {
+parentPort.on('message', ({ id, bytes, seq, final }) => {
   try {
-    if (parts !== undefined) {
-      const h = createHash('sha256');
-      for (const p of parts) h.update(p);
-      parentPort.postMessage({ id, hex: h.digest('hex') });
-      return;
-    }
     let h = streams.get(id);
     if (h === undefined) streams.set(id, (h = createHash('sha256')));
     if (bytes !== undefined) {
@@ -43,20 +40,30 @@ parentPort.on('message', ({ id, parts, bytes, seq, final }) => {
 type Answer =
   { id: number; hex: string } | { id: number; error: string } | { id: number; ack: number };
 
-interface Pending {
+/** The hashing thread failed (or could not start): the bytes are hashed on the main thread. */
+class ThreadFailure extends Error {}
+
+interface StreamHandlers {
+  /** Called with the acknowledged sequence number, or with the thread's failure. */
+  ack: (seqOrError: number | Error) => void;
   resolve: (hex: string) => void;
   reject: (err: Error) => void;
 }
 
-/** One hashing thread (started on first use; it does not keep the process alive when idle). */
+/**
+ * One hashing thread (started on first use; it does not keep the process alive when idle) with
+ * its own pool of ring slots, reused by every stream on it.
+ */
 class HashThread {
   #worker: Worker | undefined;
   #failed = false;
-  readonly #pending = new Map<number, Pending>();
-  readonly #acks = new Map<number, (seqOrError: number | Error) => void>();
+  readonly #streams = new Map<number, StreamHandlers>();
+  readonly #spare: SharedArrayBuffer[] = [];
   #next = 0;
-  /** Jobs this thread answered (for tests). */
+  /** Streams this thread finished (for tests). */
   done = 0;
+  /** Ring slots this thread ever allocated (for tests: they are reused across streams). */
+  allocated = 0;
 
   #start(): Worker | undefined {
     if (this.#worker !== undefined || this.#failed) return this.#worker;
@@ -64,25 +71,31 @@ class HashThread {
       const w = new Worker(WORKER_SOURCE, { eval: true, name: 'x-checkpoint-hash' });
       w.unref();
       w.on('message', (m: Answer) => {
+        const s = this.#streams.get(m.id);
+        if (s === undefined) return;
         if ('ack' in m) {
-          this.#acks.get(m.id)?.(m.ack);
+          s.ack(m.ack);
           return;
         }
-        const p = this.#pending.get(m.id);
-        if (p === undefined) return;
-        this.#pending.delete(m.id);
-        if (this.#pending.size === 0) w.unref();
+        this.#streams.delete(m.id);
+        if (this.#streams.size === 0) w.unref();
         this.done++;
-        if ('hex' in m) p.resolve(m.hex);
-        else p.reject(new Error(m.error));
+        if ('hex' in m) s.resolve(m.hex);
+        else {
+          const failure = new ThreadFailure(m.error);
+          s.ack(failure);
+          s.reject(failure);
+        }
       });
       const fail = (err: Error) => {
         this.#worker = undefined;
         this.#failed = true;
-        for (const p of this.#pending.values()) p.reject(err);
-        this.#pending.clear();
-        for (const ack of this.#acks.values()) ack(err);
-        this.#acks.clear();
+        const failure = new ThreadFailure(err.message);
+        for (const s of this.#streams.values()) {
+          s.ack(failure);
+          s.reject(failure);
+        }
+        this.#streams.clear();
       };
       w.on('error', fail);
       w.on('exit', (code) => fail(new Error(`hash worker exited with code ${code}`)));
@@ -93,116 +106,153 @@ class HashThread {
     return this.#worker;
   }
 
+  /** Stops the thread as if it had died (tests of the main-thread fallback). */
+  async kill(): Promise<void> {
+    await this.#worker?.terminate();
+  }
+
+  #takeSlot(): SharedArrayBuffer {
+    const b = this.#spare.pop();
+    if (b !== undefined) return b;
+    this.allocated++;
+    return new SharedArrayBuffer(RING_SLOT);
+  }
+
+  #giveBack(slots: readonly SharedArrayBuffer[]): void {
+    for (const b of slots) if (this.#spare.length < 2 * RING_SLOTS) this.#spare.push(b);
+  }
+
   /** An incremental SHA-256 on this thread; undefined when no thread can be started here. */
   stream(): HashStream | undefined {
     const w = this.#start();
     if (w === undefined) return undefined;
     const id = this.#next++;
-    const slots: SharedArrayBuffer[] = [];
+    const owned: SharedArrayBuffer[] = [];
     const busy = new Map<number, SharedArrayBuffer>();
     const free: SharedArrayBuffer[] = [];
     let seq = 0;
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
-    this.#acks.set(id, (s) => {
-      if (s instanceof Error) failure = s;
-      else {
-        const slot = busy.get(s);
-        busy.delete(s);
-        if (slot !== undefined) free.push(slot);
-      }
-      wake?.();
+    let fill: { slot: SharedArrayBuffer; used: number } | undefined;
+    let sinceYield = 0;
+    let finished: Promise<string> | undefined;
+    let settle: StreamHandlers | undefined;
+    const done = new Promise<string>((resolve, reject) => {
+      settle = {
+        ack: (s) => {
+          if (s instanceof Error) failure = s;
+          else {
+            const slot = busy.get(s);
+            busy.delete(s);
+            if (slot !== undefined) free.push(slot);
+          }
+          wake?.();
+        },
+        resolve,
+        reject,
+      };
     });
+    done.catch(() => undefined);
+    this.#streams.set(id, settle as StreamHandlers);
     w.ref();
-    const release = () => {
-      this.#acks.delete(id);
-      for (const b of slots) if (spareSlots.length < RING_SLOTS) spareSlots.push(b);
+    const post = (bytes: Uint8Array, slot?: SharedArrayBuffer) => {
+      if (slot !== undefined) busy.set(seq, slot);
+      w.postMessage({ id, bytes, seq: seq++ });
+    };
+    const flush = () => {
+      if (fill === undefined) return;
+      if (fill.used > 0) post(new Uint8Array(fill.slot, 0, fill.used), fill.slot);
+      else free.push(fill.slot);
+      fill = undefined;
     };
     const slot = async (): Promise<SharedArrayBuffer> => {
       for (;;) {
         if (failure !== undefined) throw failure;
         const f = free.pop();
         if (f !== undefined) return f;
-        if (slots.length < RING_SLOTS) {
-          const b = spareSlots.pop() ?? new SharedArrayBuffer(RING_SLOT);
-          slots.push(b);
+        if (owned.length < RING_SLOTS) {
+          const b = this.#takeSlot();
+          owned.push(b);
           return b;
         }
+        sinceYield = 0;
         await new Promise<void>((r) => (wake = r));
+        wake = undefined;
       }
     };
     return {
       update: async (bytes) => {
-        for (let off = 0; off < bytes.length; off += RING_SLOT) {
-          const n = Math.min(RING_SLOT, bytes.length - off);
-          const b = await slot();
-          const view = new Uint8Array(b, 0, n);
-          view.set(bytes.subarray(off, off + n));
-          busy.set(seq, b);
-          w.postMessage({ id, bytes: view, seq: seq++ });
+        if (finished !== undefined) throw new Error('hash stream already finished');
+        if (failure !== undefined) throw failure;
+        if (bytes.buffer instanceof SharedArrayBuffer && bytes.length >= RING_SLOT / 4) {
+          flush();
+          post(bytes);
+          return;
+        }
+        for (let off = 0; off < bytes.length;) {
+          fill ??= { slot: await slot(), used: 0 };
+          const n = Math.min(RING_SLOT - fill.used, bytes.length - off);
+          new Uint8Array(fill.slot, fill.used, n).set(bytes.subarray(off, off + n));
+          fill.used += n;
+          off += n;
+          if (fill.used === RING_SLOT) flush();
+          sinceYield += n;
+          if (sinceYield >= SLICE) {
+            sinceYield = 0;
+            await yieldToLoop();
+          }
         }
       },
-      finish: () =>
-        new Promise<string>((resolve, reject) => {
-          if (failure !== undefined) {
-            release();
-            reject(failure);
-            return;
-          }
-          this.#pending.set(id, {
-            resolve: (hex) => {
-              release();
-              resolve(hex);
-            },
-            reject: (err) => {
-              release();
-              reject(err);
-            },
-          });
+      finish: () => {
+        if (finished !== undefined) return finished;
+        if (failure === undefined) {
+          flush();
           w.postMessage({ id, final: true });
-        }),
+        } else settle?.reject(failure);
+        finished = done.finally(() => {
+          if (fill !== undefined) free.push(fill.slot);
+          // Slots still posted when the thread died are never read again either.
+          this.#giveBack(owned);
+        });
+        return finished;
+      },
     };
-  }
-
-  /** SHA-256 of the parts on this thread; undefined when no thread can be started here. */
-  run(parts: readonly Uint8Array[]): Promise<string> | undefined {
-    const w = this.#start();
-    if (w === undefined) return undefined;
-    const id = this.#next++;
-    return new Promise<string>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      w.ref();
-      w.postMessage({ id, parts });
-    });
   }
 }
 
-const RING_SLOT = 8 << 20;
-const RING_SLOTS = 4;
-const spareSlots: SharedArrayBuffer[] = [];
-
-/** An incremental SHA-256 on a hashing thread, fed through a small ring of shared buffers. */
+/**
+ * An incremental SHA-256 on a hashing thread. Unshared bytes are copied into a small ring of
+ * reused shared slots (coalescing small parts); bytes in shared memory are read in place, so they
+ * must not change until {@link HashStream.finish} resolves.
+ */
 export interface HashStream {
-  /** Copies the bytes into the ring (waiting for a free slot) and queues them for hashing. */
+  /** Queues the bytes for hashing (waiting for a free ring slot when they must be copied). */
   update(bytes: Uint8Array): Promise<void>;
-  /** The hex digest of everything updated. */
+  /** The hex digest of everything updated; also ends a stream abandoned after a failure. */
   finish(): Promise<string>;
 }
 
 const threads = { file: new HashThread(), digest: new HashThread() };
 
-/**
- * An incremental SHA-256 of bytes in unshared memory on the file hashing thread (each chunk is
- * copied through a 32 MiB ring of reused shared buffers), or undefined when no thread can be
- * started.
- */
-export function fileHashStream(): HashStream | undefined {
-  return threads.file.stream();
+/** Which hashing thread: file checksums, or state digests (so both run at the same time). */
+export type HashThreadName = keyof typeof threads;
+
+/** Streams finished and ring slots allocated by the hashing threads so far (for tests). */
+export function offThreadJobs(): {
+  sha256: number;
+  digest: number;
+  slots: number;
+} {
+  return {
+    sha256: threads.file.done,
+    digest: threads.digest.done,
+    slots: threads.file.allocated + threads.digest.allocated,
+  };
 }
 
-/** Jobs answered by the hashing threads so far (file checksums, state digests). */
-export function offThreadJobs(): { sha256: number; digest: number } {
-  return { sha256: threads.file.done, digest: threads.digest.done };
+/** Stops both hashing threads as if they had died; later hashes run on the main thread (tests). */
+export async function killHashThreads(): Promise<void> {
+  await Promise.all([threads.file.kill(), threads.digest.kill()]);
 }
 
 /** True when the view's memory is shared, so a worker can read it without a copy. */
@@ -210,66 +260,91 @@ export function isShared(v: ArrayBufferView): boolean {
   return v.buffer instanceof SharedArrayBuffer;
 }
 
-/** SHA-256 (hex) of the parts in order on the main thread, yielding between slices. */
-async function sha256OnMain(parts: readonly Uint8Array[]): Promise<string> {
-  const h = createHash('sha256');
+/** A main-thread SHA-256 whose update yields to the event loop between slices. */
+function mainThreadHash(): { hash: Hash; update: (bytes: Uint8Array) => Promise<void> } {
+  const hash = createHash('sha256');
   let sinceYield = 0;
-  for (const p of parts) {
-    for (let off = 0; off < p.length; off += SLICE) {
-      const slice = p.subarray(off, Math.min(p.length, off + SLICE));
-      h.update(slice);
-      sinceYield += slice.length;
-      if (sinceYield >= SLICE) {
-        sinceYield = 0;
-        await yieldToLoop();
+  return {
+    hash,
+    update: async (p) => {
+      for (let off = 0; off < p.length; off += SLICE) {
+        const slice = p.subarray(off, Math.min(p.length, off + SLICE));
+        hash.update(slice);
+        sinceYield += slice.length;
+        if (sinceYield >= SLICE) {
+          sinceYield = 0;
+          await yieldToLoop();
+        }
       }
-    }
-  }
-  return h.digest('hex');
-}
-
-async function sha256On(thread: HashThread, parts: readonly Uint8Array[]): Promise<string> {
-  let copied = 0;
-  for (const p of parts) if (!isShared(p)) copied += p.length < SMALL ? p.length : Infinity;
-  if (copied <= MAX_COPIED) {
-    const off = thread.run(parts);
-    if (off !== undefined) {
-      try {
-        return await off;
-      } catch {
-        // The thread died: hash here instead.
-      }
-    }
-  }
-  return sha256OnMain(parts);
+    },
+  };
 }
 
 /**
- * SHA-256 (hex) of the parts in order, on a worker thread: read in place when the parts are in
- * shared memory (at most 1 MiB of small unshared parts is copied), else streamed through the
- * ring of {@link fileHashStream}; on the main thread between yields when no worker can run.
+ * SHA-256 (hex) of the bytes `feed` passes to `update`, in order, streamed to the named hashing
+ * thread while `feed` runs (so the bytes may arrive as reads land). When the thread cannot start
+ * or dies, `feed` runs again with a main-thread hash (it must be repeatable). Errors of `feed`
+ * itself propagate after the stream is ended. With `size` under 1 MiB the hash runs on the main
+ * thread directly.
  */
-export async function sha256Parts(parts: readonly Uint8Array[]): Promise<string> {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  if (total < RING_SLOT || parts.every((p) => isShared(p) || p.length < SMALL))
-    return sha256On(threads.file, parts);
-  const stream = fileHashStream();
-  if (stream === undefined) return sha256OnMain(parts);
-  try {
-    for (const p of parts) await stream.update(p);
-  } catch {
-    await stream.finish().catch(() => undefined);
-    return sha256OnMain(parts);
+export async function sha256Of(
+  thread: HashThreadName,
+  feed: (update: (bytes: Uint8Array) => Promise<void>) => Promise<void>,
+  size = Infinity,
+): Promise<string> {
+  const stream = size < INLINE ? undefined : threads[thread].stream();
+  if (stream !== undefined) {
+    try {
+      await feed((b) => stream.update(b));
+    } catch (err) {
+      await stream.finish().catch(() => undefined);
+      if (!(err instanceof ThreadFailure)) throw err;
+    }
+    const hex = await stream.finish().catch((err: unknown) => {
+      if (!(err instanceof ThreadFailure)) throw err;
+      return undefined;
+    });
+    if (hex !== undefined) return hex;
   }
-  return stream.finish().catch(() => sha256OnMain(parts));
+  const main = mainThreadHash();
+  await feed(main.update);
+  return main.hash.digest('hex');
+}
+
+function totalBytes(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
 }
 
 /**
- * `stateDigest` of the state (see {@link digestParts}): on a second worker thread when every
- * tensor is in shared memory, otherwise on the main thread between yields.
+ * SHA-256 (hex) of the parts in order, on the file hashing thread: parts in shared memory are read
+ * in place, others are copied through its ring of reused shared slots; on the main thread between
+ * yields when the parts are small or no worker can run.
+ */
+export function sha256Parts(parts: readonly Uint8Array[]): Promise<string> {
+  return sha256Of(
+    'file',
+    async (update) => {
+      for (const p of parts) await update(p);
+    },
+    totalBytes(parts),
+  );
+}
+
+/**
+ * `stateDigest` of the state (see {@link digestParts}) on the digest hashing thread, fed like
+ * {@link sha256Parts} (shared tensors in place, others through that thread's own ring), so it
+ * runs alongside the file checksum.
  */
 export async function digestOf(state: State): Promise<string> {
   await yieldToLoop();
-  return sha256On(threads.digest, digestParts(state));
+  const parts = digestParts(state);
+  return sha256Of(
+    'digest',
+    async (update) => {
+      for (const p of parts) await update(p);
+    },
+    totalBytes(parts),
+  );
 }

@@ -186,7 +186,8 @@ function corrupt(path: string, at: number): void {
 }
 
 describe('damaged checkpoints', () => {
-  const damages: [string, (dir: string) => void, RegExp][] = [
+  // The last flag: only the full verification (`verifyDigest`) can see this damage.
+  const damages: [string, (dir: string) => void, RegExp, boolean?][] = [
     [
       'a flipped tensor byte',
       (d) => corrupt(join(d, 'state.safetensors'), statSync(join(d, 'state.safetensors')).size - 3),
@@ -223,10 +224,13 @@ describe('damaged checkpoints', () => {
         writeFileSync(mp, JSON.stringify(m));
       },
       /state digest/,
+      true,
     ],
   ];
-  for (const [name, damage, pattern] of damages) {
-    it(`detects ${name}: verify fails, restore refuses, fallback restores the previous one with a warning`, async () => {
+  for (const [name, damage, pattern, digestOnly] of damages) {
+    const how = digestOnly === true ? 'restore with verifyDigest' : 'restore';
+    it(`detects ${name}: verify fails, ${how} refuses, fallback restores the previous one with a warning`, async () => {
+      const ro = digestOnly === true ? { verifyDigest: true } : {};
       const dir = freshDir();
       const warnings: string[] = [];
       const mgr = new CheckpointManager(dir, { onWarning: (w) => warnings.push(w) });
@@ -239,16 +243,68 @@ describe('damaged checkpoints', () => {
       expect((await mgr.verify(1)).ok).toBe(true);
       const target = components(0);
       const before = stateDigest(await captureState(target));
-      await expectCode(mgr.restore(target), 'INTEGRITY', /step-00000002.*damaged/);
+      await expectCode(mgr.restore(target, ro), 'INTEGRITY', /step-00000002.*damaged/);
       expect(stateDigest(await captureState(target))).toBe(before);
-      const r = await mgr.restore(target, { allowFallback: true });
+      const r = await mgr.restore(target, { ...ro, allowFallback: true });
       expect(r.step).toBe(1);
       expect(r.warnings).toHaveLength(1);
       expect(warnings).toEqual(r.warnings);
       expect(target.model.n).toBe(1);
-      await expectCode(mgr.restore(target, { step: 2, allowFallback: true }), 'INTEGRITY');
+      await expectCode(mgr.restore(target, { ...ro, step: 2, allowFallback: true }), 'INTEGRITY');
     });
   }
+
+  it('a default restore (checksums, no digest pass) catches a flipped byte in either file', async () => {
+    for (const file of ['state.safetensors', 'state.json']) {
+      const dir = freshDir();
+      const mgr = new CheckpointManager(dir);
+      await mgr.save(1, components(1));
+      const path = join(dir, stepDirName(1), file);
+      const size = statSync(path).size;
+      corrupt(path, file === 'state.json' ? Math.floor(size / 2) : size - 3);
+      const target = components(0);
+      const before = stateDigest(await captureState(target));
+      await expectCode(mgr.restore(target), 'INTEGRITY', new RegExp(`${file}.*SHA-256`));
+      expect(stateDigest(await captureState(target))).toBe(before);
+    }
+  });
+
+  it('an edited stateDigest in an otherwise consistent manifest: only verifyDigest and verify see it', async () => {
+    const dir = freshDir();
+    const mgr = new CheckpointManager(dir);
+    const c = components(1);
+    const digest = stateDigest(await captureState(c));
+    await mgr.save(1, c);
+    const mp = join(dir, stepDirName(1), 'manifest.json');
+    const m = JSON.parse(readFileSync(mp, 'utf8'));
+    expect(m.stateDigest).toBe(digest);
+    m.stateDigest = createHash('sha256').update('not the state').digest('hex');
+    writeFileSync(mp, JSON.stringify(m, null, 2));
+    const target = components(0);
+    const before = stateDigest(await captureState(target));
+    await expectCode(
+      mgr.restore(target, { verifyDigest: true }),
+      'INTEGRITY',
+      new RegExp(`state digest ${digest} does not match the manifest`),
+    );
+    expect(stateDigest(await captureState(target))).toBe(before);
+    const v = await mgr.verify(1);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.problem).toMatch(/state digest/);
+    // The default restore trusts the checksummed files and returns the manifest as written.
+    const r = await mgr.restore(target);
+    expect(r.manifest.stateDigest).toBe(m.stateDigest);
+    expect(stateDigest(await captureState(target))).toBe(digest);
+  });
+
+  it('validates restore options', async () => {
+    const mgr = new CheckpointManager(freshDir());
+    await mgr.save(1, components(1));
+    const bad = { verifyDigest: 'yes' } as unknown as { verifyDigest: boolean };
+    await expectCode(mgr.restore(components(0), bad), 'INVALID_CONFIG', /verifyDigest/);
+    const typo = { verifyDigests: true } as unknown as { verifyDigest: boolean };
+    await expectCode(mgr.restore(components(0), typo), 'INVALID_CONFIG', /verifyDigests/);
+  });
 });
 
 describe('async save', () => {

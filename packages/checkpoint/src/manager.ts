@@ -59,6 +59,12 @@ const OptionsSchema = z.strictObject({
   fs: z.custom<FsOps>((v) => typeof v === 'object' && v !== null).optional(),
 });
 
+const RestoreOptionsSchema = z.strictObject({
+  step: z.union([z.number().int().nonnegative(), z.literal('latest')]).optional(),
+  allowFallback: z.boolean().optional(),
+  verifyDigest: z.boolean().optional(),
+});
+
 /**
  * Atomic, checksummed checkpoints of a set of {@link ComponentMap components} in one directory
  * (`step-XXXXXXXX/` subdirectories with `state.safetensors`, `state.json`, `manifest.json`).
@@ -260,7 +266,7 @@ export class CheckpointManager {
     return this.#serial(async () => {
       await this.#settle();
       try {
-        const loaded = await this.#load(step);
+        const loaded = await this.#load(step, true);
         return { ok: true as const, step, manifest: loaded.manifest };
       } catch (err) {
         return { ok: false as const, step, problem: (err as Error).message };
@@ -268,8 +274,10 @@ export class CheckpointManager {
     });
   }
 
-  async #load(step: number): Promise<LoadedCheckpoint> {
-    return verifyCheckpoint(this.#fs, join(this.directory, stepDirName(step)), step);
+  async #load(step: number, verifyDigest: boolean): Promise<LoadedCheckpoint> {
+    return verifyCheckpoint(this.#fs, join(this.directory, stepDirName(step)), step, {
+      verifyDigest,
+    });
   }
 
   /**
@@ -277,12 +285,15 @@ export class CheckpointManager {
    * and dtypes are checked first, so a mismatch fails naming the leaf path and changes nothing).
    * A damaged newest checkpoint is an `INTEGRITY` error unless `allowFallback`, which restores
    * the newest valid one and reports the skipped ones as warnings. Components absent from the
-   * map but present in the checkpoint are ignored.
+   * map but present in the checkpoint are ignored. Every file's size and SHA-256 is checked;
+   * the state digest is recomputed only with `verifyDigest` (as {@link CheckpointManager.verify}
+   * always does).
    */
   restore(components: ComponentMap, options: RestoreOptions = {}): Promise<RestoreResult> {
     return this.#serial(async () => {
+      const opts = parseConfig(RestoreOptionsSchema, options, 'restore options');
       await this.#settle();
-      const want = options.step ?? 'latest';
+      const want = opts.step ?? 'latest';
       const listed = await this.#list();
       const candidates = want === 'latest' ? listed.map((c) => c.step).reverse() : [want];
       if (candidates.length === 0)
@@ -294,10 +305,10 @@ export class CheckpointManager {
       for (const step of candidates) {
         let loaded: LoadedCheckpoint;
         try {
-          loaded = await this.#load(step);
+          loaded = await this.#load(step, opts.verifyDigest === true);
         } catch (err) {
           if (!isXError(err, 'INTEGRITY')) throw err;
-          if (options.allowFallback !== true || want !== 'latest') {
+          if (opts.allowFallback !== true || want !== 'latest') {
             throw new XError(
               'INTEGRITY',
               `checkpoint ${stepDirName(step)} is damaged: ${err.message}${want === 'latest' ? '; allow a fallback (runner: --resume does) to restore the newest valid checkpoint' : ''}`,

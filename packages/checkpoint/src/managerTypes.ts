@@ -68,6 +68,12 @@ export interface RestoreOptions {
   step?: number | 'latest';
   /** When the newest checkpoint is damaged, restore the newest valid one and warn (default false). */
   allowFallback?: boolean;
+  /**
+   * Also recompute the state digest of the restored state and compare it with the manifest's
+   * (default false: every file's size and SHA-256 are checked, which catches corruption; the
+   * digest, a function of those files, is recomputed only on request, as `verify` does).
+   */
+  verifyDigest?: boolean;
 }
 
 /** What `restore` reports. */

@@ -1,30 +1,7 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { XError } from '@x/core';
-import type { BackendName } from '@x/tensor';
+import { WorkerPool, type BackendName } from '@x/tensor';
 import type { DatasetConfig } from './datasetConfig.js';
 import type { OperatorRecord } from './datasetFile.js';
-import type {
-  GenerateWorkerInit,
-  GenerateWorkerJob,
-  GenerateWorkerReply,
-} from './generateWorker.js';
-
-function workerScript(): { url: URL; execArgv: string[] } {
-  const source = import.meta.url.endsWith('.ts');
-  return {
-    url: new URL(source ? './generateWorker.ts' : './generateWorker.js', import.meta.url),
-    // tsx by absolute URL: a bare `--import tsx` resolves from the working directory.
-    execArgv: source
-      ? [
-          '--conditions=@x/source',
-          '--import',
-          pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
-        ]
-      : [],
-  };
-}
+import type { GenerateWorkerJob } from './generateWorker.js';
 
 /**
  * Worker threads, each with its own single-threaded backend, computing operators in parallel.
@@ -33,44 +10,33 @@ function workerScript(): { url: URL; execArgv: string[] } {
  * not keep the process alive, so a pool is kept for later calls (worker start-up is seconds).
  */
 export class GeneratePool {
-  readonly size: number;
-  readonly backend: BackendName;
-  failed = false;
-  readonly #workers: Worker[] = [];
-  readonly #pending = new Map<
-    number,
-    { resolve: (r: OperatorRecord) => void; reject: (e: Error) => void }
-  >();
-  #nextId = 0;
+  readonly #pool: WorkerPool<undefined, GenerateWorkerJob, OperatorRecord>;
 
   constructor(size: number, backend: BackendName) {
-    this.size = size;
-    this.backend = backend;
-    const { url, execArgv } = workerScript();
-    const init: GenerateWorkerInit = { kind: 'init', backend };
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(url, { execArgv });
-      w.on('message', (r: GenerateWorkerReply) => {
-        const p = this.#pending.get(r.id);
-        if (p === undefined) return;
-        this.#pending.delete(r.id);
-        if (this.#pending.size === 0) for (const x of this.#workers) x.unref();
-        if ('error' in r)
-          p.reject(new XError((r.error.code as never) ?? 'INTERNAL', r.error.message));
-        else p.resolve(r.record);
-      });
-      w.on('error', (err: Error) => {
-        this.failed = true;
-        for (const p of this.#pending.values()) p.reject(err);
-        this.#pending.clear();
-      });
-      w.postMessage(init);
-      w.unref();
-      this.#workers.push(w);
-    }
+    this.#pool = new WorkerPool({
+      script: new URL('./generateWorker.js', import.meta.url),
+      size,
+      backend,
+      init: undefined,
+      name: 'generation worker',
+    });
   }
 
-  /** The records of `indices` (the k-th on worker k mod size), in order. */
+  /** Number of workers. */
+  get size(): number {
+    return this.#pool.size;
+  }
+
+  /** The backend the workers run. */
+  get backend(): BackendName {
+    return this.#pool.backend;
+  }
+
+  /** Whether a worker crashed or exited (the pool then rejects every job). */
+  get failed(): boolean {
+    return this.#pool.failed !== undefined;
+  }
+
   /**
    * The records of `indices`, in order. Each worker takes the next operator when it finishes
    * one (operators differ in cost); which worker computes an operator does not change it.
@@ -80,33 +46,24 @@ export class GeneratePool {
     indices: readonly number[],
     realizationBatch?: number,
   ): Promise<OperatorRecord[]> {
-    for (const w of this.#workers) w.ref();
     const out = new Array<OperatorRecord>(indices.length);
     let next = 0;
-    const one = (w: Worker, k: number) =>
-      new Promise<OperatorRecord>((resolve, reject) => {
-        const id = this.#nextId++;
-        this.#pending.set(id, { resolve, reject });
-        const job: GenerateWorkerJob = {
-          kind: 'job',
-          id,
+    const drain = async (worker: number) => {
+      while (next < indices.length) {
+        const k = next++;
+        out[k] = await this.#pool.run(worker, {
           config,
           index: indices[k] as number,
           ...(realizationBatch === undefined ? {} : { realizationBatch }),
-        };
-        w.postMessage(job);
-      });
-    const drain = async (w: Worker) => {
-      while (next < indices.length) {
-        const k = next++;
-        out[k] = await one(w, k);
+        });
       }
     };
-    await Promise.all(this.#workers.map(drain));
+    await Promise.all(Array.from({ length: this.size }, (_, w) => drain(w)));
     return out;
   }
 
+  /** Stops the workers. */
   async dispose(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    await this.#pool.dispose();
   }
 }

@@ -236,10 +236,10 @@ export async function main(args: string[]): Promise<void> {
     `\ncheckpoint benchmark — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.versions.node}, dir ${tmpdir()} (warm page cache), median of ${reps}, load average (1/5/15 min) at the start ${loadStart}, at the end ${load}`,
   );
   out(
-    'save = safetensors + state.json + manifest (SHA-256 of files, state digest), fsync, rename; plain = one fs write of the same bytes + fsync (the two alternate which runs first)',
+    'save = safetensors + state.json + manifest (SHA-256 of the files and the state digest, each on its own worker thread), fsync, rename; plain = one fs write of the same bytes + fsync (the two alternate which runs first)',
   );
   out(
-    'restore = read + SHA-256 + structural checks + state digest + setState; plain = fs read of the same bytes into fresh buffers, kept like a restored state (one per tensor, dropped after the timing)\n',
+    'restore = read + SHA-256 and size of every file (on a worker thread) + structural checks + setState (the state digest is recomputed only with verifyDigest, as verify does); plain = fs read of the same bytes into fresh buffers, kept like a restored state (one per tensor, dropped after the timing)\n',
   );
   const hdr = [
     'state',
@@ -284,6 +284,6 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   out(
-    '\nasync block = time `save` blocks the caller with async: true on a manager that saved before (first = its first save, which allocates the staging copy); block share = that as a share of a synchronous save (copy: the default, state copied into reusable shared staging memory; no-copy: copyState: false). CPU s/p, r/p = CPU seconds of all threads of the process, save over plain write and restore over plain read (what the work costs whatever the load of the machine). stall = longest event-loop delay while the background save finishes (hashing on worker threads for the staged copy, on the main thread without a copy)',
+    '\nasync block = time `save` blocks the caller with async: true on a manager that saved before (first = its first save, which allocates the staging copy); block share = that as a share of a synchronous save (copy: the default, state copied into reusable shared staging memory; no-copy: copyState: false). CPU s/p, r/p = CPU seconds of all threads of the process, save over plain write and restore over plain read (what the work costs whatever the load of the machine). stall = longest event-loop delay while the background save finishes (both hashes on worker threads: the staged copy is read in place, an uncopied state is copied through small reused rings)',
   );
 }

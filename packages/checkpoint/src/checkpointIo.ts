@@ -43,11 +43,15 @@ async function allOrFirstError(ps: readonly Promise<unknown>[]): Promise<void> {
 }
 
 /**
- * Writes a planned safetensors file in one pass: every chunk's write is queued at once (the
- * thread pool copies them out) while the SHA-256 runs over the same bytes, on a worker when
- * they are in shared memory and on this thread otherwise. Resolves to the file's SHA-256.
+ * Starts writing a planned safetensors file in one pass: every chunk's write is queued at once
+ * (the thread pool copies them out) while the SHA-256 runs over the same bytes on the file hashing
+ * thread. `written` settles when every write has (so the file can be fsynced while the hash still
+ * runs); `sha` is the file's SHA-256.
  */
-async function writeLayout(f: FileLike, layout: SafetensorsLayout): Promise<string> {
+function writeLayout(
+  f: FileLike,
+  layout: SafetensorsLayout,
+): { written: Promise<void>; sha: Promise<string> } {
   const parts = [layout.header, ...layout.order.map(({ tensor }) => tensorBytes(tensor))];
   const writes: Promise<void>[] = [];
   let pos = 0;
@@ -56,9 +60,34 @@ async function writeLayout(f: FileLike, layout: SafetensorsLayout): Promise<stri
       writes.push(f.write(p.subarray(off, Math.min(p.length, off + CHUNK)), pos + off));
     pos += p.length;
   }
-  const sha = sha256Parts(parts);
-  await allOrFirstError([...writes, sha]);
-  return sha;
+  return { written: allOrFirstError(writes), sha: sha256Parts(parts) };
+}
+
+/**
+ * Writes (and fsyncs) a file with `fill` while hashes that `fill` starts keep running, then waits
+ * for the hashes too: the disk flush overlaps the hashing. On a failure the hashes still settle
+ * before it is thrown, so none is left reading the state.
+ */
+async function writeWhileHashing<T extends readonly Promise<string>[]>(
+  fs: FsOps,
+  path: string,
+  fill: (f: FileLike) => { written: Promise<void>; hashes: T },
+): Promise<{ [K in keyof T]: string }> {
+  let hashes: T | undefined;
+  try {
+    await writeFile(fs, path, (f) => {
+      const started = fill(f);
+      hashes = started.hashes;
+      for (const h of hashes) h.catch(() => undefined);
+      return started.written;
+    });
+  } catch (err) {
+    if (hashes !== undefined) await Promise.allSettled(hashes);
+    throw err;
+  }
+  const started = hashes as T;
+  await allOrFirstError(started);
+  return Promise.all(started);
 }
 
 async function writeFile(
@@ -95,13 +124,9 @@ export async function writeCheckpointFiles(
   const { tree, tensors } = splitState(c.state);
   const layout = planSafetensors(tensors, { format: 'x-checkpoint' });
   const files: Manifest['files'] = {};
-  let digest: Promise<string> | undefined;
-  let tensorSha = '';
-  await writeFile(fs, join(dir, FILES.tensors), async (f) => {
-    const written = writeLayout(f, layout);
-    digest = digestOf(c.state);
-    await allOrFirstError([written, digest]);
-    tensorSha = await written;
+  const [tensorSha, digest] = await writeWhileHashing(fs, join(dir, FILES.tensors), (f) => {
+    const { written, sha } = writeLayout(f, layout);
+    return { written, hashes: [sha, digestOf(c.state)] as const };
   });
   files[FILES.tensors] = { size: layout.fileSize, sha256: tensorSha };
   const treeBytes = Buffer.from(
@@ -126,7 +151,7 @@ export async function writeCheckpointFiles(
       node: process.versions.node,
       ...c.versions,
     },
-    stateDigest: await (digest as Promise<string>),
+    stateDigest: digest,
     files,
   };
   const mBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
@@ -398,8 +423,9 @@ export async function writeSafetensorsFile(
   let sha256 = '';
   const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
   try {
-    await writeFile(fs, tmp, async (f) => {
-      sha256 = await writeLayout(f, layout);
+    [sha256] = await writeWhileHashing(fs, tmp, (f) => {
+      const { written, sha } = writeLayout(f, layout);
+      return { written, hashes: [sha] as const };
     });
     await fs.rename(tmp, path);
     await fs.syncDir(dirname(path));

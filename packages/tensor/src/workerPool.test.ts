@@ -75,7 +75,12 @@ describe('WorkerPool', () => {
   it('a job that throws rejects with its code and message; the worker goes on', async () => {
     await expect(
       ordered.run(1, { op: 'throw', message: 'train.lr: bad', code: 'INVALID_CONFIG' }),
-    ).rejects.toMatchObject({ name: 'XError', code: 'INVALID_CONFIG', message: 'train.lr: bad' });
+    ).rejects.toMatchObject({
+      name: 'XError',
+      code: 'INVALID_CONFIG',
+      message: 'train.lr: bad',
+      details: { worker: 'pool worker 1' },
+    });
     await expect(
       ordered.run(0, { op: 'throw', message: 'not ours', code: 'ERR_SOMETHING' }),
     ).rejects.toMatchObject({ code: 'INTERNAL', message: 'not ours' });
@@ -84,6 +89,18 @@ describe('WorkerPool', () => {
     await expect(ordered.run(2, { op: 'echo', value: 0, delayMs: 0 })).rejects.toMatchObject({
       code: 'INTERNAL',
     });
+  });
+
+  it('dispose rejects the pending jobs and later ones', async () => {
+    const pending = expect(
+      ordered.run(0, { op: 'echo', value: 1, delayMs: 5_000 }),
+    ).rejects.toThrow(/pool workers stopped before the job finished/);
+    await ordered.dispose();
+    await pending;
+    await expect(ordered.run(0, { op: 'echo', value: 2, delayMs: 0 })).rejects.toThrow(
+      /pool workers were stopped/,
+    );
+    expect(ordered.failed).toBeUndefined();
   });
 
   it('a worker that exits fails its pending jobs, the other workers’ and the pool, naming it', async () => {

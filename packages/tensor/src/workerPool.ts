@@ -57,7 +57,7 @@ const isErrorCode = (code: string | undefined): code is ErrorCode =>
  * Worker threads, each with its own single-threaded backend, that run jobs sent to a chosen
  * worker. Each worker runs its jobs one at a time in the order sent. A job that throws rejects
  * with an {@link XError} carrying the worker's code (else `INTERNAL`) and message, unchanged, so
- * it reads the same as on one thread. A worker that crashes or exits fails the pool: its pending
+ * it reads the same as on one thread (`details.worker` names the worker). A worker that crashes or exits fails the pool: its pending
  * jobs and every later {@link WorkerPool.run} reject with an `INTERNAL` error naming the worker.
  * Idle workers do not keep the process alive, so a pool can be kept between calls.
  *
@@ -114,17 +114,20 @@ export class WorkerPool<TInit, TJob, TResult> {
   /** Runs `job` on worker `worker` (0 ≤ worker < size), after the jobs sent to it before. */
   async run(worker: number, job: TJob): Promise<TResult> {
     if (this.#failed !== undefined) throw this.#failed;
+    if (this.#disposed) throw new XError('INTERNAL', `${this.#name}s were stopped`);
     const w = this.#workers[worker];
-    if (this.#disposed || w === undefined)
+    if (w === undefined)
       throw new XError(
         'INTERNAL',
-        `${this.#name} ${worker}: no such worker (pool of ${this.size}${this.#disposed ? ', disposed' : ''})`,
+        `${this.#name} ${worker}: no such worker (${this.size} workers)`,
       );
     const id = this.#nextId++;
     const message: JobMessage = { kind: 'job', id, job };
     return await new Promise<TResult>((resolve, reject) => {
       this.#pending.set(id, { worker, resolve: resolve as (r: unknown) => void, reject });
-      if ((this.#busy[worker] = (this.#busy[worker] ?? 0) + 1) === 1) w.ref();
+      const busy = (this.#busy[worker] ?? 0) + 1;
+      this.#busy[worker] = busy;
+      if (busy === 1) w.ref();
       w.postMessage(message);
     });
   }
@@ -133,11 +136,14 @@ export class WorkerPool<TInit, TJob, TResult> {
     const p = this.#pending.get(r.id);
     if (p === undefined) return;
     this.#pending.delete(r.id);
-    if ((this.#busy[p.worker] = (this.#busy[p.worker] ?? 1) - 1) === 0)
-      this.#workers[p.worker]?.unref();
-    if ('error' in r)
-      p.reject(new XError(isErrorCode(r.error.code) ? r.error.code : 'INTERNAL', r.error.message));
-    else p.resolve(r.result);
+    const busy = (this.#busy[p.worker] ?? 1) - 1;
+    this.#busy[p.worker] = busy;
+    if (busy === 0) this.#workers[p.worker]?.unref();
+    if ('error' in r) {
+      const code = isErrorCode(r.error.code) ? r.error.code : 'INTERNAL';
+      const details = { worker: `${this.#name} ${p.worker}` };
+      p.reject(new XError(code, r.error.message, { details }));
+    } else p.resolve(r.result);
   }
 
   #fail(err: XError): void {

@@ -36,8 +36,8 @@ export function learnedRule(
           transitionFeatures(prev.dt, prev.tau, tauNow, Math.abs(E - prev.E) / Math.abs(prev.E)),
         );
       }
-      const pred = predictDt(model, s, b, history, symmetric);
-      const dt = scale * pred.dt;
+      const pred = predictDt(model, s, b, history, symmetric, scale);
+      const dt = pred.dt;
       prev = { dt, tau: pred.tau, E };
       return dt;
     },

@@ -17,9 +17,11 @@ export interface DtPrediction {
 }
 
 /**
- * The learned step for system `b`: `h(z) = τ(z)·exp(raw(features(z), history))`. With
+ * The learned step for system `b`: `h(z) = scale·τ(z)·exp(raw(features(z), history))`. With
  * `symmetric`, `dt = ½[h(z_n) + h(z̃_{n+1})]` by `iterations` fixed-point passes over the drift
- * prediction z̃ (no force evaluation); the history is the current one for both terms.
+ * prediction z̃ (no force evaluation); the history is the current one for both terms. The scale
+ * is inside h so that z̃ is predicted at the step actually taken (scaling the symmetric result
+ * afterwards would predict at the wrong time and break time symmetry).
  */
 export function predictDt(
   model: DtModel,
@@ -27,6 +29,7 @@ export function predictDt(
   b: number,
   history: Float64Array,
   symmetric: boolean,
+  scale = 1,
   iterations = 3,
 ): DtPrediction {
   const n3 = s.N * 3;
@@ -38,7 +41,7 @@ export function predictDt(
     s.eps,
   );
   const in0 = modelInput(f0.features, history);
-  const h0 = f0.tau * Math.exp(model.raw(in0));
+  const h0 = scale * f0.tau * Math.exp(model.raw(in0));
   if (!symmetric) return { dt: h0, tau: f0.tau, rows: [{ input: in0, dDtDraw: h0 }] };
   const xp = new Float64Array(n3);
   const vp = new Float64Array(n3);
@@ -49,7 +52,7 @@ export function predictDt(
     predictVelocities(s, b, dt, vp);
     const f1 = stateFeatures(xp, vp, m, s.eps);
     const in1 = modelInput(f1.features, history);
-    const h1 = f1.tau * Math.exp(model.raw(in1));
+    const h1 = scale * f1.tau * Math.exp(model.raw(in1));
     dt = 0.5 * (h0 + h1);
     last = { input: in1, dDtDraw: 0.5 * h1 };
   }

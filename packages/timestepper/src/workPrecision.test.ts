@@ -171,6 +171,34 @@ describe('work–precision training', () => {
     model.dispose();
   });
 
+  it('an untrained model scaled by the sweep is exactly the symmetric rule at η0·scale (Kepler e=0.9)', () => {
+    const model = new DtModel(
+      { inputs: featureSize(0), hidden: [8], logEta0: Math.log(0.03), range: 4 },
+      Rng.fromSeed(3),
+    );
+    const kepler = makeProblem('kepler');
+    const s0 = createState(kepler.ic);
+    for (const scale of [0.17, 2]) {
+      const l = integrate(s0, learnedRule(model, 0, { symmetric: true, scale }), {
+        tEnd: 2 * kepler.period,
+      });
+      const s = integrate(s0, symmetricRule(0.03 * scale), { tEnd: 2 * kepler.period });
+      expect(l.steps).toBe(s.steps);
+      expect(l.maxRelEnergyError / s.maxRelEnergyError).toBeCloseTo(1, 6);
+    }
+    const v = validateAgainstSymmetric(model, validationSystems('kepler', 2, 0), {
+      historyLen: 0,
+      symmetric: true,
+      eta0: 0.03,
+      scale: 0.17,
+      horizon: 4,
+      tolerance: 1e-4,
+      maxForceEvals: 1e5,
+    });
+    expect(Math.abs(v.score)).toBeLessThan(1e-3);
+    model.dispose();
+  });
+
   it('the same seed gives the same weights; another seed gives others', async () => {
     const digestAfter = async (seed: number, cfg: TrainConfig) => {
       const t = new TimestepTrainer(cfg, seed);

@@ -194,10 +194,38 @@ interface ReadTensors {
   digest?: string;
 }
 
+/** Tensor chunk reads in flight at once: leaves libuv's pool (4 threads) room for the hash reads. */
+const READS_IN_FLIGHT = 2;
+
+/** Runs `fn` over the items with at most `limit` calls in flight; one promise per item. */
+function limited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const out: Promise<void>[] = [];
+  const gates = items.map(() => {
+    let open!: () => void;
+    return { opened: new Promise<void>((r) => (open = r)), open };
+  });
+  const start = () => {
+    const g = gates[next++];
+    g?.open();
+  };
+  items.forEach((item, i) => {
+    const p = (gates[i] as (typeof gates)[number]).opened.then(() => fn(item));
+    void p.finally(start).catch(() => undefined);
+    out.push(p);
+  });
+  for (let i = 0; i < limit; i++) start();
+  return out;
+}
+
 /**
- * Reads a safetensors file: all chunk reads are queued at once and the file's SHA-256 runs over
- * each chunk as it lands. With `digest` (called with the tensors before their bytes arrive, on
- * little-endian machines), the SHA-256 of the parts it returns runs alongside, in their order.
+ * Reads a safetensors file, each tensor into its own fresh array (at most two chunk reads in
+ * flight), while the file's SHA-256 runs on the file hashing thread over a second read of the
+ * file into that thread's reused ring slots: on some VMs the first user-space touch of freshly
+ * read memory costs ~2 s/GB, which hashing the restored arrays themselves would pay on top of a
+ * plain read; the page cache serves the second read for ~0.15 s/GB. With `digest` (called with
+ * the tensors before their bytes arrive, on little-endian machines), the SHA-256 of the parts it
+ * returns runs alongside on the digest thread, tensor bytes read from the file the same way.
  */
 async function readTensors(
   fs: FsOps,
@@ -231,61 +259,51 @@ async function readTensors(
       }
       return { e, target };
     });
-    const readChunk = async (c: (typeof chunks)[number]) => {
-      if ((await f.read(c.bytes, c.pos)) !== c.bytes.length) {
-        throw new XError('INTEGRITY', `${path}: short read in tensor ${JSON.stringify(c.name)}`);
-      }
+    const readAt = async (into: Uint8Array, pos: number, what: string) => {
+      if ((await f.read(into, pos)) !== into.length)
+        throw new XError('INTEGRITY', `${path}: short read in ${what}`);
     };
     for (const { e, target } of targets) tensors.set(e.name, target.finish());
     const inPlace = targets.every(
       ({ e, target }) => tensors.get(e.name)?.data.buffer === target.bytes.buffer,
     );
     const parts = digest !== undefined && inPlace ? digest(tensors) : undefined;
-    const reads = chunks.map(readChunk);
-    const fileSha = sha256Of(
-      'file',
-      async (update) => {
-        await update(prefix);
-        await update(json);
-        for (let i = 0; i < chunks.length; i++) {
-          await reads[i];
-          await update((chunks[i] as (typeof chunks)[number]).bytes);
-        }
-      },
-      size,
+    const reads = limited(chunks, READS_IN_FLIGHT, (c) =>
+      readAt(c.bytes, c.pos, `tensor ${JSON.stringify(c.name)}`),
     );
-    const byBuffer = new Map<ArrayBufferLike, number[]>();
-    chunks.forEach((c, i) =>
-      byBuffer.set(c.bytes.buffer, [...(byBuffer.get(c.bytes.buffer) ?? []), i]),
-    );
+    const fromFile = (into: Uint8Array, pos: number) => readAt(into, pos, 'the file');
+    const fileSha = sha256Of('file', (sink) => sink.read(0, size, fromFile), size);
+    fileSha.catch(() => undefined);
+    const placeOf = new Map<ArrayBufferLike, { pos: number; length: number }>();
+    for (const { e, target } of targets) {
+      placeOf.set(target.bytes.buffer, {
+        pos: header.dataStart + e.begin,
+        length: target.bytes.length,
+      });
+    }
     const partsSha = (ps: Uint8Array[]) => {
       let n = 0;
       for (const p of ps) n += p.length;
       return sha256Of(
         'digest',
-        async (update) => {
+        async (sink) => {
           for (const p of ps) {
-            const mine = p.length > 0 ? byBuffer.get(p.buffer) : undefined;
-            if (mine === undefined) await update(p);
-            else
-              for (const i of mine) {
-                await reads[i];
-                await update((chunks[i] as (typeof chunks)[number]).bytes);
-              }
+            const place = p.length > 0 ? placeOf.get(p.buffer) : undefined;
+            if (place === undefined) await sink.update(p);
+            else await sink.read(place.pos, place.length, fromFile);
           }
         },
         n,
       );
     };
+    const digestSha = parts === undefined ? undefined : partsSha(parts);
+    digestSha?.catch(() => undefined);
     try {
-      const [sha256, digestHex] = await Promise.all([
-        fileSha,
-        parts === undefined ? undefined : partsSha(parts),
-      ]);
+      const [sha256, digestHex] = await Promise.all([fileSha, digestSha, ...reads]);
       if (!inPlace) for (const { e, target } of targets) tensors.set(e.name, target.finish());
       return { tensors, metadata: header.metadata, sha256, digest: digestHex };
     } finally {
-      await Promise.allSettled(reads);
+      await Promise.allSettled([fileSha, digestSha, ...reads]);
     }
   } finally {
     await f.close();

@@ -181,6 +181,22 @@ class HashThread {
       }
     };
     return {
+      read: async (position, length, read) => {
+        if (finished !== undefined) throw new Error('hash stream already finished');
+        flush();
+        for (let off = 0; off < length;) {
+          const b = await slot();
+          const view = new Uint8Array(b, 0, Math.min(RING_SLOT, length - off));
+          try {
+            await read(view, position + off);
+          } catch (err) {
+            free.push(b);
+            throw err;
+          }
+          post(view, b);
+          off += view.length;
+        }
+      },
       update: async (bytes) => {
         if (finished !== undefined) throw new Error('hash stream already finished');
         if (failure !== undefined) throw failure;
@@ -220,15 +236,29 @@ class HashThread {
   }
 }
 
-/**
- * An incremental SHA-256 on a hashing thread. Unshared bytes are copied into a small ring of
- * reused shared slots (coalescing small parts); bytes in shared memory are read in place, so they
- * must not change until {@link HashStream.finish} resolves.
- */
-export interface HashStream {
-  /** Queues the bytes for hashing (waiting for a free ring slot when they must be copied). */
+/** Where the bytes of a SHA-256 come from, in order (see {@link sha256Of}). */
+export interface HashSink {
+  /**
+   * Hashes these bytes next. Unshared bytes are copied into a small ring of reused shared slots
+   * (coalescing small parts); bytes in shared memory are read in place, so they must not change
+   * until the hash is done.
+   */
   update(bytes: Uint8Array): Promise<void>;
-  /** The hex digest of everything updated; also ends a stream abandoned after a failure. */
+  /**
+   * Hashes the next `length` bytes, which `read` puts into the ring's slots itself (e.g. a file
+   * read from `position` on), so they never pass through fresh memory or the main thread. `read`
+   * must fill `into` completely or throw.
+   */
+  read(
+    position: number,
+    length: number,
+    read: (into: Uint8Array, position: number) => Promise<void>,
+  ): Promise<void>;
+}
+
+/** An incremental SHA-256 on a hashing thread. */
+interface HashStream extends HashSink {
+  /** The hex digest of everything hashed; also ends a stream abandoned after a failure. */
   finish(): Promise<string>;
 }
 
@@ -260,28 +290,39 @@ export function isShared(v: ArrayBufferView): boolean {
   return v.buffer instanceof SharedArrayBuffer;
 }
 
-/** A main-thread SHA-256 whose update yields to the event loop between slices. */
-function mainThreadHash(): { hash: Hash; update: (bytes: Uint8Array) => Promise<void> } {
+/** A main-thread SHA-256 whose updates yield to the event loop between slices. */
+function mainThreadHash(): HashSink & { hash: Hash } {
   const hash = createHash('sha256');
   let sinceYield = 0;
+  let buffer: Uint8Array | undefined;
+  const update = async (p: Uint8Array) => {
+    for (let off = 0; off < p.length; off += SLICE) {
+      const slice = p.subarray(off, Math.min(p.length, off + SLICE));
+      hash.update(slice);
+      sinceYield += slice.length;
+      if (sinceYield >= SLICE) {
+        sinceYield = 0;
+        await yieldToLoop();
+      }
+    }
+  };
   return {
     hash,
-    update: async (p) => {
-      for (let off = 0; off < p.length; off += SLICE) {
-        const slice = p.subarray(off, Math.min(p.length, off + SLICE));
-        hash.update(slice);
-        sinceYield += slice.length;
-        if (sinceYield >= SLICE) {
-          sinceYield = 0;
-          await yieldToLoop();
-        }
+    update,
+    read: async (position, length, read) => {
+      buffer ??= new Uint8Array(Math.min(RING_SLOT, length));
+      for (let off = 0; off < length;) {
+        const view = buffer.subarray(0, Math.min(buffer.length, length - off));
+        await read(view, position + off);
+        await update(view);
+        off += view.length;
       }
     },
   };
 }
 
 /**
- * SHA-256 (hex) of the bytes `feed` passes to `update`, in order, streamed to the named hashing
+ * SHA-256 (hex) of the bytes `feed` passes to the sink, in order, streamed to the named hashing
  * thread while `feed` runs (so the bytes may arrive as reads land). When the thread cannot start
  * or dies, `feed` runs again with a main-thread hash (it must be repeatable). Errors of `feed`
  * itself propagate after the stream is ended. With `size` under 1 MiB the hash runs on the main
@@ -289,13 +330,13 @@ function mainThreadHash(): { hash: Hash; update: (bytes: Uint8Array) => Promise<
  */
 export async function sha256Of(
   thread: HashThreadName,
-  feed: (update: (bytes: Uint8Array) => Promise<void>) => Promise<void>,
+  feed: (sink: HashSink) => Promise<void>,
   size = Infinity,
 ): Promise<string> {
   const stream = size < INLINE ? undefined : threads[thread].stream();
   if (stream !== undefined) {
     try {
-      await feed((b) => stream.update(b));
+      await feed(stream);
     } catch (err) {
       await stream.finish().catch(() => undefined);
       if (!(err instanceof ThreadFailure)) throw err;
@@ -307,7 +348,7 @@ export async function sha256Of(
     if (hex !== undefined) return hex;
   }
   const main = mainThreadHash();
-  await feed(main.update);
+  await feed(main);
   return main.hash.digest('hex');
 }
 
@@ -325,8 +366,8 @@ function totalBytes(parts: readonly Uint8Array[]): number {
 export function sha256Parts(parts: readonly Uint8Array[]): Promise<string> {
   return sha256Of(
     'file',
-    async (update) => {
-      for (const p of parts) await update(p);
+    async (sink) => {
+      for (const p of parts) await sink.update(p);
     },
     totalBytes(parts),
   );
@@ -342,8 +383,8 @@ export async function digestOf(state: State): Promise<string> {
   const parts = digestParts(state);
   return sha256Of(
     'digest',
-    async (update) => {
-      for (const p of parts) await update(p);
+    async (sink) => {
+      for (const p of parts) await sink.update(p);
     },
     totalBytes(parts),
   );

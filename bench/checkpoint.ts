@@ -3,6 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { CheckpointManager } from '../packages/checkpoint/src/index.js';
 import {
   tensorData,
@@ -76,8 +78,16 @@ async function plainRead(path: string, state: Record<string, TensorData>): Promi
   return kept;
 }
 
-/** Wall seconds of `fn`; its CPU seconds (all threads of the process) go to `cpu`. */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/**
+ * Wall seconds of `fn`; its CPU seconds (all threads of the process) go to `cpu`. Every timing
+ * starts after a full garbage collection, so no side inherits the pages another one just dropped.
+ */
 async function time(cpu: number[], fn: () => Promise<unknown>): Promise<number> {
+  collectGarbage();
+  await new Promise((r) => setTimeout(r, 20));
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
@@ -97,6 +107,7 @@ interface Row {
   saveS: number;
   plainR: number;
   restore: number;
+  restoreFull: number;
   asyncFirst: number;
   asyncBlock: number;
   asyncBlockNoCopy: number;
@@ -134,6 +145,7 @@ async function benchSize(
     saveS: [],
     plainR: [],
     restore: [],
+    restoreFull: [],
     asyncFirst: [],
     asyncBlock: [],
     asyncBlockNoCopy: [],
@@ -160,13 +172,16 @@ async function benchSize(
       async () => {
         r.saveS.push(await time(cpuOf.saveS, () => sync.save(1, comp)));
         r.restore.push(await time(cpuOf.restore, () => sync.restore({ model: new Holder({}) })));
+        r.restoreFull.push(
+          await time([], () => sync.restore({ model: new Holder({}) }, { verifyDigest: true })),
+        );
         await rm(join(dir, 'sync'), { recursive: true, force: true });
       },
     ];
     // Alternate which goes first: the second writer reuses the pages the first one freed.
     for (const run of rep % 2 === 0 ? pair : [...pair].reverse()) await run();
     log(
-      `[${label}] rep ${rep + 1}: plain write ${last('plainW')} s, read ${last('plainR')} s; checkpoint save ${last('saveS')} s, restore+verify ${last('restore')} s`,
+      `[${label}] rep ${rep + 1}: plain write ${last('plainW')} s, read ${last('plainR')} s; checkpoint save ${last('saveS')} s, restore+verify ${last('restore')} s (with digest ${last('restoreFull')} s)`,
     );
     for (const copy of [true, false]) {
       const mgr = new CheckpointManager(join(dir, copy ? 'async' : 'async-nocopy'), {
@@ -200,6 +215,7 @@ async function benchSize(
     saveS: m('saveS'),
     plainR: m('plainR'),
     restore: m('restore'),
+    restoreFull: m('restoreFull'),
     asyncFirst: m('asyncFirst'),
     asyncBlock: m('asyncBlock'),
     asyncBlockNoCopy: m('asyncBlockNoCopy'),
@@ -239,7 +255,7 @@ export async function main(args: string[]): Promise<void> {
     'save = safetensors + state.json + manifest (SHA-256 of the files and the state digest, each on its own worker thread), fsync, rename; plain = one fs write of the same bytes + fsync (the two alternate which runs first)',
   );
   out(
-    'restore = read + SHA-256 and size of every file (on a worker thread) + structural checks + setState (the state digest is recomputed only with verifyDigest, as verify does); plain = fs read of the same bytes into fresh buffers, kept like a restored state (one per tensor, dropped after the timing)\n',
+    'restore = read + SHA-256 and size of every file (on a worker thread) + structural checks + setState (the state digest is recomputed only with verifyDigest, as verify does); plain = fs read of the same bytes into fresh buffers, kept like a restored state (one per tensor, dropped after the timing); restore verifyDigest = restore that also recomputes the state digest (on a second worker); every timing starts after a full GC\n',
   );
   const hdr = [
     'state',
@@ -249,6 +265,7 @@ export async function main(args: string[]): Promise<void> {
     'plain read',
     'restore',
     'restore/plain',
+    'restore verifyDigest',
     'CPU s/p, r/p',
     'async block (first)',
     'async block',
@@ -273,6 +290,7 @@ export async function main(args: string[]): Promise<void> {
         `${r.plainR.toFixed(2)} s (${rate(r.plainR)})`,
         `${r.restore.toFixed(2)} s (${rate(r.restore)})`,
         `${(r.restore / r.plainR).toFixed(2)}×`,
+        `${r.restoreFull.toFixed(2)} s (${(r.restoreFull / r.plainR).toFixed(2)}×)`,
         `${r.cpuSave.toFixed(2)}×, ${r.cpuRestore.toFixed(2)}×`,
         `${r.asyncFirst.toFixed(3)} s`,
         `${r.asyncBlock.toFixed(3)} s`,

@@ -124,16 +124,21 @@ export async function writeCheckpointFiles(
   const { tree, tensors } = splitState(c.state);
   const layout = planSafetensors(tensors, { format: 'x-checkpoint' });
   const files: Manifest['files'] = {};
-  const [tensorSha, digest] = await writeWhileHashing(fs, join(dir, FILES.tensors), (f) => {
+  const tensorFile = writeWhileHashing(fs, join(dir, FILES.tensors), (f) => {
     const { written, sha } = writeLayout(f, layout);
     return { written, hashes: [sha, digestOf(c.state)] as const };
   });
-  files[FILES.tensors] = { size: layout.fileSize, sha256: tensorSha };
   const treeBytes = Buffer.from(
     `${JSON.stringify({ version: STATE_JSON_VERSION, tree })}\n`,
     'utf8',
   );
-  await writeFile(fs, join(dir, FILES.tree), (f) => f.write(treeBytes, 0));
+  // state.json is written and fsynced while the tensors are hashed; both settle before a throw.
+  await allOrFirstError([
+    tensorFile,
+    writeFile(fs, join(dir, FILES.tree), (f) => f.write(treeBytes, 0)),
+  ]);
+  const [tensorSha, digest] = await tensorFile;
+  files[FILES.tensors] = { size: layout.fileSize, sha256: tensorSha };
   files[FILES.tree] = {
     size: treeBytes.length,
     sha256: createHash('sha256').update(treeBytes).digest('hex'),

@@ -4,7 +4,7 @@ import { XError, type State, type TensorData } from '@x/core';
 import { writeFailure } from './errors.js';
 import { nodeFs, type FileLike, type FsOps } from './fsOps.js';
 import { digestParts } from './digestParts.js';
-import { digestOf, sha256Of, sha256Parts } from './hashing.js';
+import { digestOf, fileAndStateSha, sha256Of, sha256Parts } from './hashing.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
@@ -44,14 +44,13 @@ async function allOrFirstError(ps: readonly Promise<unknown>[]): Promise<void> {
 
 /**
  * Starts writing a planned safetensors file in one pass: every chunk's write is queued at once
- * (the thread pool copies them out) while the SHA-256 runs over the same bytes on the file hashing
- * thread. `written` settles when every write has (so the file can be fsynced while the hash still
- * runs); `sha` is the file's SHA-256.
+ * (the thread pool copies them out). `written` settles when every write has (so the file can be
+ * fsynced while its hash still runs over `parts`, the file's bytes in order).
  */
 function writeLayout(
   f: FileLike,
   layout: SafetensorsLayout,
-): { written: Promise<void>; sha: Promise<string> } {
+): { written: Promise<void>; parts: Uint8Array[] } {
   const parts = [layout.header, ...layout.order.map(({ tensor }) => tensorBytes(tensor))];
   const writes: Promise<void>[] = [];
   let pos = 0;
@@ -60,7 +59,7 @@ function writeLayout(
       writes.push(f.write(p.subarray(off, Math.min(p.length, off + CHUNK)), pos + off));
     pos += p.length;
   }
-  return { written: allOrFirstError(writes), sha: sha256Parts(parts) };
+  return { written: allOrFirstError(writes), parts };
 }
 
 /**
@@ -124,9 +123,11 @@ export async function writeCheckpointFiles(
   const { tree, tensors } = splitState(c.state);
   const layout = planSafetensors(tensors, { format: 'x-checkpoint' });
   const files: Manifest['files'] = {};
+  const stateParts = digestParts(c.state);
   const tensorFile = writeWhileHashing(fs, join(dir, FILES.tensors), (f) => {
-    const { written, sha } = writeLayout(f, layout);
-    return { written, hashes: [sha, digestOf(c.state)] as const };
+    const { written, parts } = writeLayout(f, layout);
+    const both = fileAndStateSha(parts, stateParts);
+    return { written, hashes: [both.then((h) => h[0]), both.then((h) => h[1])] as const };
   });
   const treeBytes = Buffer.from(
     `${JSON.stringify({ version: STATE_JSON_VERSION, tree })}\n`,
@@ -447,8 +448,8 @@ export async function writeSafetensorsFile(
   const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
   try {
     [sha256] = await writeWhileHashing(fs, tmp, (f) => {
-      const { written, sha } = writeLayout(f, layout);
-      return { written, hashes: [sha] as const };
+      const { written, parts } = writeLayout(f, layout);
+      return { written, hashes: [sha256Parts(parts)] as const };
     });
     await fs.rename(tmp, path);
     await fs.syncDir(dirname(path));

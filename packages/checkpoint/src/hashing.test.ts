@@ -8,6 +8,7 @@ import { fixtureState } from './__fixtures__/v1State.js';
 import { digestParts } from './digestParts.js';
 import {
   digestOf,
+  fileAndStateSha,
   isShared,
   killHashThreads,
   offThreadJobs,
@@ -204,6 +205,55 @@ describe('hashing off the main thread', () => {
     const v = await mgr.verify(1);
     expect(v.ok).toBe(false);
     if (!v.ok) expect(v.problem).toMatch(/SHA-256/);
+  });
+
+  it('the two hashes of a save share one copy of each tensor chunk while the orders agree, and stay exact when they do not', async () => {
+    const rng = Rng.fromSeed(11).stream('hashing-test/tee');
+    const bytes = (n: number, shared = false) => {
+      const b = new Uint8Array(shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
+      for (let i = 0; i < n; i += 53) b[i] = rng.int(0, 256);
+      return b;
+    };
+    const MiB = 1 << 20;
+    const t = [
+      bytes(5 * MiB + 1),
+      bytes(100_000),
+      bytes(3 * MiB, true),
+      bytes(9 * MiB),
+      bytes(2 * MiB),
+    ];
+    const [t0, t1, t2, t3, t4] = t as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    const view = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.length);
+    const cases: [Uint8Array[], Uint8Array[]][] = [
+      // Same tensor order (views made separately, as the layout and digestParts do).
+      [
+        [bytes(64), t0, t1, t2, t3, t4],
+        [bytes(9), view(t0), bytes(17), view(t1), view(t2), bytes(3), view(t3), view(t4), bytes(5)],
+      ],
+      // Orders differ after the second tensor; tiny parts only.
+      [
+        [bytes(64), t0, t1, t3, t2, t4],
+        [view(t0), view(t1), bytes(1), view(t4), view(t3), view(t2)],
+      ],
+      [[bytes(10)], [bytes(20)]],
+    ];
+    // Teed: every large unshared tensor while the orders agree (not t2: shared, read in place).
+    const teed = [t0.length + t1.length + t3.length + t4.length, t0.length + t1.length, 0];
+    for (const [k, [file, state]] of cases.entries()) {
+      const was = offThreadJobs().teedBytes;
+      expect(await fileAndStateSha(file, state)).toEqual([sha(file), sha(state)]);
+      expect(offThreadJobs().teedBytes - was).toBe(teed[k]);
+    }
+    const before = offThreadJobs();
+    for (let i = 0; i < 2; i++)
+      expect(await fileAndStateSha(cases[0]![0], cases[0]![1])).toEqual([
+        sha(cases[0]![0]),
+        sha(cases[0]![1]),
+      ]);
+    const after = offThreadJobs();
+    expect(after.sha256 - before.sha256).toBe(2);
+    expect(after.digest - before.digest).toBe(2);
+    expect(after.slots).toBe(before.slots);
   });
 
   it('when the threads die mid-stream, the bytes are hashed again on the main thread', async () => {

@@ -129,6 +129,7 @@ class HashThread {
     const id = this.#next++;
     const owned: SharedArrayBuffer[] = [];
     const busy = new Map<number, SharedArrayBuffer>();
+    const hashed = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
     const free: SharedArrayBuffer[] = [];
     let seq = 0;
     let failure: Error | undefined;
@@ -140,11 +141,16 @@ class HashThread {
     const done = new Promise<string>((resolve, reject) => {
       settle = {
         ack: (s) => {
-          if (s instanceof Error) failure = s;
-          else {
+          if (s instanceof Error) {
+            failure = s;
+            for (const h of hashed.values()) h.reject(s);
+            hashed.clear();
+          } else {
             const slot = busy.get(s);
             busy.delete(s);
             if (slot !== undefined) free.push(slot);
+            hashed.get(s)?.resolve();
+            hashed.delete(s);
           }
           wake?.();
         },
@@ -181,6 +187,16 @@ class HashThread {
       }
     };
     return {
+      share: (view) =>
+        new Promise<void>((resolve, reject) => {
+          if (failure !== undefined) {
+            reject(failure);
+            return;
+          }
+          flush();
+          hashed.set(seq, { resolve, reject });
+          post(view);
+        }),
       read: async (position, length, read) => {
         if (finished !== undefined) throw new Error('hash stream already finished');
         flush();
@@ -258,6 +274,11 @@ export interface HashSink {
 
 /** An incremental SHA-256 on a hashing thread. */
 interface HashStream extends HashSink {
+  /**
+   * Hashes these shared bytes next, in place; resolves once they are hashed (so the caller may
+   * reuse their memory), rejects when the thread fails.
+   */
+  share(view: Uint8Array): Promise<void>;
   /** The hex digest of everything hashed; also ends a stream abandoned after a failure. */
   finish(): Promise<string>;
 }
@@ -267,16 +288,18 @@ const threads = { file: new HashThread(), digest: new HashThread() };
 /** Which hashing thread: file checksums, or state digests (so both run at the same time). */
 export type HashThreadName = keyof typeof threads;
 
-/** Streams finished and ring slots allocated by the hashing threads so far (for tests). */
+/** Streams finished, ring slots allocated and bytes teed by the hashing threads so far (for tests). */
 export function offThreadJobs(): {
   sha256: number;
   digest: number;
   slots: number;
+  teedBytes: number;
 } {
   return {
     sha256: threads.file.done,
     digest: threads.digest.done,
     slots: threads.file.allocated + threads.digest.allocated,
+    teedBytes,
   };
 }
 
@@ -371,6 +394,133 @@ export function sha256Parts(parts: readonly Uint8Array[]): Promise<string> {
     },
     totalBytes(parts),
   );
+}
+
+/** Tee slots: each chunk of a tensor both hashes need is copied once into one of these. */
+const teeSpare: SharedArrayBuffer[] = [];
+/** Unshared parts at least this large are teed (smaller ones go through each ring). */
+const TEE_MIN = 64 << 10;
+
+/** Bytes copied once for both hashes so far (for tests). */
+let teedBytes = 0;
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length;
+
+/**
+ * Feeds both streams. While the two sequences reach the same large unshared tensor at the same
+ * time (the usual case: the file and the digest order tensors alike), each of its chunks is
+ * copied once into a tee slot that both threads hash in place; everything else, and the rest
+ * after the orders first differ, goes through each stream's own ring.
+ */
+async function teeFeed(
+  a: HashStream,
+  b: HashStream,
+  first: readonly Uint8Array[],
+  second: readonly Uint8Array[],
+): Promise<void> {
+  const teeable = (p: Uint8Array | undefined) =>
+    p !== undefined && p.length >= TEE_MIN && !isShared(p);
+  const owned: SharedArrayBuffer[] = [];
+  const free: SharedArrayBuffer[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: Error | undefined;
+  const slot = async (): Promise<SharedArrayBuffer> => {
+    for (;;) {
+      if (failure !== undefined) throw failure;
+      const f = free.pop();
+      if (f !== undefined) return f;
+      if (owned.length < RING_SLOTS) {
+        const t = teeSpare.pop() ?? new SharedArrayBuffer(RING_SLOT);
+        owned.push(t);
+        return t;
+      }
+      await Promise.race(inFlight);
+    }
+  };
+  let i = 0;
+  let j = 0;
+  let sinceYield = 0;
+  try {
+    for (;;) {
+      while (i < first.length && !teeable(first[i])) await a.update(first[i++] as Uint8Array);
+      while (j < second.length && !teeable(second[j])) await b.update(second[j++] as Uint8Array);
+      const p = first[i];
+      const q = second[j];
+      if (p === undefined || q === undefined || !sameBytes(p, q)) break;
+      for (let off = 0; off < p.length; off += RING_SLOT) {
+        const t = await slot();
+        const view = new Uint8Array(t, 0, Math.min(RING_SLOT, p.length - off));
+        view.set(p.subarray(off, off + view.length));
+        teedBytes += view.length;
+        const both = Promise.all([a.share(view), b.share(view)]).then(
+          () => void free.push(t),
+          (err: unknown) => void (failure ??= err instanceof Error ? err : new Error(String(err))),
+        );
+        inFlight.add(both);
+        void both.finally(() => inFlight.delete(both));
+        sinceYield += view.length;
+        if (sinceYield >= SLICE) {
+          sinceYield = 0;
+          await yieldToLoop();
+        }
+      }
+      i++;
+      j++;
+    }
+    await Promise.all([
+      (async () => {
+        while (i < first.length) await a.update(first[i++] as Uint8Array);
+      })(),
+      (async () => {
+        while (j < second.length) await b.update(second[j++] as Uint8Array);
+      })(),
+    ]);
+  } finally {
+    await Promise.all(inFlight);
+    for (const t of owned) if (teeSpare.length < RING_SLOTS) teeSpare.push(t);
+  }
+  if (failure !== undefined) throw failure;
+}
+
+/**
+ * The file's SHA-256 (of `fileParts`) and the state digest (of `stateParts`, see
+ * {@link digestParts}) of a save at once, on the two hashing threads, each tensor chunk copied
+ * once for both (see {@link teeFeed}); falls back like {@link sha256Parts} and {@link digestOf}.
+ */
+export async function fileAndStateSha(
+  fileParts: readonly Uint8Array[],
+  stateParts: readonly Uint8Array[],
+): Promise<[string, string]> {
+  const separately = () =>
+    Promise.all([
+      sha256Parts(fileParts),
+      sha256Of(
+        'digest',
+        async (sink) => {
+          for (const p of stateParts) await sink.update(p);
+        },
+        totalBytes(stateParts),
+      ),
+    ]);
+  const a = totalBytes(fileParts) < INLINE ? undefined : threads.file.stream();
+  const b = a === undefined ? undefined : threads.digest.stream();
+  if (a === undefined || b === undefined) {
+    await a?.finish().catch(() => undefined);
+    return separately();
+  }
+  try {
+    await teeFeed(a, b, fileParts, stateParts);
+  } catch (err) {
+    await Promise.allSettled([a.finish(), b.finish()]);
+    if (!(err instanceof ThreadFailure)) throw err;
+    return separately();
+  }
+  const [x, y] = await Promise.allSettled([a.finish(), b.finish()]);
+  if (x.status === 'fulfilled' && y.status === 'fulfilled') return [x.value, y.value];
+  for (const r of [x, y])
+    if (r.status === 'rejected' && !(r.reason instanceof ThreadFailure)) throw r.reason as Error;
+  return separately();
 }
 
 /**

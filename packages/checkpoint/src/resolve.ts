@@ -13,6 +13,12 @@ export interface ResolveOptions {
   /** Receives a warning for every damaged newer checkpoint skipped in a run directory. */
   onWarning?: (message: string) => void;
   fs?: FsOps;
+  /**
+   * Also recompute the state digest and compare it with the manifest (default false: like
+   * `CheckpointManager.restore`, sizes and SHA-256 of every file are always checked, and the
+   * digest is a function of those bytes).
+   */
+  verifyDigest?: boolean;
 }
 
 /** A verified checkpoint found from a `<ckpt|run-dir>` argument. */
@@ -79,7 +85,7 @@ export async function listCheckpointDirs(
 }
 
 /**
- * Loads and fully verifies the checkpoint a `<ckpt|run-dir>` argument names: a checkpoint
+ * Loads and verifies (see {@link ResolveOptions.verifyDigest}) the checkpoint a `<ckpt|run-dir>` argument names: a checkpoint
  * directory itself (damage is an `INTEGRITY` error), or a run directory's newest valid
  * checkpoint (damaged newer ones are skipped with a warning).
  *
@@ -91,9 +97,10 @@ export async function loadFrom(
   options: ResolveOptions = {},
 ): Promise<ResolvedCheckpoint> {
   const fs = options.fs ?? nodeFs;
+  const load = { verifyDigest: options.verifyDigest ?? false };
   const target = await classifyPath(path, fs);
   if (target.kind === 'checkpoint') {
-    const loaded = await verifyCheckpoint(fs, target.dir);
+    const loaded = await verifyCheckpoint(fs, target.dir, undefined, load);
     return { ...loaded, step: loaded.manifest.step, warnings: [] };
   }
   const warnings: string[] = [];
@@ -101,7 +108,7 @@ export async function loadFrom(
   if (dirs.length === 0) throw new XError('NOT_FOUND', `no checkpoint in ${target.dir}`);
   for (const { step, dir } of dirs) {
     try {
-      const loaded = await verifyCheckpoint(fs, dir, step);
+      const loaded = await verifyCheckpoint(fs, dir, step, load);
       return { ...loaded, step, warnings };
     } catch (err) {
       if (!isXError(err, 'INTEGRITY')) throw err;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RngStreams, ValueComponent, captureState, isXError, stateDigest } from '@x/core';
@@ -124,5 +124,27 @@ describe('<ckpt|run-dir> resolution', () => {
     );
     await expect(loadFrom(join(root, 'nope'))).rejects.toSatisfy((e) => isXError(e, 'NOT_FOUND'));
     await expect(loadFrom(root)).rejects.toSatisfy((e) => isXError(e, 'NOT_FOUND'));
+  });
+
+  it('checks every checksum by default and recomputes the state digest only with verifyDigest', async () => {
+    const dir = freshRun();
+    await train(dir, 3, false);
+    const ck = join(dir, 'checkpoints', 'step-00000003');
+    const manifestPath = join(ck, 'manifest.json');
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as { stateDigest: string };
+    const real = m.stateDigest;
+    const forged = `${real.startsWith('0') ? '1' : '0'}${real.slice(1)}`;
+    writeFileSync(manifestPath, JSON.stringify({ ...m, stateDigest: forged }, null, 2));
+    expect((await loadFrom(ck)).manifest.stateDigest).toBe(forged);
+    await expect(loadFrom(ck, { verifyDigest: true })).rejects.toSatisfy(
+      (e) => isXError(e, 'INTEGRITY') && e.message.includes(real) && e.message.includes(forged),
+    );
+    const tensors = join(ck, 'state.safetensors');
+    const bytes = readFileSync(tensors);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+    writeFileSync(tensors, bytes);
+    await expect(loadFrom(ck)).rejects.toSatisfy(
+      (e) => isXError(e, 'INTEGRITY') && e.message.includes('SHA-256'),
+    );
   });
 });

@@ -200,7 +200,10 @@ export const ckptDigestCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run(ctx) {
-    const loaded = await loadFrom(target(ctx), { onWarning: (w) => ctx.out.warn(w) });
+    const loaded = await loadFrom(target(ctx), {
+      onWarning: (w) => ctx.out.warn(w),
+      verifyDigest: true,
+    });
     let elements = 0;
     for (const leaf of walkState(loaded.state)) {
       if (isTensorData(leaf.value)) elements += shapeSize(leaf.value.shape);

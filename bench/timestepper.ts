@@ -145,8 +145,8 @@ const FAMILY: Record<ProblemName, FamilySetup> = {
     epochs: 40,
     validateEvery: 10,
     wp: { ...WP, updatesPerEpoch: 4, systems: 4, startSteps: 64, maxSteps: 512, doubleEvery: 5 },
-    // The benchmark's 100 orbits near its operating point (η0/6 ≈ 0.005): trained models whose
-    // error drifts validate better over 3 (or 20) orbits and lose over 100 (README).
+    // The benchmark's 100 orbits near its operating point (η0/6 ≈ 0.005): validating over a few
+    // orbits kept models that lose over 100 (README).
     val: { count: 4, periods: 100, scale: 1 / 6, maxForceEvals: 2e6 },
   },
   figure8: {

@@ -203,24 +203,16 @@ interface ReadTensors {
 /** Tensor chunk reads in flight at once: leaves libuv's pool (4 threads) room for the hash reads. */
 const READS_IN_FLIGHT = 2;
 
-/** Runs `fn` over the items with at most `limit` calls in flight; one promise per item. */
+/**
+ * Runs `fn` over the items in order with at most `limit` calls in flight (item `i` starts once
+ * item `i - limit` has settled); one promise per item.
+ */
 function limited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
   const out: Promise<void>[] = [];
-  const gates = items.map(() => {
-    let open!: () => void;
-    return { opened: new Promise<void>((r) => (open = r)), open };
-  });
-  const start = () => {
-    const g = gates[next++];
-    g?.open();
-  };
   items.forEach((item, i) => {
-    const p = (gates[i] as (typeof gates)[number]).opened.then(() => fn(item));
-    void p.finally(start).catch(() => undefined);
-    out.push(p);
+    const before = out[i - limit]?.catch(() => undefined) ?? Promise.resolve();
+    out.push(before.then(() => fn(item)));
   });
-  for (let i = 0; i < limit; i++) start();
   return out;
 }
 

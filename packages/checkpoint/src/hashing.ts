@@ -381,19 +381,24 @@ function totalBytes(parts: readonly Uint8Array[]): number {
   return n;
 }
 
+/** SHA-256 (hex) of the parts in order on the named thread (see {@link sha256Of}). */
+function hashParts(thread: HashThreadName, parts: readonly Uint8Array[]): Promise<string> {
+  return sha256Of(
+    thread,
+    async (sink) => {
+      for (const p of parts) await sink.update(p);
+    },
+    totalBytes(parts),
+  );
+}
+
 /**
  * SHA-256 (hex) of the parts in order, on the file hashing thread: parts in shared memory are read
  * in place, others are copied through its ring of reused shared slots; on the main thread between
  * yields when the parts are small or no worker can run.
  */
 export function sha256Parts(parts: readonly Uint8Array[]): Promise<string> {
-  return sha256Of(
-    'file',
-    async (sink) => {
-      for (const p of parts) await sink.update(p);
-    },
-    totalBytes(parts),
-  );
+  return hashParts('file', parts);
 }
 
 /** Tee slots: each chunk of a tensor both hashes need is copied once into one of these. */
@@ -493,16 +498,7 @@ export async function fileAndStateSha(
   stateParts: readonly Uint8Array[],
 ): Promise<[string, string]> {
   const separately = () =>
-    Promise.all([
-      sha256Parts(fileParts),
-      sha256Of(
-        'digest',
-        async (sink) => {
-          for (const p of stateParts) await sink.update(p);
-        },
-        totalBytes(stateParts),
-      ),
-    ]);
+    Promise.all([hashParts('file', fileParts), hashParts('digest', stateParts)]);
   const a = totalBytes(fileParts) < INLINE ? undefined : threads.file.stream();
   const b = a === undefined ? undefined : threads.digest.stream();
   if (a === undefined || b === undefined) {
@@ -530,12 +526,5 @@ export async function fileAndStateSha(
  */
 export async function digestOf(state: State): Promise<string> {
   await yieldToLoop();
-  const parts = digestParts(state);
-  return sha256Of(
-    'digest',
-    async (sink) => {
-      for (const p of parts) await sink.update(p);
-    },
-    totalBytes(parts),
-  );
+  return hashParts('digest', digestParts(state));
 }

@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { CheckpointManager } from '../packages/checkpoint/src/index.js';
 import {
+  sharedTensorData,
   tensorData,
   type Component,
   type ComponentMap,
@@ -18,13 +19,13 @@ const MB = 1e6;
 const TENSOR_BYTES = 4 * 2 ** 20;
 
 /** A model-like state of `bytes` bytes in float32 tensors of 4 MiB, filled deterministically. */
-function makeState(bytes: number): Record<string, TensorData> {
+function makeState(bytes: number, shared = false): Record<string, TensorData> {
   const out: Record<string, TensorData> = {};
   let left = bytes;
   let seed = 0x9e3779b9;
   for (let i = 0; left > 0; i++) {
     const n = Math.min(TENSOR_BYTES, left) / 4;
-    const t = tensorData('float32', [n]);
+    const t = shared ? sharedTensorData('float32', [n]) : tensorData('float32', [n]);
     const u = new Uint32Array(t.data.buffer);
     for (let j = 0; j < n; j++) {
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
@@ -111,6 +112,8 @@ interface Row {
   asyncFirst: number;
   asyncBlock: number;
   asyncBlockNoCopy: number;
+  /** Async block (copying) when the state's tensors live in shared memory (sharedTensorData). */
+  asyncBlockShared: number;
   stallCopy: number;
   stallNoCopy: number;
   /** Median CPU seconds (all threads) of save / plain write and restore / plain read. */
@@ -140,6 +143,7 @@ async function benchSize(
   log(`[${label}] building state…`);
   const state = makeState(bytes);
   const comp = { model: new Holder(state) };
+  const sharedComp = { model: new Holder(makeState(bytes, true)) };
   const r: Record<keyof Omit<Row, 'label' | 'cpuSave' | 'cpuRestore'>, number[]> = {
     plainW: [],
     saveS: [],
@@ -149,6 +153,7 @@ async function benchSize(
     asyncFirst: [],
     asyncBlock: [],
     asyncBlockNoCopy: [],
+    asyncBlockShared: [],
     stallCopy: [],
     stallNoCopy: [],
   };
@@ -183,25 +188,27 @@ async function benchSize(
     log(
       `[${label}] rep ${rep + 1}: plain write ${last('plainW')} s, read ${last('plainR')} s; checkpoint save ${last('saveS')} s, restore+verify ${last('restore')} s (with digest ${last('restoreFull')} s)`,
     );
-    for (const copy of [true, false]) {
-      const mgr = new CheckpointManager(join(dir, copy ? 'async' : 'async-nocopy'), {
+    for (const variant of ['copy', 'shared', 'nocopy'] as const) {
+      const mgr = new CheckpointManager(join(dir, `async-${variant}`), {
         async: true,
-        copyState: copy,
+        copyState: variant !== 'nocopy',
       });
-      const first = await asyncSave(mgr, 1, comp);
-      const steady = await asyncSave(mgr, 2, comp);
-      if (copy) {
+      const c = variant === 'shared' ? sharedComp : comp;
+      const first = await asyncSave(mgr, 1, c);
+      const steady = await asyncSave(mgr, 2, c);
+      if (variant === 'copy') {
         r.asyncFirst.push(first.blocked);
         r.asyncBlock.push(steady.blocked);
         r.stallCopy.push(steady.stall);
-      } else {
+      } else if (variant === 'shared') r.asyncBlockShared.push(steady.blocked);
+      else {
         r.asyncBlockNoCopy.push(steady.blocked);
         r.stallNoCopy.push(steady.stall);
       }
-      await rm(join(dir, copy ? 'async' : 'async-nocopy'), { recursive: true, force: true });
+      await rm(join(dir, `async-${variant}`), { recursive: true, force: true });
     }
     log(
-      `[${label}] rep ${rep + 1}: async save blocked ${last('asyncFirst')} s first, ${last('asyncBlock')} s next (copy), ${last('asyncBlockNoCopy')} s (no copy); longest event-loop stall while writing ${last('stallCopy')} s (copy), ${last('stallNoCopy')} s (no copy)`,
+      `[${label}] rep ${rep + 1}: async save blocked ${last('asyncFirst')} s first, ${last('asyncBlock')} s next (copy), ${last('asyncBlockShared')} s (copy of a shared state), ${last('asyncBlockNoCopy')} s (no copy); longest event-loop stall while writing ${last('stallCopy')} s (copy), ${last('stallNoCopy')} s (no copy)`,
     );
     await rm(dir, { recursive: true, force: true });
   }
@@ -219,6 +226,7 @@ async function benchSize(
     asyncFirst: m('asyncFirst'),
     asyncBlock: m('asyncBlock'),
     asyncBlockNoCopy: m('asyncBlockNoCopy'),
+    asyncBlockShared: m('asyncBlockShared'),
     stallCopy: m('stallCopy'),
     stallNoCopy: m('stallNoCopy'),
   };
@@ -270,6 +278,8 @@ export async function main(args: string[]): Promise<void> {
     'async block (first)',
     'async block',
     'block share',
+    'shared-state block',
+    'share',
     'no-copy block',
     'share',
     'stall copy / no-copy',
@@ -295,6 +305,8 @@ export async function main(args: string[]): Promise<void> {
         `${r.asyncFirst.toFixed(3)} s`,
         `${r.asyncBlock.toFixed(3)} s`,
         `${((100 * r.asyncBlock) / r.saveS).toFixed(1)}%`,
+        `${r.asyncBlockShared.toFixed(3)} s`,
+        `${((100 * r.asyncBlockShared) / r.saveS).toFixed(1)}%`,
         `${r.asyncBlockNoCopy.toFixed(3)} s`,
         `${((100 * r.asyncBlockNoCopy) / r.saveS).toFixed(1)}%`,
         `${r.stallCopy.toFixed(3)} / ${r.stallNoCopy.toFixed(3)} s`,
@@ -302,6 +314,6 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   out(
-    '\nasync block = time `save` blocks the caller with async: true on a manager that saved before (first = its first save, which allocates the staging copy); block share = that as a share of a synchronous save (copy: the default, state copied into reusable shared staging memory; no-copy: copyState: false). CPU s/p, r/p = CPU seconds of all threads of the process, save over plain write and restore over plain read (what the work costs whatever the load of the machine). stall = longest event-loop delay while the background save finishes (both hashes on worker threads: the staged copy is read in place, an uncopied state is copied through small reused rings)',
+    '\nasync block = time `save` blocks the caller with async: true on a manager that saved before (first = its first save, which allocates the staging copy); block share = that as a share of a synchronous save (copy: the default, state copied into reusable shared staging memory, on the calling thread because only it can read unshared arrays; shared-state: the same state built with sharedTensorData, so helper threads copy part of it; no-copy: copyState: false). CPU s/p, r/p = CPU seconds of all threads of the process, save over plain write and restore over plain read (what the work costs whatever the load of the machine). stall = longest event-loop delay while the background save finishes (both hashes on worker threads: the staged copy is read in place, an uncopied state is copied through small reused rings)',
   );
 }

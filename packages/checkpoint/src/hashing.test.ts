@@ -80,28 +80,28 @@ describe('state digest in parts', () => {
 });
 
 describe('hashing off the main thread', () => {
-  it('a staged copy is shared, equal to the original, and independent of it', () => {
+  it('a staged copy is shared, equal to the original, and independent of it', async () => {
     const area = new StagingArea();
     const s = model(1);
-    const staged = area.copy(s);
+    const staged = await area.copy(s);
     expect(tensors(staged).every(isShared)).toBe(true);
     expect(tensors(s).some(isShared)).toBe(false);
     expect(stateDigest(staged)).toBe(stateDigest(s));
     (s as unknown as Model).model.w.data.fill(0);
     expect(stateDigest(staged)).not.toBe(stateDigest(s));
-    const again = area.copy(model(2));
+    const again = await area.copy(model(2));
     expect(stateDigest(again)).toBe(stateDigest(model(2)));
   });
 
   it('worker digests and checksums equal the main-thread ones, and workers did the work', async () => {
     const before = offThreadJobs();
     // Small sequences (< 1 MiB) are hashed on the main thread: a round trip costs more.
-    expect(await digestOf(new StagingArea().copy(model(3)))).toBe(stateDigest(model(3)));
+    expect(await digestOf(await new StagingArea().copy(model(3)))).toBe(stateDigest(model(3)));
     expect(await digestOf(model(3))).toBe(stateDigest(model(3)));
     expect(offThreadJobs()).toEqual(before);
     // Large ones go to the workers: unshared bytes through each thread's ring, shared in place.
     const big = bigModel(4);
-    const staged = new StagingArea().copy(big);
+    const staged = await new StagingArea().copy(big);
     expect(await digestOf(big)).toBe(stateDigest(big));
     expect(await digestOf(staged)).toBe(stateDigest(big));
     const w = (staged as unknown as Model).model.w.data;

@@ -130,7 +130,8 @@ export class CheckpointManager {
 
   /**
    * Saves the components' states as checkpoint `step`. The state is captured before `save`
-   * resolves, so later changes to the components never reach the checkpoint. With `async`, the
+   * resolves, so later changes to the components never reach the checkpoint (with `async`,
+   * tensors in shared memory are copied by helper threads while `save` is pending). With `async`, the
    * write continues in the background (at most one at a time; a failure is thrown by the next
    * call). Throws `ENVIRONMENT` when the disk lacks space or permission (earlier checkpoints
    * stay intact) and `INVALID_INPUT` when the step already exists.
@@ -154,7 +155,7 @@ export class CheckpointManager {
       const background = this.#opts.async === true;
       await this.#opts.beforeSave?.(step);
       let state: Record<string, State> = await captureState(components);
-      if (background && this.#opts.copyState !== false) state = this.#staging.copy(state);
+      if (background && this.#opts.copyState !== false) state = await this.#staging.copy(state);
       const need = estimateCheckpointBytes(state) + (this.#opts.minFreeBytes ?? 1 << 20);
       let free: number;
       try {

@@ -1,4 +1,5 @@
 import { XError, isTensorData, joinPath, setOwn, type State, type TensorData } from '@x/core';
+import { copyBytes, type CopyJob } from './copyThreads.js';
 
 /** Largest shared buffer the staging area allocates (bigger tensors get one of their own). */
 const SLAB_BYTES = 1 << 30;
@@ -19,20 +20,24 @@ type ViewCtor = new (
 export class StagingArea {
   #slabs: SharedArrayBuffer[] = [];
 
-  /** A deep copy of `state` whose tensors live in the staging area (valid until the next copy). */
-  copy<S extends State>(state: S): S {
+  /**
+   * A deep copy of `state` whose tensors live in the staging area (valid until the next copy).
+   * Tensors already in shared memory are copied by several threads at once (see copyBytes).
+   */
+  async copy<S extends State>(state: S): Promise<S> {
     const tensors: TensorData[] = [];
     collect(state, '', tensors);
     let total = 0;
     for (const t of tensors) total += align(t.data.byteLength);
     const places = this.#place(tensors, total);
+    const jobs: CopyJob[] = [];
     let i = 0;
     const walk = (v: State): State => {
       if (v === null || typeof v !== 'object') return v;
       if (isTensorData(v)) {
         const [slab, offset] = places[i++] as [SharedArrayBuffer, number];
         const data = new (v.data.constructor as ViewCtor)(slab, offset, v.data.length);
-        data.set(v.data);
+        jobs.push([v.data.buffer, v.data.byteOffset, slab, offset, v.data.byteLength]);
         return { dtype: v.dtype, shape: [...v.shape], data };
       }
       if (Array.isArray(v)) return v.map(walk);
@@ -40,7 +45,9 @@ export class StagingArea {
       for (const [k, x] of Object.entries(v)) setOwn(out, k, walk(x));
       return out;
     };
-    return walk(state) as S;
+    const copied = walk(state) as S;
+    await copyBytes(jobs);
+    return copied;
   }
 
   #place(tensors: readonly TensorData[], total: number): [SharedArrayBuffer, number][] {

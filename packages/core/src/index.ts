@@ -10,6 +10,7 @@ export {
   setOwn,
   shapeSize,
   statesEqual,
+  sharedTensorData,
   tensorData,
   walkState,
 } from './state.js';

@@ -5,6 +5,7 @@ import { XError } from './errors.js';
 import {
   assertStateMatches,
   cloneState,
+  sharedTensorData,
   statesEqual,
   tensorData,
   walkState,
@@ -38,6 +39,18 @@ describeComponentContract('ValueComponent', {
 });
 
 describe('state trees', () => {
+  it('sharedTensorData equals tensorData over shared memory, with the same checks', () => {
+    for (const dtype of ['float32', 'float64', 'int32', 'uint8', 'bool'] as const) {
+      const s = sharedTensorData(dtype, [3], [1, 0, 1]);
+      expect(s.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(s.data.constructor).toBe(tensorData(dtype, [1]).data.constructor);
+      expect(statesEqual(s, tensorData(dtype, [3], [1, 0, 1]))).toBe(true);
+      expect(stateDigest(s)).toBe(stateDigest(tensorData(dtype, [3], [1, 0, 1])));
+    }
+    expect(sharedTensorData('float32', [2, 2]).data).toEqual(new Float32Array(4));
+    expect(() => sharedTensorData('float32', [2], [1, 2, 3])).toThrow(/needs 2 elements, got 3/);
+  });
+
   it('clones deeply, including typed arrays', () => {
     const a = sample();
     const b = cloneState(a);

@@ -92,6 +92,26 @@ export function tensorData<D extends DType>(
   return { dtype, shape: [...shape], data: arr as TypedArrayFor[D] };
 }
 
+/**
+ * Like {@link tensorData}, but the typed array lives in a `SharedArrayBuffer`, so worker threads
+ * can read it in place: a background checkpoint save copies such tensors on several threads at
+ * once instead of on the caller's. Use it for large state a component keeps and hands out live.
+ *
+ * @example
+ * const buffer = sharedTensorData('float32', [1 << 20]);
+ */
+export function sharedTensorData<D extends DType>(
+  dtype: D,
+  shape: readonly number[],
+  data?: ArrayLike<number>,
+): TensorData<D> {
+  const t = tensorData(dtype, shape, data);
+  const Ctor = ARRAY_CTORS[dtype] as unknown as new (b: SharedArrayBuffer) => TypedArrayFor[D];
+  const arr = new Ctor(new SharedArrayBuffer(t.data.byteLength));
+  (arr as unknown as { set(a: ArrayLike<number>): void }).set(t.data);
+  return { dtype, shape: [...shape], data: arr };
+}
+
 /** Deep copy of a state tree; typed arrays are copied. */
 export function cloneState<S extends State>(state: S): S {
   return cloneAny(state, '') as S;

@@ -70,7 +70,7 @@ function timeTo(points: readonly CurvePoint[], key: 'wall' | 'cpu', acc: number)
 }
 
 /** Pool of training puzzles shared by both implementations, cached by seed and size. */
-function puzzlePool(
+export function puzzlePool(
   seed: number,
   n: number,
   log: (s: string) => void,
@@ -85,14 +85,21 @@ function puzzlePool(
   return { file, puzzles };
 }
 
-interface PeerResult {
+export interface PeerResult {
   torch: string;
   threads: number;
   params: number;
   snapshots: CurvePoint[];
 }
 
-function runPeer(spec: object): Promise<PeerResult> {
+/**
+ * Runs bench/ired_peer.py with a JSON spec and resolves with its last stdout line (JSON);
+ * `onStderr` sees the peer's progress lines as they come.
+ */
+export function runPeer<T = PeerResult>(
+  spec: object,
+  onStderr?: (line: string) => void,
+): Promise<T> {
   const python = process.env['X_BENCH_PYTHON'] ?? '/usr/bin/python3';
   return new Promise((ok, fail) => {
     const child = spawn(python, [join(here, 'ired_peer.py'), JSON.stringify(spec)], {
@@ -101,13 +108,20 @@ function runPeer(spec: object): Promise<PeerResult> {
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let partial = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (onStderr === undefined) return;
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) onStderr(l);
+    });
     child.on('error', fail);
     child.on('close', (code) => {
       const last = out.trim().split('\n').pop() ?? '';
       if (code !== 0 || !last.startsWith('{'))
         fail(new XError('INTERNAL', `PyTorch peer exited with ${code}: ${err.slice(-2000)}`));
-      else ok(JSON.parse(last) as PeerResult);
+      else ok(JSON.parse(last) as T);
     });
   });
 }

@@ -285,10 +285,170 @@ def curve_main(spec):
                       "trainPuzzles": len(quiz), "heldout": len(hq)}))
 
 
+# Our parameter names and layouts (@x/ired parameterShapes): dense weights [in, out] (torch [out, in]),
+# conv kernels [kh, kw, in, out] (torch [out, in, kh, kw]); the channel order of the 18-channel input
+# (9 givens, then 9 of y) and of FiLM's (gain, bias) halves is the same in both.
+def to_ours(model):
+    out = {}
+    sd = {k: v.detach().float() for k, v in model.state_dict().items()}
+    out["time/fc1/w"], out["time/fc1/b"] = sd["t1.weight"].t(), sd["t1.bias"]
+    out["time/fc2/w"], out["time/fc2/b"] = sd["t2.weight"].t(), sd["t2.bias"]
+    for ours, theirs in (("stem", "stem"), ("out", "out")):
+        out[f"{ours}/kernel"] = sd[f"{theirs}.weight"].permute(2, 3, 1, 0)
+        out[f"{ours}/bias"] = sd[f"{theirs}.bias"]
+    i = 0
+    while f"blocks.{i}.film.weight" in sd:
+        for c in ("conv1", "conv2"):
+            out[f"block{i}/{c}/kernel"] = sd[f"blocks.{i}.{c}.weight"].permute(2, 3, 1, 0)
+            out[f"block{i}/{c}/bias"] = sd[f"blocks.{i}.{c}.bias"]
+        out[f"block{i}/film/w"] = sd[f"blocks.{i}.film.weight"].t()
+        out[f"block{i}/film/b"] = sd[f"blocks.{i}.film.bias"]
+        i += 1
+    return out
+
+
+def from_ours(model, tensors):
+    """Inverse of to_ours: loads weights given in our names and layouts into a torch SudokuEBM."""
+    sd = {"t1.weight": tensors["time/fc1/w"].t(), "t1.bias": tensors["time/fc1/b"],
+          "t2.weight": tensors["time/fc2/w"].t(), "t2.bias": tensors["time/fc2/b"]}
+    for name in ("stem", "out"):
+        sd[f"{name}.weight"] = tensors[f"{name}/kernel"].permute(3, 2, 0, 1)
+        sd[f"{name}.bias"] = tensors[f"{name}/bias"]
+    i = 0
+    while f"block{i}/film/w" in tensors:
+        for c in ("conv1", "conv2"):
+            sd[f"blocks.{i}.{c}.weight"] = tensors[f"block{i}/{c}/kernel"].permute(3, 2, 0, 1)
+            sd[f"blocks.{i}.{c}.bias"] = tensors[f"block{i}/{c}/bias"]
+        sd[f"blocks.{i}.film.weight"] = tensors[f"block{i}/film/w"].t()
+        sd[f"blocks.{i}.film.bias"] = tensors[f"block{i}/film/b"]
+        i += 1
+    model.load_state_dict({k: v.contiguous() for k, v in sd.items()})
+
+
+def write_weights(directory, meta, tensors):
+    """Writes the bench cache format of bench/ired_ttc.ts (meta.json + ema.f32), meta.json last."""
+    import os
+
+    os.makedirs(directory, exist_ok=True)
+    entries, chunks, offset = [], [], 0
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        entries.append({"name": name, "shape": list(t.shape), "offset": offset, "length": t.numel()})
+        chunks.append(t.reshape(-1).numpy().astype("<f4").tobytes())
+        offset += t.numel()
+    for fname, data in (("ema.f32", b"".join(chunks)),
+                        ("meta.json", (json.dumps({**meta, "tensors": entries}, indent=1) + "\n").encode())):
+        with open(os.path.join(directory, fname + ".tmp"), "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(os.path.join(directory, fname + ".tmp"), os.path.join(directory, fname))
+
+
+def read_weights(directory):
+    import numpy as np
+    import os
+
+    with open(os.path.join(directory, "meta.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    flat = torch.from_numpy(np.fromfile(os.path.join(directory, "ema.f32"), dtype="<f4"))
+    return meta, {t["name"]: flat[t["offset"]:t["offset"] + t["length"]].view(*t["shape"]) for t in meta["tensors"]}
+
+
+def train_main(spec):
+    """Trains the model for spec["seconds"] of wall time (or spec["steps"] steps) on the puzzles of
+    spec["trainCsv"]; every spec["every"] seconds and at the end writes the EMA weights in our names
+    and layouts to spec["outDir"]/step-<n>/ (the bench cache format) and scores them on
+    spec["heldoutCsv"] with 0 opt steps (progress on stderr). Prints the last directory as JSON."""
+    import copy
+    import os
+
+    torch.set_num_threads(int(spec.get("threads", 1)))
+    torch.manual_seed(spec["seed"])
+    gen = torch.Generator().manual_seed(spec["seed"])
+    model = SudokuEBM(spec["config"]["model"])
+    tr = spec["config"]["train"]
+    opt = torch.optim.Adam(model.parameters(), lr=tr["learningRate"], betas=(tr["beta1"], tr["beta2"]))
+    ema = copy.deepcopy(model)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    sa, s1m, step = schedule(spec["config"]["diffusion"]["landscapes"])
+    loss_spec = {"negativeCorruption": spec["config"]["diffusion"]["negativeCorruption"],
+                 "contrastiveWeight": spec["config"]["diffusion"]["contrastiveWeight"], "train": tr}
+    quiz, sol = read_csv(spec["trainCsv"])
+    hq, hs = read_csv(spec["heldoutCsv"])
+    B = tr["batchSize"]
+    order = torch.randperm(len(quiz), generator=gen)
+    cursor = n = 0
+    max_steps = spec.get("steps") or float("inf")
+    w0, c0 = time.perf_counter(), time.process_time()
+    load0 = os.getloadavg()[0]
+    next_snap = spec["every"]
+    last = None
+
+    def snapshot():
+        wall = time.perf_counter() - w0
+        meta = {"key": f"torch-seed{spec['seed']}-step{n}", "seed": spec["seed"], "steps": n,
+                "config": spec["config"], "wallSeconds": wall, "cpuSeconds": time.process_time() - c0,
+                "loadAtStart": load0, "loadAtEnd": os.getloadavg()[0],
+                "trainer": f"pytorch {torch.__version__} ({torch.get_num_threads()} threads)",
+                "trainPuzzles": len(quiz)}
+        d = os.path.join(spec["outDir"], f"step-{n}")
+        write_weights(d, meta, to_ours(ema))
+        egen = torch.Generator().manual_seed(spec["seed"] + 1)
+        pred = solve(ema, sa, s1m, step, hq, 0, egen)
+        c, b, x = score(pred, hq, hs)
+        print(f"torch: step {n}, {wall:.0f} s, held-out blank-cell {c / b:.3f}, boards {x}/{len(hq)} -> {d}",
+              file=sys.stderr, flush=True)
+        return d
+
+    while True:
+        wall = time.perf_counter() - w0
+        if wall >= spec["seconds"] or n >= max_steps:
+            break
+        if wall >= next_snap:
+            last = snapshot()
+            next_snap += spec["every"]
+        if cursor + B > len(quiz):
+            order = torch.randperm(len(quiz), generator=gen)
+            cursor = 0
+        idx = order[cursor:cursor + B]
+        cursor += B
+        curve_step(model, opt, sa, s1m, quiz[idx], sol[idx], loss_spec, gen)
+        n += 1
+        ev = tr["ema"]
+        if n % ev["every"] == 0:
+            with torch.no_grad():
+                if n <= ev["startAfter"]:
+                    ema.load_state_dict(model.state_dict())
+                else:
+                    for pe, pm in zip(ema.parameters(), model.parameters()):
+                        pe.mul_(ev["decay"]).add_(pm, alpha=1 - ev["decay"])
+    last = snapshot()
+    print(json.dumps({"dir": last, "steps": n}))
+
+
+def energy_main(spec):
+    """Energies E(inp, y, t) of the weights in spec["weightsDir"] on the boards given in the spec
+    (lists of 729 floats), for checking that our model and this one compute the same function."""
+    meta, tensors = read_weights(spec["weightsDir"])
+    model = SudokuEBM(meta["config"]["model"])
+    from_ours(model, tensors)
+    with torch.no_grad():
+        e = model(torch.tensor(spec["inp"]), torch.tensor(spec["y"]), torch.tensor(spec["t"]))
+    print(json.dumps({"energy": e.tolist()}))
+
+
 def main():
     spec = json.loads(sys.argv[1])
     if spec.get("mode") == "curve":
         curve_main(spec)
+        return
+    if spec.get("mode") == "train":
+        train_main(spec)
+        return
+    if spec.get("mode") == "energy":
+        energy_main(spec)
         return
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))

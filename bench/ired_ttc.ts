@@ -5,8 +5,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, XError, type TensorData } from '../packages/core/src/index.js';
 import {
+  BOARD_SIZE,
   cosineSchedule,
   cpuPreset,
+  encodeBatch,
+  energy,
+  formatRrnCsv,
   generatePuzzles,
   initParams,
   IredTrainer,
@@ -21,7 +25,8 @@ import {
   type Puzzle,
 } from '../packages/ired/src/index.js';
 import { tinyConfig } from '../packages/ired/src/testing.js';
-import { initBackend, type VariableSet } from '../packages/tensor/src/index.js';
+import { initBackend, tf, type VariableSet } from '../packages/tensor/src/index.js';
+import { puzzlePool, runPeer } from './ired_curve.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Trained weights are cached here (git-ignored: `bench/out/`). */
@@ -37,6 +42,8 @@ export interface TrainedMeta {
   cpuSeconds: number;
   loadAtStart: number;
   loadAtEnd: number;
+  /** Who trained the weights when not this bench (e.g. `pytorch 1.13.0 (1 threads)`, bench/ired_peer.py). */
+  trainer?: string;
   tensors: { name: string; shape: number[]; offset: number; length: number }[];
 }
 
@@ -135,6 +142,104 @@ export async function trainedModel(
   return { ...loadWeights(dir), cached: false };
 }
 
+/**
+ * The CPU default trained by the PyTorch peer (bench/ired_peer.py, train mode: the same model,
+ * loss, Adam, clip and EMA as {@link IredTrainer}) for `minutes` of wall time on one thread, on a
+ * pool of `poolSize` generated puzzles (31–42 givens, pool seed `seed`), its EMA weights written
+ * in our names and layouts every 10 minutes. Cached under `cacheRoot`; returns the final weights'
+ * directory (the bench cache format, loaded by {@link loadWeights}).
+ */
+async function torchTrainedModel(
+  seed: number,
+  minutes: number,
+  poolSize: number,
+  log: (s: string) => void,
+  cacheRoot: string,
+): Promise<string> {
+  const dir = join(
+    cacheRoot,
+    `torch-${trainKey(cpuPreset, seed, 0)}-${minutes}min-pool${poolSize}`,
+  );
+  const done = join(dir, 'final.json');
+  if (existsSync(done)) return (JSON.parse(readFileSync(done, 'utf8')) as { dir: string }).dir;
+  const pool = puzzlePool(seed, poolSize, log);
+  const monitor = join(dir, 'monitor.csv');
+  mkdirSync(dir, { recursive: true });
+  // Progress only: 100 puzzles from their own seed, so nothing is chosen on the bench's held-out set.
+  writeFileSync(
+    monitor,
+    formatRrnCsv(generatePuzzles(Rng.fromSeed(54321).stream('monitor'), 100, SATNET_GIVENS)),
+  );
+  log(
+    `training the model with the PyTorch peer: ${minutes} min, 1 thread, ${poolSize} puzzles (${dir})`,
+  );
+  const r = await runPeer<{ dir: string; steps: number }>(
+    {
+      mode: 'train',
+      config: cpuPreset,
+      seconds: minutes * 60,
+      every: 600,
+      seed,
+      threads: 1,
+      trainCsv: pool.file,
+      heldoutCsv: monitor,
+      outDir: dir,
+    },
+    (line) => log(`  ${line}`),
+  );
+  writeFileSync(`${done}.tmp`, `${JSON.stringify(r)}\n`);
+  renameSync(`${done}.tmp`, done);
+  return r.dir;
+}
+
+/**
+ * Checks that our model and the PyTorch peer compute the same energies with the weights in `dir`
+ * (4 held-out boards, random y, landscapes 0/3/6/9), so imported weights mean the same function.
+ * Throws when any energy differs by more than 1e-3 relative.
+ */
+async function checkTorchParity(
+  dir: string,
+  params: VariableSet,
+  config: IredConfig,
+  puzzles: readonly Puzzle[],
+): Promise<number> {
+  const boards = puzzles.slice(0, 4);
+  const inp = encodeBatch(boards.map((p) => p.quiz));
+  const y = new Float32Array(inp.length);
+  const rng = Rng.fromSeed(1).stream('parity');
+  for (let i = 0; i < y.length; i++) y[i] = rng.normal(0, 1);
+  const t = boards.map((_, i) => (3 * i) % config.diffusion.landscapes);
+  const ours = tf.tidy(() =>
+    energy(
+      config.model,
+      params.record(),
+      tf.tensor2d(inp, [boards.length, BOARD_SIZE]),
+      tf.tensor2d(y, [boards.length, BOARD_SIZE]),
+      t,
+    ).dataSync(),
+  );
+  const rows = (a: Float32Array) =>
+    boards.map((_, b) => Array.from(a.subarray(b * BOARD_SIZE, (b + 1) * BOARD_SIZE)));
+  const theirs = await runPeer<{ energy: number[] }>({
+    mode: 'energy',
+    weightsDir: dir,
+    inp: rows(inp),
+    y: rows(y),
+    t,
+  });
+  let worst = 0;
+  theirs.energy.forEach((e, i) => {
+    const o = ours[i] as number;
+    worst = Math.max(worst, Math.abs(o - e) / Math.max(Math.abs(e), 1e-6));
+  });
+  if (!(worst <= 1e-3))
+    throw new XError(
+      'INTERNAL',
+      `PyTorch and @x/ired energies differ for the weights in ${dir}: ours ${Array.from(ours).join(', ')}, PyTorch ${theirs.energy.join(', ')}`,
+    );
+  return worst;
+}
+
 /** One (opt steps, noise) arm: every held-out board under `maxRestarts` restarts. */
 interface ArmResult {
   optSteps: number;
@@ -189,6 +294,8 @@ export interface TtcReport {
     trainLoad: [number, number] | null;
     channels: number;
     blocks: number;
+    /** Set when the weights were trained by the PyTorch peer (bench/ired_peer.py) and imported. */
+    trainer?: string;
   };
   /** `range`: the ids (indices into the `boards` generated puzzles) this report covers. */
   heldout: {
@@ -644,14 +751,16 @@ function onlyFilters(args: string[]): { steps?: number[]; noise?: number[] } {
 const USAGE = `pnpm bench ired_ttc [--checkpoint <ckpt|run-dir|cache-dir>] [--seed 0] [--train-steps 2500]
   [--boards 64] [--heldout-seed 12345] [--sample-seed 7] [--opt-steps 1,5,20,80] [--noise 0,1]
   [--restarts 8] [--batch-rows 128] [--only steps=<list>|noise=<list>] [--json <file>]
-  [--board-range a:b] [--cache <dir>] [--tiny]
+  [--board-range a:b] [--cache <dir>] [--tiny] [--torch-minutes <m> [--pool 200000]]
 pnpm bench ired_ttc [--json <file>] [--allow-partial] --merge <report.json>...   (join shards of one configuration)`;
 
 /**
  * \`pnpm bench ired_ttc\`: test-time compute of IRED on a trained model — blank-cell and strict-board
  * accuracy for opt steps × restarts (1, 4, 8) with and without reverse-process noise, on seeded
  * held-out generated puzzles (31–42 givens). Without \`--checkpoint\`, trains the CPU default
- * (\`--train-steps\`, \`--seed\`) once and caches its EMA weights under bench/out/cache/ired/.
+ * (\`--train-steps\`, \`--seed\`) once and caches its EMA weights under bench/out/cache/ired/;
+ * with \`--torch-minutes\`, the PyTorch peer trains the same model for that long instead (about 5×
+ * the steps per CPU second, see ired_curve) and its weights are imported after an energy check.
  * Restarts 1 and 4 are the first 1 and 4 of the 8 computed restarts (same seeds), so they are
  * exact. \`--tiny\`: a 4-channel model trained 2 steps (for the JSON-shape test).
  */
@@ -747,6 +856,7 @@ async function run(args: string[]): Promise<void> {
       trainLoad: [m.meta.loadAtStart, m.meta.loadAtEnd],
       channels: config.model.channels,
       blocks: config.model.blocks,
+      ...(m.meta.trainer === undefined ? {} : { trainer: m.meta.trainer }),
     };
   } else if (ckpt !== undefined) {
     const { loadIredModel } = await import('../apps/runner/src/ired/sample.js');
@@ -763,6 +873,30 @@ async function run(args: string[]): Promise<void> {
       trainLoad: null,
       channels: config.model.channels,
       blocks: config.model.blocks,
+    };
+  } else if (flag(args, 'torch-minutes') !== undefined) {
+    const minutes = intFlag(args, 'torch-minutes', 60, 1);
+    const dir = await torchTrainedModel(
+      seed,
+      minutes,
+      intFlag(args, 'pool', 200000, 1),
+      w,
+      cacheRoot,
+    );
+    const m = loadWeights(dir);
+    params = m.params;
+    config = m.meta.config;
+    model = {
+      source: 'trained',
+      path: dir,
+      trainSeed: m.meta.seed,
+      trainSteps: m.meta.steps,
+      trainWallSeconds: m.meta.wallSeconds,
+      trainCpuSeconds: m.meta.cpuSeconds,
+      trainLoad: [m.meta.loadAtStart, m.meta.loadAtEnd],
+      channels: config.model.channels,
+      blocks: config.model.blocks,
+      ...(m.meta.trainer === undefined ? {} : { trainer: m.meta.trainer }),
     };
   } else {
     const cfg = tiny ? tinyConfig() : cpuPreset;
@@ -793,6 +927,12 @@ async function run(args: string[]): Promise<void> {
     boards,
     SATNET_GIVENS,
   );
+  if (model.trainer !== undefined) {
+    const worst = await checkTorchParity(model.path, params, config, heldout);
+    w(
+      `trained by ${model.trainer}; energies of ours and PyTorch agree to ${worst.toExponential(1)} (relative)`,
+    );
+  }
   w(
     `held-out: ${boards} generated puzzles (31–42 givens, seed ${heldoutSeed}); sampling seed ${sampleSeed}; ${maxRestarts} restarts per arm; arms: opt steps ${optSteps.join('/')} × noise ${noise.join('/')}`,
   );

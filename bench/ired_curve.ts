@@ -74,8 +74,9 @@ export function puzzlePool(
   seed: number,
   n: number,
   log: (s: string) => void,
+  dir = join(here, 'out', 'cache', 'ired'),
 ): { file: string; puzzles: Puzzle[] } {
-  const file = join(here, 'out', 'cache', 'ired', `pool-seed${seed}-n${n}-31-42.csv`);
+  const file = join(dir, `pool-seed${seed}-n${n}-31-42.csv`);
   if (existsSync(file)) return { file, puzzles: readRrnCsv(file) };
   log(`generating ${n} training puzzles (cached in ${file})`);
   const puzzles = generatePuzzles(Rng.fromSeed(seed).stream('pool'), n, SATNET_GIVENS);

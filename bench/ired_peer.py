@@ -394,6 +394,15 @@ def train_main(spec):
                 "trainer": f"pytorch {torch.__version__} ({torch.get_num_threads()} threads)",
                 "trainPuzzles": len(quiz)}
         d = os.path.join(spec["outDir"], f"step-{n}")
+        # The trained model's own energies on fixed inputs: whoever loads the weights can check
+        # that it computes the same function (layouts and all).
+        cgen = torch.Generator().manual_seed(12345)
+        _, inp, _ = encode(hq[:4], torch.where(hq[:4] > 0, hq[:4], torch.ones_like(hq[:4])))
+        y = torch.randn(inp.shape[0], 729, generator=cgen)
+        t = torch.arange(inp.shape[0]) * 3 % len(sa)
+        with torch.no_grad():
+            e = ema(inp, y, t)
+        meta["check"] = {"inp": inp.tolist(), "y": y.tolist(), "t": t.tolist(), "energy": e.tolist()}
         write_weights(d, meta, to_ours(ema))
         egen = torch.Generator().manual_seed(spec["seed"] + 1)
         pred = solve(ema, sa, s1m, step, hq, 0, egen)
@@ -429,8 +438,9 @@ def train_main(spec):
 
 
 def energy_main(spec):
-    """Energies E(inp, y, t) of the weights in spec["weightsDir"] on the boards given in the spec
-    (lists of 729 floats), for checking that our model and this one compute the same function."""
+    """Energies E(inp, y, t) of the weights in spec["weightsDir"] (loaded through from_ours) on the
+    boards given in the spec (lists of 729 floats): the check for weights written before train
+    mode recorded the trained model's own energies ("check" in meta.json)."""
     meta, tensors = read_weights(spec["weightsDir"])
     model = SudokuEBM(meta["config"]["model"])
     from_ours(model, tensors)

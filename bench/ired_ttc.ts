@@ -44,6 +44,8 @@ export interface TrainedMeta {
   loadAtEnd: number;
   /** Who trained the weights when not this bench (e.g. `pytorch 1.13.0 (1 threads)`, bench/ired_peer.py). */
   trainer?: string;
+  /** The trainer's own energies on fixed inputs, to check imported weights against. */
+  check?: { inp: number[][]; y: number[][]; t: number[]; energy: number[] };
   tensors: { name: string; shape: number[]; offset: number; length: number }[];
 }
 
@@ -150,19 +152,17 @@ export async function trainedModel(
  * directory (the bench cache format, loaded by {@link loadWeights}).
  */
 async function torchTrainedModel(
+  config: IredConfig,
   seed: number,
   minutes: number,
   poolSize: number,
   log: (s: string) => void,
   cacheRoot: string,
 ): Promise<string> {
-  const dir = join(
-    cacheRoot,
-    `torch-${trainKey(cpuPreset, seed, 0)}-${minutes}min-pool${poolSize}`,
-  );
+  const dir = join(cacheRoot, `torch-${trainKey(config, seed, 0)}-${minutes}min-pool${poolSize}`);
   const done = join(dir, 'final.json');
   if (existsSync(done)) return (JSON.parse(readFileSync(done, 'utf8')) as { dir: string }).dir;
-  const pool = puzzlePool(seed, poolSize, log);
+  const pool = puzzlePool(seed, poolSize, log, cacheRoot);
   const monitor = join(dir, 'monitor.csv');
   mkdirSync(dir, { recursive: true });
   // Progress only: 100 puzzles from their own seed, so nothing is chosen on the bench's held-out set.
@@ -176,7 +176,7 @@ async function torchTrainedModel(
   const r = await runPeer<{ dir: string; steps: number }>(
     {
       mode: 'train',
-      config: cpuPreset,
+      config,
       seconds: minutes * 60,
       every: 600,
       seed,
@@ -193,51 +193,58 @@ async function torchTrainedModel(
 }
 
 /**
- * Checks that our model and the PyTorch peer compute the same energies with the weights in `dir`
- * (4 held-out boards, random y, landscapes 0/3/6/9), so imported weights mean the same function.
- * Throws when any energy differs by more than 1e-3 relative.
+ * Checks that our model computes the energies the PyTorch peer's trained model computed on the
+ * fixed inputs recorded with its weights (`check` in meta.json: 4 boards, random y, landscapes
+ * 0/3/6/9), so imported weights mean the same function, layouts and all. Weights written before
+ * train mode recorded that are checked against the peer loading them back (`energy` mode).
+ * Throws when any energy differs by more than 1e-3 relative; returns the largest difference.
  */
 async function checkTorchParity(
   dir: string,
+  check: TrainedMeta['check'],
   params: VariableSet,
   config: IredConfig,
   puzzles: readonly Puzzle[],
-): Promise<number> {
-  const boards = puzzles.slice(0, 4);
-  const inp = encodeBatch(boards.map((p) => p.quiz));
-  const y = new Float32Array(inp.length);
-  const rng = Rng.fromSeed(1).stream('parity');
-  for (let i = 0; i < y.length; i++) y[i] = rng.normal(0, 1);
-  const t = boards.map((_, i) => (3 * i) % config.diffusion.landscapes);
+): Promise<{ worst: number; against: string }> {
+  let inp: number[][];
+  let y: number[][];
+  let t: number[];
+  let theirs: number[];
+  let against: string;
+  if (check !== undefined) {
+    ({ inp, y, t, energy: theirs } = check);
+    against = 'the trained PyTorch model';
+  } else {
+    const boards = puzzles.slice(0, 4);
+    const enc = encodeBatch(boards.map((p) => p.quiz));
+    const rng = Rng.fromSeed(1).stream('parity');
+    inp = boards.map((_, b) => Array.from(enc.subarray(b * BOARD_SIZE, (b + 1) * BOARD_SIZE)));
+    y = boards.map(() => Array.from({ length: BOARD_SIZE }, () => rng.normal(0, 1)));
+    t = boards.map((_, i) => (3 * i) % config.diffusion.landscapes);
+    theirs = (await runPeer<{ energy: number[] }>({ mode: 'energy', weightsDir: dir, inp, y, t }))
+      .energy;
+    against = 'PyTorch loading them back';
+  }
   const ours = tf.tidy(() =>
     energy(
       config.model,
       params.record(),
-      tf.tensor2d(inp, [boards.length, BOARD_SIZE]),
-      tf.tensor2d(y, [boards.length, BOARD_SIZE]),
+      tf.tensor2d(inp.flat(), [inp.length, BOARD_SIZE]),
+      tf.tensor2d(y.flat(), [y.length, BOARD_SIZE]),
       t,
     ).dataSync(),
   );
-  const rows = (a: Float32Array) =>
-    boards.map((_, b) => Array.from(a.subarray(b * BOARD_SIZE, (b + 1) * BOARD_SIZE)));
-  const theirs = await runPeer<{ energy: number[] }>({
-    mode: 'energy',
-    weightsDir: dir,
-    inp: rows(inp),
-    y: rows(y),
-    t,
-  });
   let worst = 0;
-  theirs.energy.forEach((e, i) => {
+  theirs.forEach((e, i) => {
     const o = ours[i] as number;
     worst = Math.max(worst, Math.abs(o - e) / Math.max(Math.abs(e), 1e-6));
   });
-  if (!(worst <= 1e-3))
+  if (!(worst <= 1e-3) || theirs.length !== ours.length)
     throw new XError(
       'INTERNAL',
-      `PyTorch and @x/ired energies differ for the weights in ${dir}: ours ${Array.from(ours).join(', ')}, PyTorch ${theirs.energy.join(', ')}`,
+      `PyTorch and @x/ired energies differ for the weights in ${dir}: ours ${Array.from(ours).join(', ')}, ${against} ${theirs.join(', ')}`,
     );
-  return worst;
+  return { worst, against };
 }
 
 /** One (opt steps, noise) arm: every held-out board under `maxRestarts` restarts. */
@@ -875,8 +882,14 @@ async function run(args: string[]): Promise<void> {
       blocks: config.model.blocks,
     };
   } else if (flag(args, 'torch-minutes') !== undefined) {
-    const minutes = intFlag(args, 'torch-minutes', 60, 1);
+    const minutes = Number(flag(args, 'torch-minutes'));
+    if (!(minutes > 0))
+      throw new XError(
+        'INVALID_INPUT',
+        `--torch-minutes: expected minutes > 0, got '${flag(args, 'torch-minutes')}'`,
+      );
     const dir = await torchTrainedModel(
+      tiny ? tinyConfig() : cpuPreset,
       seed,
       minutes,
       intFlag(args, 'pool', 200000, 1),
@@ -928,9 +941,12 @@ async function run(args: string[]): Promise<void> {
     SATNET_GIVENS,
   );
   if (model.trainer !== undefined) {
-    const worst = await checkTorchParity(model.path, params, config, heldout);
+    const { check } = JSON.parse(
+      readFileSync(join(model.path, 'meta.json'), 'utf8'),
+    ) as TrainedMeta;
+    const p = await checkTorchParity(model.path, check, params, config, heldout);
     w(
-      `trained by ${model.trainer}; energies of ours and PyTorch agree to ${worst.toExponential(1)} (relative)`,
+      `trained by ${model.trainer}; energies of ours and ${p.against} agree to ${p.worst.toExponential(1)} (relative)`,
     );
   }
   w(

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,8 @@ import { repoRoot, runTs } from '@x/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const dir = mkdtempSync(join(tmpdir(), 'ired-ttc-'));
+const python = process.env['X_BENCH_PYTHON'] ?? '/usr/bin/python3';
+const hasTorch = spawnSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Cell {
@@ -118,6 +121,39 @@ describe('pnpm bench ired_ttc (tiny model, real process)', () => {
     expect(ref.deltaBlankVsDeterministic).toEqual({ value: 0, ci95: [0, 0] });
     expect([ref.boardsGained, ref.boardsLost, ref.meanDistinctAnswers]).toEqual([0, 0, 1]);
   });
+
+  // The PyTorch peer is not installed in CI (Debian's python3-torch); this runs where it is.
+  it.skipIf(!hasTorch)(
+    'imports weights the PyTorch peer trained after checking both compute the same energies',
+    () => {
+      const json = join(dir, 'ttc-torch.json');
+      const cache = join(dir, 'cache-torch');
+      const args = ['ired_ttc', '--tiny', '--torch-minutes', '0.05', '--pool', '64'];
+      const rest = ['--boards', '2', '--restarts', '2', '--noise', '0', '--cache', cache];
+      const r = runTs(join(repoRoot, 'bench', 'run.ts'), [...args, ...rest, '--json', json], {
+        timeoutMs: 110_000,
+      });
+      expect(r.stderr).not.toMatch(/Error/);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/torch: step \d+, \d+ s, held-out blank-cell/);
+      expect(r.stdout).toMatch(
+        /energies of ours and the trained PyTorch model agree to \S+ \(relative\)/,
+      );
+      const report = JSON.parse(readFileSync(json, 'utf8')) as {
+        model: { source: string; trainer?: string; trainSteps: number; channels: number };
+      };
+      expect(report.model.trainer).toMatch(/^pytorch /);
+      expect(report.model.trainSteps).toBeGreaterThan(0);
+      expect(report.model.channels).toBe(4);
+      // A second run reuses the imported weights instead of training again.
+      const again = runTs(join(repoRoot, 'bench', 'run.ts'), [...args, ...rest, '--json', json], {
+        timeoutMs: 110_000,
+      });
+      expect(again.code).toBe(0);
+      expect(again.stdout).not.toMatch(/training the model/);
+      expect(again.stdout).toMatch(/energies of ours and the trained PyTorch model agree/);
+    },
+  );
 
   it('rejects a bad flag with a message naming it', () => {
     const r = runTs(join(repoRoot, 'bench', 'run.ts'), ['ired_ttc', '--tiny', '--only', 'steps'], {

@@ -111,6 +111,7 @@ export class Collector implements Component<CollectorState> {
         this.config.problem,
         this.root.stream('system', this.draws),
         this.config.plummerN,
+        this.config.family,
       );
       this.draws++;
     }

@@ -9,6 +9,11 @@ export const trainConfigSchema = z.strictObject({
   includeProblem: z.boolean(),
   /** Particles of random Plummer training spheres. */
   plummerN: z.number().int().min(2),
+  /**
+   * Training systems: `wide`, the problem's whole family; `near`, random systems near the
+   * problem's own initial conditions (see randomSystem).
+   */
+  family: z.enum(['wide', 'near']).default('wide'),
   /** Accepted steps after which a training system is replaced by a fresh random one. */
   resetAfter: z.number().int().positive(),
   model: z.strictObject({
@@ -78,6 +83,7 @@ export const defaultTrainConfig: TrainConfig = {
   batch: 4,
   includeProblem: true,
   plummerN: 100,
+  family: 'wide',
   resetAfter: 400,
   model: { hidden: [32, 32], eta0: 0.02, range: 4, historyLen: 0 },
   optimizer: { learningRate: 2e-3, clipGlobalNorm: 5 },

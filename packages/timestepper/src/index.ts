@@ -31,7 +31,7 @@ export {
   randomSystem,
   stackIC,
 } from './problems.js';
-export type { Problem, ProblemName } from './problems.js';
+export type { Problem, ProblemName, SystemFamily } from './problems.js';
 export {
   aarsethRule,
   adaptiveRule,

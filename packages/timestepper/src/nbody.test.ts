@@ -62,6 +62,55 @@ describe('forces and energy', () => {
       expect(totalEnergy(createState(a), 0)).toBeLessThan(0);
     }
   });
+
+  it('the near family stays near the problem: kepler e in [0.85, 0.95], perturbed three-body ICs', () => {
+    for (let i = 0; i < 20; i++) {
+      const s = createState(randomSystem('kepler', Rng.fromSeed(3).stream('near', i), 100, 'near'));
+      // Eccentricity from the relative orbit (G = 1, total mass 2): e = |v×h/μ − r̂|.
+      const r = [0, 1, 2].map((c) => (s.x[3 + c] as number) - (s.x[c] as number));
+      const v = [0, 1, 2].map((c) => (s.v[3 + c] as number) - (s.v[c] as number));
+      const h = [
+        r[1]! * v[2]! - r[2]! * v[1]!,
+        r[2]! * v[0]! - r[0]! * v[2]!,
+        r[0]! * v[1]! - r[1]! * v[0]!,
+      ];
+      const vxh = [
+        v[1]! * h[2]! - v[2]! * h[1]!,
+        v[2]! * h[0]! - v[0]! * h[2]!,
+        v[0]! * h[1]! - v[1]! * h[0]!,
+      ];
+      const rn = Math.hypot(...r);
+      const e = Math.hypot(...[0, 1, 2].map((c) => vxh[c]! / 2 - r[c]! / rn));
+      expect(e).toBeGreaterThanOrEqual(0.85 - 1e-9);
+      expect(e).toBeLessThanOrEqual(0.95 + 1e-9);
+    }
+    for (const name of ['figure8', 'pythagorean'] as const) {
+      const exact = createState(makeProblem(name).ic);
+      const E0 = totalEnergy(exact, 0);
+      const energies = [0, 1, 2, 3].map((i) => {
+        const ic = randomSystem(name, Rng.fromSeed(3).stream('near', i), 100, 'near');
+        const s = createState(ic);
+        expect(Array.from(s.m)).toEqual(Array.from(exact.m));
+        // Centre of mass at rest at the origin.
+        for (let c = 0; c < 3; c++) {
+          let px = 0;
+          let pv = 0;
+          for (let k = 0; k < 3; k++) {
+            px += (s.m[k] as number) * (s.x[k * 3 + c] as number);
+            pv += (s.m[k] as number) * (s.v[k * 3 + c] as number);
+          }
+          expect(Math.abs(px) + Math.abs(pv)).toBeLessThan(1e-12);
+        }
+        return totalEnergy(s, 0);
+      });
+      // A few per cent from the problem's energy, and never exactly it.
+      for (const E of energies) {
+        expect(Math.abs(E / E0 - 1)).toBeLessThan(0.25);
+        expect(E).not.toBe(E0);
+      }
+      expect(new Set(energies).size).toBe(4);
+    }
+  });
 });
 
 describe('KDK leapfrog', () => {

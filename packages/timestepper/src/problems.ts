@@ -170,12 +170,79 @@ export function parseProblem(raw: unknown, where: string): ProblemName {
 }
 
 /**
- * A seeded random training system of the problem's family, drawn from `rng`: Kepler orbits with
- * e ∈ [0.6, 0.95], a ∈ [0.8, 1.2] at a random orientation (kepler); bound planar three-body
- * systems with masses in [0.5, 1.5]·scale and virial ratio in [0.05, 0.45] (figure8,
- * pythagorean); a fresh Plummer sphere of `plummerN` particles (plummer).
+ * Which systems a problem's training and validation draw from: `wide`, the problem's whole family
+ * (see {@link randomSystem}); `near`, random systems near the problem's own initial conditions.
  */
-export function randomSystem(name: ProblemName, rng: Rng, plummerN = 100): InitialConditions {
+export type SystemFamily = 'wide' | 'near';
+
+/** Rotates a planar system by `angle` about the z axis. */
+function rotated(ic: InitialConditions, angle: number): InitialConditions {
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
+  const turn = (a: ArrayLike<number>) => {
+    const out = Array.from(a);
+    for (let i = 0; i < out.length; i += 3) {
+      const x = a[i] as number;
+      const y = a[i + 1] as number;
+      out[i] = c * x - s * y;
+      out[i + 1] = s * x + c * y;
+    }
+    return out;
+  };
+  return { ...ic, x: turn(ic.x), v: turn(ic.v) };
+}
+
+/**
+ * A planar system's initial conditions with every in-plane position and velocity component
+ * perturbed by N(0, `sigma`²) times the RMS size of the positions (velocities), re-centred on
+ * the centre of mass, at a random orientation.
+ */
+function perturbed(ic: InitialConditions, rng: Rng, sigma: number): InitialConditions {
+  const jiggle = (a: ArrayLike<number>) => {
+    const out = Array.from(a);
+    const rms = Math.sqrt(out.reduce((t, c) => t + c * c, 0) / (out.length / 3));
+    for (let i = 0; i < out.length; i++)
+      if (i % 3 !== 2) out[i] = (out[i] as number) + rng.normal(0, sigma) * rms;
+    return out;
+  };
+  return rotated(
+    centreOfMass({ ...ic, x: jiggle(ic.x), v: jiggle(ic.v) }),
+    rng.uniform(0, 2 * Math.PI),
+  );
+}
+
+/**
+ * A seeded random training system of the problem's family, drawn from `rng`. `wide` (default):
+ * Kepler orbits with e ∈ [0.6, 0.95], a ∈ [0.8, 1.2] at a random orientation (kepler); bound
+ * planar three-body systems with masses in [0.5, 1.5]·scale and virial ratio in [0.05, 0.45]
+ * (figure8, pythagorean); a fresh Plummer sphere of `plummerN` particles (plummer). `near`: Kepler
+ * orbits with e ∈ [0.85, 0.95]; the figure-eight or the Pythagorean problem with positions and
+ * velocities perturbed by 2 % (figure-eight) or 5 % (Pythagorean positions; it starts at rest) and
+ * a random orientation; Plummer spheres as in `wide`. Either way a draw is never exactly the
+ * benchmark's initial conditions.
+ */
+export function randomSystem(
+  name: ProblemName,
+  rng: Rng,
+  plummerN = 100,
+  family: SystemFamily = 'wide',
+): InitialConditions {
+  if (family === 'near') {
+    switch (name) {
+      case 'kepler':
+        return keplerIC(
+          rng.uniform(0.85, 0.95),
+          rng.uniform(0.8, 1.2),
+          rng.uniform(0, 2 * Math.PI),
+        );
+      case 'figure8':
+        return perturbed(makeProblem('figure8').ic, rng, 0.02);
+      case 'pythagorean':
+        return perturbed(makeProblem('pythagorean').ic, rng, 0.05);
+      case 'plummer':
+        break;
+    }
+  }
   switch (name) {
     case 'kepler':
       return keplerIC(rng.uniform(0.6, 0.95), rng.uniform(0.8, 1.2), rng.uniform(0, 2 * Math.PI));

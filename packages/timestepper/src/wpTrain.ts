@@ -57,7 +57,12 @@ export async function workPrecisionEpoch(
     const inputs: Float64Array[] = [];
     const coeffs: number[] = [];
     for (let i = 0; i < wp.systems; i++) {
-      const ic = randomSystem(config.problem, root.stream('wp', epoch, u, i), config.plummerN);
+      const ic = randomSystem(
+        config.problem,
+        root.stream('wp', epoch, u, i),
+        config.plummerN,
+        config.family,
+      );
       const r = workPrecisionRollout(
         model,
         { ...ic, eps: problemIC.eps },

@@ -3,7 +3,7 @@ import { integrate } from './integrate.js';
 import { learnedRule } from './learnedRule.js';
 import type { DtModel } from './model.js';
 import { createState, type InitialConditions } from './nbody.js';
-import { randomSystem, type ProblemName } from './problems.js';
+import { randomSystem, type ProblemName, type SystemFamily } from './problems.js';
 import { symmetricRule, type StepRule } from './stepRules.js';
 
 /** Options of {@link validateAgainstSymmetric}. */
@@ -34,18 +34,24 @@ export interface ValidationResult {
 
 /**
  * Held-out validation systems of a problem's family, from the seeded stream
- * `timestepper-validation/<problem>/<i>` (disjoint from training streams, and not the benchmark's
- * initial conditions).
+ * `timestepper-validation/<problem>/<i>` (`<problem>-near` for the `near` family; disjoint from
+ * training streams, and not the benchmark's initial conditions).
  */
 export function validationSystems(
   problem: ProblemName,
   count: number,
   eps: number,
   plummerN = 100,
+  family: SystemFamily = 'wide',
 ): InitialConditions[] {
   const root = Rng.fromSeed('timestepper-validation');
   return Array.from({ length: count }, (_, i) => ({
-    ...randomSystem(problem, root.stream(problem, i), plummerN),
+    ...randomSystem(
+      problem,
+      root.stream(family === 'wide' ? problem : `${problem}-near`, i),
+      plummerN,
+      family,
+    ),
     eps,
   }));
 }

@@ -221,69 +221,85 @@ def score(pred, quiz, sol):
     return int(correct.sum()), int(blank.sum()), int(exact.sum())
 
 
+class PoolTrainer:
+    """The IRED training loop of curve and train modes: model, Adam, EMA (as @x/ired's trainer),
+    batches drawn from a seeded permutation of the puzzle pool per epoch."""
+
+    def __init__(self, model_cfg, train_cfg, loss_spec, landscapes, seed, quiz, sol, threads):
+        import copy
+
+        torch.set_num_threads(int(threads))
+        torch.manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.model = SudokuEBM(model_cfg)
+        self.tr = train_cfg
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=train_cfg["learningRate"],
+                                    betas=(train_cfg["beta1"], train_cfg["beta2"]))
+        self.ema = copy.deepcopy(self.model)
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+        self.sa, self.s1m, self.step_size = schedule(landscapes)
+        self.loss_spec = loss_spec
+        self.quiz, self.sol = quiz, sol
+        self.order = torch.randperm(len(quiz), generator=self.gen)
+        self.cursor = 0
+        self.n = 0
+
+    def step(self):
+        B = self.tr["batchSize"]
+        if self.cursor + B > len(self.quiz):
+            self.order = torch.randperm(len(self.quiz), generator=self.gen)
+            self.cursor = 0
+        idx = self.order[self.cursor:self.cursor + B]
+        self.cursor += B
+        curve_step(self.model, self.opt, self.sa, self.s1m, self.quiz[idx], self.sol[idx], self.loss_spec,
+                   self.gen)
+        self.n += 1
+        ev = self.tr["ema"]
+        if self.n % ev["every"] == 0:
+            with torch.no_grad():
+                if self.n <= ev["startAfter"]:
+                    self.ema.load_state_dict(self.model.state_dict())
+                else:
+                    for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
+                        pe.mul_(ev["decay"]).add_(pm, alpha=1 - ev["decay"])
+
+
 def curve_main(spec):
     """Trains for spec["seconds"] of wall time; snapshots EMA weights every spec["every"] seconds."""
-    import copy
-
-    torch.set_num_threads(int(spec.get("threads", 1)))
-    torch.manual_seed(spec["seed"])
-    gen = torch.Generator().manual_seed(spec["seed"])
-    model = SudokuEBM(spec["model"])
-    tr = spec["train"]
-    opt = torch.optim.Adam(model.parameters(), lr=tr["learningRate"], betas=(tr["beta1"], tr["beta2"]))
-    ema = copy.deepcopy(model)
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    sa, s1m, step = schedule(spec["landscapes"])
     quiz, sol = read_csv(spec["trainCsv"])
+    t = PoolTrainer(spec["model"], spec["train"], spec, spec["landscapes"], spec["seed"], quiz, sol,
+                    spec.get("threads", 1))
     hq, hs = read_csv(spec["heldoutCsv"])
-    B = tr["batchSize"]
     snaps = []
-    order = torch.randperm(len(quiz), generator=gen)
-    cursor = 0
-    n = 0
     w0 = time.perf_counter()
     c0 = time.process_time()
     next_snap = 0.0
     while True:
         wall = time.perf_counter() - w0
         if wall >= next_snap or wall >= spec["seconds"]:
-            snaps.append({"wall": wall, "cpu": time.process_time() - c0, "step": n,
-                          "ema": {k: v.clone() for k, v in ema.state_dict().items()}})
+            snaps.append({"wall": wall, "cpu": time.process_time() - c0, "step": t.n,
+                          "ema": {k: v.clone() for k, v in t.ema.state_dict().items()}})
             next_snap += spec["every"]
-            print(f"torch: step {n}, {wall:.0f} s", file=sys.stderr, flush=True)
+            print(f"torch: step {t.n}, {wall:.0f} s", file=sys.stderr, flush=True)
         if wall >= spec["seconds"]:
             break
-        if cursor + B > len(quiz):
-            order = torch.randperm(len(quiz), generator=gen)
-            cursor = 0
-        idx = order[cursor:cursor + B]
-        cursor += B
-        curve_step(model, opt, sa, s1m, quiz[idx], sol[idx], spec, gen)
-        n += 1
-        ev = tr["ema"]
-        if n % ev["every"] == 0:
-            with torch.no_grad():
-                if n <= ev["startAfter"]:
-                    ema.load_state_dict(model.state_dict())
-                else:
-                    for pe, pm in zip(ema.parameters(), model.parameters()):
-                        pe.mul_(ev["decay"]).add_(pm, alpha=1 - ev["decay"])
+        t.step()
+    ema = t.ema
     out = []
     for snap in snaps:
         ema.load_state_dict(snap["ema"])
         egen = torch.Generator().manual_seed(spec["seed"] + 1)
         c = b = x = 0
         for i in range(0, len(hq), 50):
-            pred = solve(ema, sa, s1m, step, hq[i:i + 50], spec["optSteps"], egen)
+            pred = solve(ema, t.sa, t.s1m, t.step_size, hq[i:i + 50], spec["optSteps"], egen)
             cc, bb, xx = score(pred, hq[i:i + 50], hs[i:i + 50])
             c, b, x = c + cc, b + bb, x + xx
         out.append({"wall": snap["wall"], "cpu": snap["cpu"], "step": snap["step"],
                     "blankCellAccuracy": c / b, "boardAccuracy": x / len(hq)})
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "params": sum(p.numel() for p in model.parameters()), "snapshots": out,
+                      "params": sum(p.numel() for p in t.model.parameters()), "snapshots": out,
                       "trainPuzzles": len(quiz), "heldout": len(hq)}))
-
 
 # Our parameter names and layouts (@x/ired parameterShapes): dense weights [in, out] (torch [out, in]),
 # conv kernels [kh, kw, in, out] (torch [out, in, kh, kw]); the channel order of the 18-channel input
@@ -360,81 +376,54 @@ def train_main(spec):
     spec["trainCsv"]; every spec["every"] seconds and at the end writes the EMA weights in our names
     and layouts to spec["outDir"]/step-<n>/ (the bench cache format) and scores them on
     spec["heldoutCsv"] with 0 opt steps (progress on stderr). Prints the last directory as JSON."""
-    import copy
     import os
 
-    torch.set_num_threads(int(spec.get("threads", 1)))
-    torch.manual_seed(spec["seed"])
-    gen = torch.Generator().manual_seed(spec["seed"])
-    model = SudokuEBM(spec["config"]["model"])
-    tr = spec["config"]["train"]
-    opt = torch.optim.Adam(model.parameters(), lr=tr["learningRate"], betas=(tr["beta1"], tr["beta2"]))
-    ema = copy.deepcopy(model)
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    sa, s1m, step = schedule(spec["config"]["diffusion"]["landscapes"])
-    loss_spec = {"negativeCorruption": spec["config"]["diffusion"]["negativeCorruption"],
-                 "contrastiveWeight": spec["config"]["diffusion"]["contrastiveWeight"], "train": tr}
+    cfg = spec["config"]
+    loss_spec = {"negativeCorruption": cfg["diffusion"]["negativeCorruption"],
+                 "contrastiveWeight": cfg["diffusion"]["contrastiveWeight"], "train": cfg["train"]}
     quiz, sol = read_csv(spec["trainCsv"])
+    t = PoolTrainer(cfg["model"], cfg["train"], loss_spec, cfg["diffusion"]["landscapes"], spec["seed"],
+                    quiz, sol, spec.get("threads", 1))
     hq, hs = read_csv(spec["heldoutCsv"])
-    B = tr["batchSize"]
-    order = torch.randperm(len(quiz), generator=gen)
-    cursor = n = 0
     max_steps = spec.get("steps") or float("inf")
     w0, c0 = time.perf_counter(), time.process_time()
     load0 = os.getloadavg()[0]
     next_snap = spec["every"]
-    last = None
 
     def snapshot():
         wall = time.perf_counter() - w0
-        meta = {"key": f"torch-seed{spec['seed']}-step{n}", "seed": spec["seed"], "steps": n,
-                "config": spec["config"], "wallSeconds": wall, "cpuSeconds": time.process_time() - c0,
+        meta = {"key": f"torch-seed{spec['seed']}-step{t.n}", "seed": spec["seed"], "steps": t.n,
+                "config": cfg, "wallSeconds": wall, "cpuSeconds": time.process_time() - c0,
                 "loadAtStart": load0, "loadAtEnd": os.getloadavg()[0],
                 "trainer": f"pytorch {torch.__version__} ({torch.get_num_threads()} threads)",
                 "trainPuzzles": len(quiz)}
-        d = os.path.join(spec["outDir"], f"step-{n}")
+        d = os.path.join(spec["outDir"], f"step-{t.n}")
         # The trained model's own energies on fixed inputs: whoever loads the weights can check
         # that it computes the same function (layouts and all).
         cgen = torch.Generator().manual_seed(12345)
         _, inp, _ = encode(hq[:4], torch.where(hq[:4] > 0, hq[:4], torch.ones_like(hq[:4])))
         y = torch.randn(inp.shape[0], 729, generator=cgen)
-        t = torch.arange(inp.shape[0]) * 3 % len(sa)
+        tt = torch.arange(inp.shape[0]) * 3 % len(t.sa)
         with torch.no_grad():
-            e = ema(inp, y, t)
-        meta["check"] = {"inp": inp.tolist(), "y": y.tolist(), "t": t.tolist(), "energy": e.tolist()}
-        write_weights(d, meta, to_ours(ema))
+            e = t.ema(inp, y, tt)
+        meta["check"] = {"inp": inp.tolist(), "y": y.tolist(), "t": tt.tolist(), "energy": e.tolist()}
+        write_weights(d, meta, to_ours(t.ema))
         egen = torch.Generator().manual_seed(spec["seed"] + 1)
-        pred = solve(ema, sa, s1m, step, hq, 0, egen)
+        pred = solve(t.ema, t.sa, t.s1m, t.step_size, hq, 0, egen)
         c, b, x = score(pred, hq, hs)
-        print(f"torch: step {n}, {wall:.0f} s, held-out blank-cell {c / b:.3f}, boards {x}/{len(hq)} -> {d}",
+        print(f"torch: step {t.n}, {wall:.0f} s, held-out blank-cell {c / b:.3f}, boards {x}/{len(hq)} -> {d}",
               file=sys.stderr, flush=True)
         return d
 
     while True:
         wall = time.perf_counter() - w0
-        if wall >= spec["seconds"] or n >= max_steps:
+        if wall >= spec["seconds"] or t.n >= max_steps:
             break
         if wall >= next_snap:
-            last = snapshot()
+            snapshot()
             next_snap += spec["every"]
-        if cursor + B > len(quiz):
-            order = torch.randperm(len(quiz), generator=gen)
-            cursor = 0
-        idx = order[cursor:cursor + B]
-        cursor += B
-        curve_step(model, opt, sa, s1m, quiz[idx], sol[idx], loss_spec, gen)
-        n += 1
-        ev = tr["ema"]
-        if n % ev["every"] == 0:
-            with torch.no_grad():
-                if n <= ev["startAfter"]:
-                    ema.load_state_dict(model.state_dict())
-                else:
-                    for pe, pm in zip(ema.parameters(), model.parameters()):
-                        pe.mul_(ev["decay"]).add_(pm, alpha=1 - ev["decay"])
-    last = snapshot()
-    print(json.dumps({"dir": last, "steps": n}))
+        t.step()
+    print(json.dumps({"dir": snapshot(), "steps": t.n}))
 
 
 def energy_main(spec):

@@ -848,23 +848,30 @@ async function run(args: string[]): Promise<void> {
   let params: VariableSet;
   let config: IredConfig;
   let model: TtcReport['model'];
-  if (ckpt !== undefined && existsSync(join(resolve(ckpt), 'meta.json'))) {
-    // A directory of this bench's cache (e.g. trained under an earlier config key).
-    const m = loadWeights(resolve(ckpt));
-    params = m.params;
-    config = m.meta.config;
-    model = {
-      source: 'checkpoint',
-      path: resolve(ckpt),
+  // Weights in this bench's cache format: `source` and where they are.
+  const fromCache = (
+    source: TtcReport['model']['source'],
+    dir: string,
+    m: { meta: TrainedMeta; params: VariableSet } = loadWeights(dir),
+  ) => ({
+    params: m.params,
+    config: m.meta.config,
+    model: {
+      source,
+      path: dir,
       trainSeed: m.meta.seed,
       trainSteps: m.meta.steps,
       trainWallSeconds: m.meta.wallSeconds,
       trainCpuSeconds: m.meta.cpuSeconds,
-      trainLoad: [m.meta.loadAtStart, m.meta.loadAtEnd],
-      channels: config.model.channels,
-      blocks: config.model.blocks,
+      trainLoad: [m.meta.loadAtStart, m.meta.loadAtEnd] as [number, number],
+      channels: m.meta.config.model.channels,
+      blocks: m.meta.config.model.blocks,
       ...(m.meta.trainer === undefined ? {} : { trainer: m.meta.trainer }),
-    };
+    },
+  });
+  if (ckpt !== undefined && existsSync(join(resolve(ckpt), 'meta.json'))) {
+    // A directory of this bench's cache (e.g. trained under an earlier config key).
+    ({ params, config, model } = fromCache('checkpoint', resolve(ckpt)));
   } else if (ckpt !== undefined) {
     const { loadIredModel } = await import('../apps/runner/src/ired/sample.js');
     const m = await loadIredModel(resolve(ckpt));
@@ -888,45 +895,18 @@ async function run(args: string[]): Promise<void> {
         'INVALID_INPUT',
         `--torch-minutes: expected minutes > 0, got '${flag(args, 'torch-minutes')}'`,
       );
-    const dir = await torchTrainedModel(
-      tiny ? tinyConfig() : cpuPreset,
-      seed,
-      minutes,
-      intFlag(args, 'pool', 200000, 1),
-      w,
-      cacheRoot,
-    );
-    const m = loadWeights(dir);
-    params = m.params;
-    config = m.meta.config;
-    model = {
-      source: 'trained',
-      path: dir,
-      trainSeed: m.meta.seed,
-      trainSteps: m.meta.steps,
-      trainWallSeconds: m.meta.wallSeconds,
-      trainCpuSeconds: m.meta.cpuSeconds,
-      trainLoad: [m.meta.loadAtStart, m.meta.loadAtEnd],
-      channels: config.model.channels,
-      blocks: config.model.blocks,
-      ...(m.meta.trainer === undefined ? {} : { trainer: m.meta.trainer }),
-    };
+    const cfg = tiny ? tinyConfig() : cpuPreset;
+    const pool = intFlag(args, 'pool', 200000, 1);
+    const dir = await torchTrainedModel(cfg, seed, minutes, pool, w, cacheRoot);
+    ({ params, config, model } = fromCache('trained', dir));
   } else {
     const cfg = tiny ? tinyConfig() : cpuPreset;
     const m = await trainedModel(seed, trainSteps, w, cfg, cacheRoot);
-    params = m.params;
-    config = cfg;
-    model = {
-      source: m.cached ? 'cache' : 'trained',
-      path: join(cacheRoot, m.meta.key),
-      trainSeed: seed,
-      trainSteps,
-      trainWallSeconds: m.meta.wallSeconds,
-      trainCpuSeconds: m.meta.cpuSeconds,
-      trainLoad: [m.meta.loadAtStart, m.meta.loadAtEnd],
-      channels: cfg.model.channels,
-      blocks: cfg.model.blocks,
-    };
+    ({ params, config, model } = fromCache(
+      m.cached ? 'cache' : 'trained',
+      join(cacheRoot, m.meta.key),
+      m,
+    ));
   }
   w(
     `model: ${model.source} ${model.path}, ${model.channels} ch × ${model.blocks} blocks, ${model.trainSteps} steps (seed ${model.trainSeed})${

@@ -151,7 +151,9 @@ const FAMILY: Record<ProblemName, FamilySetup> = {
     // The benchmark's 100 orbits near its operating point (η0/6 ≈ 0.005): validating over a few
     // orbits kept models that lose over 100 (README).
     val: { count: 4, periods: 100, scale: 1 / 6, maxForceEvals: 2e6 },
-    family: 'wide',
+    // Orbits like the benchmark's (e ∈ [0.85, 0.95]): on the wide family (e ∈ [0.6, 0.95]) the
+    // kept model validated 16 % cheaper and lost 15 % on e = 0.9 (README).
+    family: 'near',
   },
   figure8: {
     eta0: 0.05,
@@ -159,7 +161,8 @@ const FAMILY: Record<ProblemName, FamilySetup> = {
     validateEvery: 5,
     wp: { ...WP, updatesPerEpoch: 4, systems: 4, startSteps: 64, maxSteps: 512, doubleEvery: 5 },
     val: { count: 8, periods: 1, scale: 0.5, maxForceEvals: 2e6 },
-    family: 'wide',
+    // Perturbed figure-eights: random bound three-body systems kept a model that lost 2 % (README).
+    family: 'near',
   },
   pythagorean: {
     eta0: 0.01,

@@ -130,10 +130,9 @@ export class CheckpointManager {
 
   /**
    * Saves the components' states as checkpoint `step`. The state is captured before `save`
-   * resolves, so later changes to the components never reach the checkpoint (with `async`,
-   * tensors in shared memory are copied by helper threads while `save` is pending). With `async`, the
+   * resolves, so later changes to the components never reach the checkpoint. With `async`, the
    * write continues in the background (at most one at a time; a failure is thrown by the next
-   * call). Throws `ENVIRONMENT` when the disk lacks space or permission (earlier checkpoints
+   * call), and tensors in shared memory are copied by helper threads while `save` is pending. Throws `ENVIRONMENT` when the disk lacks space or permission (earlier checkpoints
    * stay intact) and `INVALID_INPUT` when the step already exists.
    */
   save(step: number, components: ComponentMap, options: SaveOptions = {}): Promise<SaveResult> {

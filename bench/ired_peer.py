@@ -113,14 +113,12 @@ def train_step(model, opt, sa, s1m, batch, gen):
     return float(loss)
 
 
-def sample(model, sa, s1m, step, batch, opt_steps, gen):
-    B = batch
-    sol = torch.randint(0, 9, (B, 81), generator=gen)
-    mask = (torch.rand(B, 81, generator=gen) < 0.45).float().repeat_interleave(9, 1)
-    inp = onehot(sol).view(B, 729) * mask - (1 - mask)
-    y = torch.randn(B, 729, generator=gen)
-    T = len(sa)
-    for t in range(T - 1, -1, -1):
+def reverse(model, sa, s1m, step, inp, mask, y, opt_steps):
+    """The reverse process of @x/ired's sampleBoards from y (deterministic), conditioned on the
+    givens (inp, mask): per landscape a denoising step, then opt_steps energy-descent steps kept
+    only where they lower the energy."""
+    B = inp.shape[0]
+    for t in range(len(sa) - 1, -1, -1):
         tt = torch.full((B,), t)
         cond = mask * sa[t] * inp
         y = y * (1 - mask) + cond
@@ -132,12 +130,20 @@ def sample(model, sa, s1m, step, batch, opt_steps, gen):
             y1 = ((y - step[t] * g) * (1 - mask) + cond).clamp(-sa[t], sa[t]).detach()
             with torch.no_grad():
                 e1 = model(inp, y1, tt)
-            bad = e1 > e0
-            y = torch.where(bad[:, None], y, y1).detach()
+            y = torch.where((e1 > e0)[:, None], y, y1).detach()
         y = y.clamp(-sa[t], sa[t])
         if t > 0:
             y = y / sa[t] * sa[t - 1]
     return y
+
+
+def sample(model, sa, s1m, step, batch, opt_steps, gen):
+    B = batch
+    sol = torch.randint(0, 9, (B, 81), generator=gen)
+    mask = (torch.rand(B, 81, generator=gen) < 0.45).float().repeat_interleave(9, 1)
+    inp = onehot(sol).view(B, 729) * mask - (1 - mask)
+    y = torch.randn(B, 729, generator=gen)
+    return reverse(model, sa, s1m, step, inp, mask, y, opt_steps)
 
 
 def read_csv(path):
@@ -195,22 +201,7 @@ def solve(model, sa, s1m, step, quiz, opt_steps, gen):
     B = quiz.shape[0]
     _, inp, mask = encode(quiz, torch.where(quiz > 0, quiz, torch.ones_like(quiz)))
     y = torch.randn(B, 729, generator=gen)
-    for t in range(len(sa) - 1, -1, -1):
-        tt = torch.full((B,), t)
-        cond = mask * sa[t] * inp
-        y = y * (1 - mask) + cond
-        _, g = model.grad(inp, y.detach(), tt, False)
-        x0 = ((y - s1m[t] * g) / sa[t]).clamp(-1, 1)
-        y = (sa[t] * x0 * (1 - mask) + cond).detach()
-        for _ in range(opt_steps):
-            e0, g = model.grad(inp, y.detach(), tt, False)
-            y1 = ((y - step[t] * g) * (1 - mask) + cond).clamp(-sa[t], sa[t]).detach()
-            with torch.no_grad():
-                e1 = model(inp, y1, tt)
-            y = torch.where((e1 > e0)[:, None], y, y1).detach()
-        y = y.clamp(-sa[t], sa[t])
-        if t > 0:
-            y = y / sa[t] * sa[t - 1]
+    y = reverse(model, sa, s1m, step, inp, mask, y, opt_steps)
     return y.view(B, 81, 9).argmax(-1) + 1
 
 

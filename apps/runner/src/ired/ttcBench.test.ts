@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, runTs } from '@x/test-utils';
@@ -152,6 +152,20 @@ describe('pnpm bench ired_ttc (tiny model, real process)', () => {
       expect(again.code).toBe(0);
       expect(again.stdout).not.toMatch(/training the model/);
       expect(again.stdout).toMatch(/energies of ours and the trained PyTorch model agree/);
+      // Weights that do not compute what the trained model computed are refused.
+      const run = readdirSync(cache).find((d) => d.startsWith('torch-')) as string;
+      const step = readdirSync(join(cache, run)).find((d) => d.startsWith('step-')) as string;
+      const metaPath = join(cache, run, step, 'meta.json');
+      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { check: { energy: number[] } };
+      meta.check.energy[1] = (meta.check.energy[1] as number) * 1.01;
+      writeFileSync(metaPath, JSON.stringify(meta));
+      const bad = runTs(join(repoRoot, 'bench', 'run.ts'), [...args, ...rest, '--json', json], {
+        timeoutMs: 110_000,
+      });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(
+        /PyTorch and @x\/ired energies differ for the weights in \S+step-/,
+      );
     },
   );
 

@@ -292,44 +292,40 @@ def curve_main(spec):
                       "params": sum(p.numel() for p in t.model.parameters()), "snapshots": out,
                       "trainPuzzles": len(quiz), "heldout": len(hq)}))
 
+
 # Our parameter names and layouts (@x/ired parameterShapes): dense weights [in, out] (torch [out, in]),
 # conv kernels [kh, kw, in, out] (torch [out, in, kh, kw]); the channel order of the 18-channel input
 # (9 givens, then 9 of y) and of FiLM's (gain, bias) halves is the same in both.
-def to_ours(model):
-    out = {}
-    sd = {k: v.detach().float() for k, v in model.state_dict().items()}
-    out["time/fc1/w"], out["time/fc1/b"] = sd["t1.weight"].t(), sd["t1.bias"]
-    out["time/fc2/w"], out["time/fc2/b"] = sd["t2.weight"].t(), sd["t2.bias"]
-    for ours, theirs in (("stem", "stem"), ("out", "out")):
-        out[f"{ours}/kernel"] = sd[f"{theirs}.weight"].permute(2, 3, 1, 0)
-        out[f"{ours}/bias"] = sd[f"{theirs}.bias"]
-    i = 0
-    while f"blocks.{i}.film.weight" in sd:
+def name_map(blocks):
+    """(torch name, our name, kind) for every parameter: kind "w" a dense weight (transposed),
+    "k" a conv kernel (axes permuted), "b" as it is."""
+    m = [("t1.weight", "time/fc1/w", "w"), ("t1.bias", "time/fc1/b", "b"),
+         ("t2.weight", "time/fc2/w", "w"), ("t2.bias", "time/fc2/b", "b")]
+    for n in ("stem", "out"):
+        m += [(f"{n}.weight", f"{n}/kernel", "k"), (f"{n}.bias", f"{n}/bias", "b")]
+    for i in range(blocks):
         for c in ("conv1", "conv2"):
-            out[f"block{i}/{c}/kernel"] = sd[f"blocks.{i}.{c}.weight"].permute(2, 3, 1, 0)
-            out[f"block{i}/{c}/bias"] = sd[f"blocks.{i}.{c}.bias"]
-        out[f"block{i}/film/w"] = sd[f"blocks.{i}.film.weight"].t()
-        out[f"block{i}/film/b"] = sd[f"blocks.{i}.film.bias"]
-        i += 1
-    return out
+            m += [(f"blocks.{i}.{c}.weight", f"block{i}/{c}/kernel", "k"),
+                  (f"blocks.{i}.{c}.bias", f"block{i}/{c}/bias", "b")]
+        m += [(f"blocks.{i}.film.weight", f"block{i}/film/w", "w"),
+              (f"blocks.{i}.film.bias", f"block{i}/film/b", "b")]
+    return m
+
+
+# torch [out, in] -> ours [in, out]; torch [out, in, kh, kw] -> ours [kh, kw, in, out]; and back.
+TO_OURS = {"w": lambda t: t.t(), "k": lambda t: t.permute(2, 3, 1, 0), "b": lambda t: t}
+FROM_OURS = {"w": lambda t: t.t(), "k": lambda t: t.permute(3, 2, 0, 1), "b": lambda t: t}
+
+
+def to_ours(model):
+    sd = {k: v.detach().float() for k, v in model.state_dict().items()}
+    return {ours: TO_OURS[kind](sd[theirs]) for theirs, ours, kind in name_map(len(model.blocks))}
 
 
 def from_ours(model, tensors):
     """Inverse of to_ours: loads weights given in our names and layouts into a torch SudokuEBM."""
-    sd = {"t1.weight": tensors["time/fc1/w"].t(), "t1.bias": tensors["time/fc1/b"],
-          "t2.weight": tensors["time/fc2/w"].t(), "t2.bias": tensors["time/fc2/b"]}
-    for name in ("stem", "out"):
-        sd[f"{name}.weight"] = tensors[f"{name}/kernel"].permute(3, 2, 0, 1)
-        sd[f"{name}.bias"] = tensors[f"{name}/bias"]
-    i = 0
-    while f"block{i}/film/w" in tensors:
-        for c in ("conv1", "conv2"):
-            sd[f"blocks.{i}.{c}.weight"] = tensors[f"block{i}/{c}/kernel"].permute(3, 2, 0, 1)
-            sd[f"blocks.{i}.{c}.bias"] = tensors[f"block{i}/{c}/bias"]
-        sd[f"blocks.{i}.film.weight"] = tensors[f"block{i}/film/w"].t()
-        sd[f"blocks.{i}.film.bias"] = tensors[f"block{i}/film/b"]
-        i += 1
-    model.load_state_dict({k: v.contiguous() for k, v in sd.items()})
+    model.load_state_dict({theirs: FROM_OURS[kind](tensors[ours]).contiguous()
+                           for theirs, ours, kind in name_map(len(model.blocks))})
 
 
 def write_weights(directory, meta, tensors):

@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startEvalWorker } from './evalWorker.js';
 
 /** Shared sources smaller than this are copied on the main thread: a round trip costs more. */
 const MIN_SPLIT = 1 << 20;
 
-// Plain JavaScript, so it runs the same from source and dist.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 parentPort.on('message', ({ id, jobs }) => {
@@ -38,27 +38,21 @@ class CopyThread {
 
   #start(): Worker | undefined {
     if (this.#worker !== undefined || this.#failed) return this.#worker;
-    try {
-      const w = new Worker(WORKER_SOURCE, { eval: true, name: 'x-checkpoint-copy' });
-      w.unref();
-      w.on('message', (m: Answer) => {
+    this.#worker = startEvalWorker<Answer>(WORKER_SOURCE, 'copy', {
+      message: (m) => {
         const done = this.#waiting.get(m.id);
         this.#waiting.delete(m.id);
-        if (this.#waiting.size === 0) w.unref();
+        if (this.#waiting.size === 0) this.#worker?.unref();
         done?.(m.error);
-      });
-      const fail = (err: Error) => {
+      },
+      fail: (err) => {
         this.#worker = undefined;
         this.#failed = true;
         for (const done of this.#waiting.values()) done(err.message);
         this.#waiting.clear();
-      };
-      w.on('error', fail);
-      w.on('exit', (code) => fail(new Error(`copy worker exited with code ${code}`)));
-      this.#worker = w;
-    } catch {
-      this.#failed = true;
-    }
+      },
+    });
+    if (this.#worker === undefined) this.#failed = true;
     return this.#worker;
   }
 

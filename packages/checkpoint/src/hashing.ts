@@ -1,7 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { State } from '@x/core';
 import { digestParts } from './digestParts.js';
+import { startEvalWorker } from './evalWorker.js';
 
 /** Bytes hashed (main thread) or copied into a ring (stream) between two yields to the event loop. */
 const SLICE = 32 << 20;
@@ -67,10 +68,8 @@ class HashThread {
 
   #start(): Worker | undefined {
     if (this.#worker !== undefined || this.#failed) return this.#worker;
-    try {
-      const w = new Worker(WORKER_SOURCE, { eval: true, name: 'x-checkpoint-hash' });
-      w.unref();
-      w.on('message', (m: Answer) => {
+    this.#worker = startEvalWorker<Answer>(WORKER_SOURCE, 'hash', {
+      message: (m) => {
         const s = this.#streams.get(m.id);
         if (s === undefined) return;
         if ('ack' in m) {
@@ -78,7 +77,7 @@ class HashThread {
           return;
         }
         this.#streams.delete(m.id);
-        if (this.#streams.size === 0) w.unref();
+        if (this.#streams.size === 0) this.#worker?.unref();
         this.done++;
         if ('hex' in m) s.resolve(m.hex);
         else {
@@ -86,8 +85,8 @@ class HashThread {
           s.ack(failure);
           s.reject(failure);
         }
-      });
-      const fail = (err: Error) => {
+      },
+      fail: (err) => {
         this.#worker = undefined;
         this.#failed = true;
         const failure = new ThreadFailure(err.message);
@@ -96,13 +95,9 @@ class HashThread {
           s.reject(failure);
         }
         this.#streams.clear();
-      };
-      w.on('error', fail);
-      w.on('exit', (code) => fail(new Error(`hash worker exited with code ${code}`)));
-      this.#worker = w;
-    } catch {
-      this.#failed = true;
-    }
+      },
+    });
+    if (this.#worker === undefined) this.#failed = true;
     return this.#worker;
   }
 

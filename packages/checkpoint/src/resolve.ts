@@ -85,9 +85,9 @@ export async function listCheckpointDirs(
 }
 
 /**
- * Loads and verifies (see {@link ResolveOptions.verifyDigest}) the checkpoint a `<ckpt|run-dir>` argument names: a checkpoint
- * directory itself (damage is an `INTEGRITY` error), or a run directory's newest valid
- * checkpoint (damaged newer ones are skipped with a warning).
+ * Loads and verifies (see {@link ResolveOptions.verifyDigest}) the checkpoint a `<ckpt|run-dir>`
+ * argument names: a checkpoint directory itself (damage is an `INTEGRITY` error), or a run
+ * directory's newest valid checkpoint (damaged newer ones are skipped with a warning).
  *
  * @example
  * const { state, step } = await loadFrom('runs/ired-20260101T000000Z');

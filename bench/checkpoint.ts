@@ -14,6 +14,7 @@ import {
   type State,
   type TensorData,
 } from '../packages/core/src/index.js';
+import { VariableSet, initBackend, tf, type BackendName } from '../packages/tensor/src/index.js';
 
 const MB = 1e6;
 const TENSOR_BYTES = 4 * 2 ** 20;
@@ -232,7 +233,78 @@ async function benchSize(
   };
 }
 
-/** `pnpm bench checkpoint [--sizes 100,1000] [--reps 3]` (sizes in MB). */
+interface TfjsRow {
+  label: string;
+  backend: string;
+  /** Sync save and async block through snapshot() (now) and through getState() (before). */
+  saveSnap: number;
+  blockSnap: number;
+  saveGet: number;
+  blockGet: number;
+}
+
+/** Only getState(): how a model's state was captured before snapshot(). */
+function viaGetState(c: Component): Component {
+  return { getState: () => c.getState(), setState: (s: State) => c.setState(s) };
+}
+
+/**
+ * A model's state held in tfjs (a VariableSet of 4 MiB float32 variables on `backend`), saved
+ * sync and async with the default copying semantics, captured through snapshot() and through
+ * getState() alone (a deep copy out of the backend into fresh arrays).
+ */
+async function benchTfjs(
+  root: string,
+  bytes: number,
+  backend: BackendName,
+  reps: number,
+  log: (s: string) => void,
+): Promise<TfjsRow> {
+  const info = await initBackend(backend);
+  const threads = info.threads === 1 ? '1 thread' : `${info.threads} threads`;
+  const name = info.threads === undefined ? info.name : `${info.name} (${threads})`;
+  const label = bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / MB).toFixed(0)} MB`;
+  const params = new VariableSet();
+  for (const [k, t] of Object.entries(makeState(bytes)))
+    params.add(k, tf.tensor(t.data, [...t.shape], 'float32'));
+  const r = {
+    saveSnap: [] as number[],
+    blockSnap: [] as number[],
+    saveGet: [] as number[],
+    blockGet: [] as number[],
+  };
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      for (const via of ['snapshot', 'getState'] as const) {
+        const comp = { model: via === 'snapshot' ? params : viaGetState(params) };
+        const dir = join(root, `tfjs-${backend}-${via}-${rep}`);
+        const sync = new CheckpointManager(join(dir, 'sync'));
+        const saved = await time([], () => sync.save(1, comp));
+        const mgr = new CheckpointManager(join(dir, 'async'), { async: true });
+        await asyncSave(mgr, 1, comp);
+        const steady = await asyncSave(mgr, 2, comp);
+        (via === 'snapshot' ? r.saveSnap : r.saveGet).push(saved);
+        (via === 'snapshot' ? r.blockSnap : r.blockGet).push(steady.blocked);
+        await rm(dir, { recursive: true, force: true });
+        log(
+          `[${label} tfjs ${name}] rep ${rep + 1} via ${via}: sync save ${saved.toFixed(2)} s, async block ${steady.blocked.toFixed(3)} s`,
+        );
+      }
+    }
+  } finally {
+    params.dispose();
+  }
+  return {
+    label,
+    backend: name,
+    saveSnap: median(r.saveSnap),
+    blockSnap: median(r.blockSnap),
+    saveGet: median(r.saveGet),
+    blockGet: median(r.blockGet),
+  };
+}
+
+/** `pnpm bench checkpoint [--sizes 100,1000] [--reps 3] [--tfjs cpu,wasm|none]` (sizes in MB). */
 export async function main(args: string[]): Promise<void> {
   const get = (flag: string) => {
     const i = args.indexOf(flag);
@@ -245,9 +317,14 @@ export async function main(args: string[]): Promise<void> {
     .join(' ');
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const root = mkdtempSync(join(tmpdir(), 'x-bench-ckpt-'));
+  const backends = (get('--tfjs') ?? 'cpu,wasm').split(',').filter((b) => b !== 'none');
   const rows: Row[] = [];
+  const tfRows: TfjsRow[] = [];
   try {
     for (const bytes of sizes) rows.push(await benchSize(root, bytes, reps, log));
+    for (const bytes of sizes)
+      for (const b of backends)
+        tfRows.push(await benchTfjs(root, bytes, b as BackendName, reps, log));
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -316,4 +393,35 @@ export async function main(args: string[]): Promise<void> {
   out(
     '\nasync block = time `save` blocks the caller with async: true on a manager that saved before (first = its first save, which allocates the staging copy); block share = that as a share of a synchronous save (copy: the default, state copied into reusable shared staging memory, on the calling thread because only it can read unshared arrays; shared-state: the same state built with sharedTensorData, so helper threads copy part of it; no-copy: copyState: false). CPU s/p, r/p = CPU seconds of all threads of the process, save over plain write and restore over plain read (what the work costs whatever the load of the machine). stall = longest event-loop delay while the background save finishes (both hashes on worker threads: the staged copy is read in place, an uncopied state is copied through small reused rings)',
   );
+  if (tfRows.length > 0) {
+    out(
+      '\nA model state held in tfjs (VariableSet of 4 MiB float32 variables), default copying semantics: captured through snapshot() (now) or getState() alone (before: a deep copy into fresh arrays)',
+    );
+    const h2 = [
+      'state',
+      'backend',
+      'sync save',
+      'async block',
+      'share',
+      'before: sync save',
+      'before: async block',
+      'share',
+    ];
+    out(`| ${h2.join(' | ')} |`);
+    out(`|${h2.map(() => '---').join('|')}|`);
+    for (const t of tfRows) {
+      out(
+        `| ${[
+          t.label,
+          t.backend,
+          `${t.saveSnap.toFixed(2)} s`,
+          `${t.blockSnap.toFixed(3)} s`,
+          `${((100 * t.blockSnap) / t.saveSnap).toFixed(1)}%`,
+          `${t.saveGet.toFixed(2)} s`,
+          `${t.blockGet.toFixed(3)} s`,
+          `${((100 * t.blockGet) / t.saveGet).toFixed(1)}%`,
+        ].join(' | ')} |`,
+      );
+    }
+  }
 }

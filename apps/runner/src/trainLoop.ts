@@ -1,4 +1,4 @@
-import { captureState, stateDigest, type ComponentMap } from '@x/core';
+import { captureSnapshot, stateDigest, type ComponentMap } from '@x/core';
 import type { ExperimentLogger } from '@x/logging';
 import type { BackendInfo } from '@x/tensor';
 import type { Output } from './command.js';
@@ -131,7 +131,7 @@ export async function runTrainLoop<C extends RunFields>(o: {
       metrics === undefined ? { metadata } : { metrics, metadata },
     );
     const outputs = interrupted ? [] : (plugin.finish?.(log) ?? []);
-    const digest = stateDigest(await captureState(plugin.components));
+    const digest = stateDigest((await captureSnapshot(plugin.components)).state);
     await log.close({ exitCode: 0, preempting: o.signal?.aborted === true });
     return { step, metrics, interrupted, outputs, digest };
   } catch (err) {

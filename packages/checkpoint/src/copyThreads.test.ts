@@ -44,6 +44,17 @@ describe('staging copies of shared state on several threads', () => {
     expect(stateDigest(staged)).not.toBe(stateDigest(state));
   });
 
+  it('shares the tensors `keep` picks and copies the rest', async () => {
+    const state = { a: filled(false, 1000, 6), b: { c: filled(true, 10, 7), n: 3 } };
+    const staged = await new StagingArea().copy(state, (t) => t === state.b.c);
+    expect(staged.b.c).toBe(state.b.c);
+    expect(staged.a).not.toBe(state.a);
+    expect(isShared(staged.a.data)).toBe(true);
+    expect(stateDigest(staged)).toBe(stateDigest(state));
+    state.a.data.fill(0);
+    expect(Array.from(staged.a.data.subarray(0, 3))).not.toEqual([0, 0, 0]);
+  });
+
   it('copies on the main thread alone when the helpers died', async () => {
     const state = { w: filled(true, MiB, 5) };
     await new StagingArea().copy(state);

@@ -10,11 +10,25 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RngStreams, ValueComponent, captureState, isXError, stateDigest } from '@x/core';
+import {
+  RngStreams,
+  ValueComponent,
+  assertStateMatches,
+  captureState,
+  isXError,
+  markImmutable,
+  stateDigest,
+  tensorData,
+  type Component,
+  type State,
+  type TensorData,
+} from '@x/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bag } from './__fixtures__/components.js';
 import { faultyFs } from './__fixtures__/faultyFs.js';
 import { stepDirName } from './listing.js';
+import { loadCheckpoint } from './checkpointIo.js';
+import { nodeFs } from './fsOps.js';
 import { CheckpointManager } from './manager.js';
 import { parseManifest } from './manifest.js';
 
@@ -304,6 +318,81 @@ describe('damaged checkpoints', () => {
     await expectCode(mgr.restore(components(0), bad), 'INVALID_CONFIG', /verifyDigest/);
     const typo = { verifyDigests: true } as unknown as { verifyDigest: boolean };
     await expectCode(mgr.restore(components(0), typo), 'INVALID_CONFIG', /verifyDigests/);
+  });
+});
+
+/**
+ * Hands out its live array through `snapshot()` (a view, as tfjs's wasm backend does) and an
+ * immutable one (as its cpu backend does); counts which capture the manager used.
+ */
+class Live implements Component {
+  w = Float32Array.from({ length: 4096 }, (_, i) => i / 7);
+  frozen = markImmutable(Float32Array.from([5, 6]));
+  snapshots = 0;
+  getStates = 0;
+
+  #tree(w: Float32Array): State {
+    return {
+      w: { dtype: 'float32', shape: [this.w.length], data: w },
+      frozen: { dtype: 'float32', shape: [2], data: this.frozen },
+    };
+  }
+
+  getState(): State {
+    this.getStates++;
+    return this.#tree(this.w.slice());
+  }
+
+  snapshot(): State {
+    this.snapshots++;
+    // Other work on the event loop (a timer, a concurrent step) overwrites the live array in
+    // place as soon as the capture yields, while the write is still running.
+    setImmediate(() => this.w.fill(-1));
+    return this.#tree(this.w);
+  }
+
+  setState(s: State): void {
+    assertStateMatches(this.#tree(this.w), s);
+    const t = s as Record<string, TensorData<'float32'>>;
+    this.w = (t['w'] as TensorData<'float32'>).data.slice();
+    this.frozen = markImmutable((t['frozen'] as TensorData<'float32'>).data.slice());
+  }
+}
+
+describe('saving components with snapshot()', () => {
+  for (const background of [false, true]) {
+    it(`${background ? 'async' : 'sync'}: captures through snapshot(); the views are copied before anything else runs`, async () => {
+      const mgr = new CheckpointManager(freshDir(), { async: background });
+      const live = new Live();
+      const c = { live, counter: new ValueComponent({ n: 1 }) };
+      const expected = stateDigest(await captureState(c));
+      live.getStates = 0;
+      await mgr.save(1, c);
+      expect([live.snapshots, live.getStates]).toEqual([1, 0]);
+      live.w.fill(-2); // the next training step overwrites it too
+      await mgr.wait();
+      const fresh = { live: new Live(), counter: new ValueComponent({ n: 0 }) };
+      fresh.live.w.fill(0);
+      await mgr.restore(fresh);
+      expect(stateDigest(await captureState(fresh))).toBe(expected);
+      expect(Array.from(fresh.live.frozen)).toEqual([5, 6]);
+    });
+  }
+
+  it('a state of immutable arrays is written from the arrays themselves', async () => {
+    const mgr = new CheckpointManager(freshDir(), { async: true });
+    const frozen = markImmutable(Float32Array.from({ length: 1 << 16 }, (_, i) => i));
+    const comp: Component = {
+      getState: () => ({ t: tensorData('float32', [frozen.length], frozen) }),
+      snapshot: () => ({ t: { dtype: 'float32', shape: [frozen.length], data: frozen } }),
+      setState: () => undefined,
+    };
+    const { path } = await mgr.save(1, { comp });
+    // Breaking the promise after save returned shows the write read this very array.
+    frozen[0] = 42;
+    await mgr.wait();
+    const back = await loadCheckpoint(nodeFs, path);
+    expect((back.state['comp'] as Record<string, TensorData>)['t']?.data[0]).toBe(42);
   });
 });
 

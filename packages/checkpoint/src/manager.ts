@@ -1,11 +1,15 @@
 import { join, resolve } from 'node:path';
 import {
   XError,
-  captureState,
+  captureSnapshot,
+  isImmutable,
+  isTensorData,
   isXError,
+  walkState,
   parseConfig,
   type ComponentMap,
   type State,
+  type TensorData,
 } from '@x/core';
 import { z } from 'zod';
 import {
@@ -132,8 +136,11 @@ export class CheckpointManager {
    * Saves the components' states as checkpoint `step`. The state is captured before `save`
    * resolves, so later changes to the components never reach the checkpoint. With `async`, the
    * write continues in the background (at most one at a time; a failure is thrown by the next
-   * call), and tensors in shared memory are copied by helper threads while `save` is pending. Throws `ENVIRONMENT` when the disk lacks space or permission (earlier checkpoints
-   * stay intact) and `INVALID_INPUT` when the step already exists.
+   * call), and tensors in shared memory are copied by helper threads while `save` is pending.
+   * Components with `snapshot()` are captured through it: their arrays marked immutable are
+   * written without any copy, the rest copied once into reused staging memory. Throws
+   * `ENVIRONMENT` when the disk lacks space or permission (earlier checkpoints stay intact) and
+   * `INVALID_INPUT` when the step already exists.
    */
   save(step: number, components: ComponentMap, options: SaveOptions = {}): Promise<SaveResult> {
     return this.#serial(async () => {
@@ -153,8 +160,7 @@ export class CheckpointManager {
       }
       const background = this.#opts.async === true;
       await this.#opts.beforeSave?.(step);
-      let state: Record<string, State> = await captureState(components);
-      if (background && this.#opts.copyState !== false) state = await this.#staging.copy(state);
+      const state = await this.#capture(components, background);
       const need = estimateCheckpointBytes(state) + (this.#opts.minFreeBytes ?? 1 << 20);
       let free: number;
       try {
@@ -194,6 +200,24 @@ export class CheckpointManager {
       );
       return { step, path, pending: true };
     });
+  }
+
+  /**
+   * The state to write: snapshot views are copied into staging memory (they are valid only until
+   * the components change), `getState()` copies too when the write runs in the background (unless
+   * `copyState: false`); arrays marked immutable are never copied.
+   */
+  async #capture(components: ComponentMap, background: boolean): Promise<Record<string, State>> {
+    const { state, viewed } = await captureSnapshot(components);
+    const copyOwned = background && this.#opts.copyState !== false;
+    const keep = new Set<TensorData>();
+    for (const name of Object.keys(state)) {
+      const copy = viewed.has(name) || copyOwned;
+      for (const { value } of walkState(state[name] as State)) {
+        if (isTensorData(value) && (!copy || isImmutable(value.data))) keep.add(value);
+      }
+    }
+    return await this.#staging.copy(state, (t) => keep.has(t));
   }
 
   async #commit(captured: Parameters<typeof writeCheckpointFiles>[2], path: string): Promise<void> {

@@ -8,7 +8,10 @@ export interface CheckpointManagerOptions {
   retention?: RetentionPolicy;
   /** Write in the background: `save` returns once the state is captured (default false). */
   async?: boolean;
-  /** Deep-copy captured states before a background write (default true when `async`). */
+  /**
+   * Deep-copy `getState()` results before a background write (default true when `async`).
+   * Snapshot views are always copied, immutable-marked arrays never.
+   */
   copyState?: boolean;
   /** Library and backend versions recorded in every manifest (e.g. `{ tfjs: '4.22.0', backend: 'cpu' }`). */
   versions?: Record<string, string>;

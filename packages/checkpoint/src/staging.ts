@@ -21,12 +21,16 @@ export class StagingArea {
   #slabs: SharedArrayBuffer[] = [];
 
   /**
-   * A deep copy of `state` whose tensors live in the staging area (valid until the next copy).
-   * Tensors already in shared memory are copied by several threads at once (see copyBytes).
+   * A deep copy of `state` whose tensors live in the staging area (valid until the next copy),
+   * except tensors for which `keep` is true, which the copy shares. Tensors already in shared
+   * memory are copied by several threads at once (see copyBytes).
    */
-  async copy<S extends State>(state: S): Promise<S> {
+  async copy<S extends State>(
+    state: S,
+    keep: (t: TensorData) => boolean = () => false,
+  ): Promise<S> {
     const tensors: TensorData[] = [];
-    collect(state, '', tensors);
+    collect(state, '', tensors, keep);
     let total = 0;
     for (const t of tensors) total += align(t.data.byteLength);
     const places = this.#place(tensors, total);
@@ -35,6 +39,7 @@ export class StagingArea {
     const walk = (v: State): State => {
       if (v === null || typeof v !== 'object') return v;
       if (isTensorData(v)) {
+        if (keep(v)) return v;
         const [slab, offset] = places[i++] as [SharedArrayBuffer, number];
         const data = new (v.data.constructor as ViewCtor)(slab, offset, v.data.length);
         jobs.push([v.data.buffer, v.data.byteOffset, slab, offset, v.data.byteLength]);
@@ -77,10 +82,15 @@ function align(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
 }
 
-function collect(v: State, path: string, into: TensorData[]): void {
+function collect(
+  v: State,
+  path: string,
+  into: TensorData[],
+  keep: (t: TensorData) => boolean,
+): void {
   if (v === null || typeof v !== 'object') return;
   if (isTensorData(v)) {
-    into.push(v);
+    if (!keep(v)) into.push(v);
     return;
   }
   if (ArrayBuffer.isView(v)) {
@@ -89,6 +99,6 @@ function collect(v: State, path: string, into: TensorData[]): void {
       `${path || '<root>'}: bare typed array in state; wrap it with tensorData()`,
     );
   }
-  if (Array.isArray(v)) v.forEach((x, i) => collect(x, joinPath(path, String(i)), into));
-  else for (const [k, x] of Object.entries(v)) collect(x, joinPath(path, k), into);
+  if (Array.isArray(v)) v.forEach((x, i) => collect(x, joinPath(path, String(i)), into, keep));
+  else for (const [k, x] of Object.entries(v)) collect(x, joinPath(path, k), into, keep);
 }

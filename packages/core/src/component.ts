@@ -18,6 +18,14 @@ import { assertStateMatches, type State } from './state.js';
 export interface Component<S extends State = State> {
   getState(): S | Promise<S>;
   setState(state: S): void | Promise<void>;
+  /**
+   * Optional: the current state without `getState()`'s deep copy, for a reader that only reads it
+   * before the component next changes (a checkpoint save copies what it must keep; a digest reads
+   * it at once). Leaves may alias the component's memory, valid until it next changes, except
+   * leaves whose arrays are marked with {@link markImmutable}, which never change. The caller must
+   * not mutate it. Same tree, shapes and values as `getState()`.
+   */
+  snapshot?(): S | Promise<S>;
 }
 
 /** A named set of components, as saved and restored together by a checkpoint. */
@@ -30,6 +38,31 @@ export async function captureState(components: ComponentMap): Promise<Record<str
     out[name] = await (components[name] as Component).getState();
   }
   return out;
+}
+
+/** States captured by {@link captureSnapshot}, and which components gave a snapshot. */
+export interface CapturedSnapshot {
+  state: Record<string, State>;
+  /** Names of the components captured with `snapshot()` (the others with `getState()`). */
+  viewed: ReadonlySet<string>;
+}
+
+/**
+ * Captures every component of a map like {@link captureState}, but through `snapshot()` where a
+ * component has one: read the result before the components next change, and never mutate it.
+ */
+export async function captureSnapshot(components: ComponentMap): Promise<CapturedSnapshot> {
+  const state: Record<string, State> = {};
+  const viewed = new Set<string>();
+  for (const name of Object.keys(components).sort()) {
+    const c = components[name] as Component;
+    if (c.snapshot === undefined) state[name] = await c.getState();
+    else {
+      state[name] = await c.snapshot();
+      viewed.add(name);
+    }
+  }
+  return { state, viewed };
 }
 
 /** A {@link Component} over a plain JSON-like value (counters, cursors, small trainer state). */

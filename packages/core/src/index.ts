@@ -5,8 +5,10 @@ export {
   assertStateMatches,
   cloneState,
   dtypeByteSize,
+  isImmutable,
   isTensorData,
   joinPath,
+  markImmutable,
   setOwn,
   shapeSize,
   statesEqual,
@@ -24,8 +26,8 @@ export type {
   TensorData,
   TypedArrayFor,
 } from './state.js';
-export { ValueComponent, captureState } from './component.js';
-export type { Component, ComponentMap } from './component.js';
+export { ValueComponent, captureSnapshot, captureState } from './component.js';
+export type { CapturedSnapshot, Component, ComponentMap } from './component.js';
 export { stateDigest, stateDigestParts } from './digest.js';
 export { Rng, RngStreams } from './rng.js';
 export type { RngState, RngStreamsState, StreamPart } from './rng.js';

@@ -112,6 +112,23 @@ export function sharedTensorData<D extends DType>(
   return { dtype, shape: [...shape], data: arr };
 }
 
+const immutable = new WeakSet<ArrayBufferView>();
+
+/**
+ * Declares that the bytes of `data` never change from now on (a tfjs `cpu` tensor's storage, a
+ * freshly read array nobody else holds), so readers of a component's `snapshot()` may keep it
+ * without a copy. Returns `data`. Writing to a marked array afterwards breaks that promise.
+ */
+export function markImmutable<T extends ArrayBufferView>(data: T): T {
+  immutable.add(data);
+  return data;
+}
+
+/** Whether `data` was marked with {@link markImmutable}. */
+export function isImmutable(data: ArrayBufferView): boolean {
+  return immutable.has(data);
+}
+
 /** Deep copy of a state tree; typed arrays are copied. */
 export function cloneState<S extends State>(state: S): S {
   return cloneAny(state, '') as S;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Component } from './component.js';
+import { captureSnapshot, type Component } from './component.js';
 import { stateDigest } from './digest.js';
 import { isXError } from './errors.js';
-import { cloneState, isTensorData, type State, type TensorData } from './state.js';
+import { cloneState, isImmutable, isTensorData, type State, type TensorData } from './state.js';
 
 /** Options of {@link describeComponentContract}. */
 export interface ComponentContractOptions<S extends State> {
@@ -122,6 +122,24 @@ export function describeComponentContract<S extends State>(
       const d = stateDigest(s);
       await mutate(c);
       expect(stateDigest(s)).toBe(d);
+    });
+
+    it('captureSnapshot reads it through snapshot() where it has one: equal to getState(), immutable arrays stay put', async () => {
+      const c = await make();
+      await mutate(c);
+      const { state, viewed } = await captureSnapshot({ c });
+      expect(viewed.has('c')).toBe(c.snapshot !== undefined);
+      const snap = state['c'] as State;
+      expect(stateDigest(snap)).toBe(stateDigest(await c.getState()));
+      const kept = leaves(snap).flatMap((l) =>
+        isTensorData(l.value) && isImmutable(l.value.data)
+          ? [{ data: l.value.data, bytes: l.value.data.slice() }]
+          : [],
+      );
+      await mutate(c);
+      for (const k of kept) expect(k.data).toEqual(k.bytes);
+      const again = (await captureSnapshot({ c })).state['c'] as State;
+      expect(stateDigest(again)).toBe(stateDigest(await c.getState()));
     });
 
     it('does not keep a reference to the state passed to setState', async () => {

@@ -1,5 +1,6 @@
 import {
   assertStateMatches,
+  captureSnapshot,
   captureState,
   type Component,
   type ComponentMap,
@@ -58,6 +59,11 @@ export class NestedComponent<S extends State> implements Component<State> {
     return nestKeys(await this.inner.getState());
   }
 
+  async snapshot(): Promise<State> {
+    const inner = this.inner;
+    return nestKeys(await (inner.snapshot ?? inner.getState).call(inner));
+  }
+
   async setState(state: State): Promise<void> {
     const template = await this.inner.getState();
     assertStateMatches(nestKeys(template), state);
@@ -75,6 +81,11 @@ export class ComponentGroup implements Component<StateObject> {
 
   async getState(): Promise<StateObject> {
     return await captureState(this.components);
+  }
+
+  /** Every component's snapshot (or state, for those without one). */
+  async snapshot(): Promise<StateObject> {
+    return (await captureSnapshot(this.components)).state;
   }
 
   async setState(state: StateObject): Promise<void> {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { XError, type Component, type TensorData } from '@x/core';
-import { fromTensorData, readTensorData } from './convert.js';
+import { fromTensorData, readTensorData, snapshotTensorData } from './convert.js';
 import { assertTensorRecord, type VariableSet } from './variableSet.js';
 
 /** Options of {@link Adam}; defaults beta1 0.9, beta2 0.999, epsilon 1e-8, no clipping. */
@@ -212,11 +212,20 @@ export class Adam implements Component<AdamState> {
   }
 
   async getState(): Promise<AdamState> {
+    return await this.#read(readTensorData);
+  }
+
+  /** The moments without a copy where the backend allows (see `snapshotTensorData`). */
+  async snapshot(): Promise<AdamState> {
+    return await this.#read(snapshotTensorData);
+  }
+
+  async #read(read: (t: tf.Tensor) => Promise<TensorData>): Promise<AdamState> {
     const m: Record<string, TensorData> = {};
     const v: Record<string, TensorData> = {};
     for (const name of [...this.#m.keys()].sort()) {
-      m[name] = await readTensorData(this.#m.get(name) as tf.Tensor);
-      v[name] = await readTensorData(this.#v.get(name) as tf.Tensor);
+      m[name] = await read(this.#m.get(name) as tf.Tensor);
+      v[name] = await read(this.#v.get(name) as tf.Tensor);
     }
     return { step: this.#step, m, v };
   }

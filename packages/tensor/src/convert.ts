@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { XError, shapeSize, type TensorData } from '@x/core';
+import { XError, markImmutable, shapeSize, type TensorData } from '@x/core';
 
 /** Options of {@link fromTensorData}. */
 export interface FromTensorDataOptions {
@@ -15,11 +15,11 @@ export function toTensorData(t: tf.Tensor): TensorData {
   const shape = [...t.shape];
   switch (t.dtype) {
     case 'float32':
-      return { dtype: 'float32', shape, data: Float32Array.from(t.dataSync() as Float32Array) };
+      return { dtype: 'float32', shape, data: Float32Array.prototype.slice.call(t.dataSync()) };
     case 'int32':
-      return { dtype: 'int32', shape, data: Int32Array.from(t.dataSync() as Int32Array) };
+      return { dtype: 'int32', shape, data: Int32Array.prototype.slice.call(t.dataSync()) };
     case 'bool':
-      return { dtype: 'bool', shape, data: Uint8Array.from(t.dataSync() as Uint8Array) };
+      return { dtype: 'bool', shape, data: Uint8Array.prototype.slice.call(t.dataSync()) };
     case 'complex64':
     case 'string':
       throw new XError('INVALID_INPUT', `toTensorData: unsupported tensor dtype ${t.dtype}`);
@@ -36,6 +36,43 @@ export async function readTensorData(t: tf.Tensor): Promise<TensorData> {
   await t.data();
   // The backend keeps the values it just read, so the synchronous copy below reads no device.
   return toTensorData(t);
+}
+
+type Backend = tf.KernelBackend & {
+  readSync(dataId: tf.DataId): unknown;
+  typedArrayFromHeap?: (t: tf.Tensor) => unknown;
+};
+
+const ARRAY_FOR = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
+
+/**
+ * A tensor's values for a `Component.snapshot()`, without the copy {@link readTensorData} makes
+ * where the backend allows: on `cpu` the tensor's own storage (tfjs never writes a tensor's values
+ * after creating it), marked immutable; on `wasm` a view of the wasm heap, valid only until the
+ * tensor is disposed (a checkpoint copies it at once); elsewhere the values read from the device,
+ * which nobody else holds, marked immutable.
+ */
+export async function snapshotTensorData(t: tf.Tensor): Promise<TensorData> {
+  if (t.dtype === 'complex64' || t.dtype === 'string')
+    throw new XError('INVALID_INPUT', `snapshotTensorData: unsupported tensor dtype ${t.dtype}`);
+  const dtype = t.dtype;
+  const shape = [...t.shape];
+  const Ctor = ARRAY_FOR[dtype];
+  const backend = (
+    tf.engine().state.tensorInfo as unknown as WeakMap<object, { backend: Backend }>
+  ).get(t.dataId)?.backend;
+  let data: unknown;
+  if (backend !== undefined && backend === tf.findBackend('cpu')) {
+    data = backend.readSync(t.dataId);
+    if (data instanceof Ctor) markImmutable(data);
+  } else if (backend?.typedArrayFromHeap !== undefined) {
+    data = backend.typedArrayFromHeap(t);
+  } else {
+    data = await t.data();
+    if (data instanceof Ctor) markImmutable(data);
+  }
+  if (!(data instanceof Ctor) || data.length !== t.size) return await readTensorData(t);
+  return { dtype, shape, data };
 }
 
 /**

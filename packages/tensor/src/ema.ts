@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { XError, type Component, type TensorData } from '@x/core';
 import { chunkNames } from './adam.js';
-import { fromTensorData, readTensorData } from './convert.js';
+import { fromTensorData, readTensorData, snapshotTensorData } from './convert.js';
 import { assertTensorRecord, type VariableSet } from './variableSet.js';
 
 /**
@@ -84,9 +84,18 @@ export class Ema implements Component<Record<string, TensorData>> {
   }
 
   async getState(): Promise<Record<string, TensorData>> {
+    return await this.#read(readTensorData);
+  }
+
+  /** The averages without a copy where the backend allows (see `snapshotTensorData`). */
+  async snapshot(): Promise<Record<string, TensorData>> {
+    return await this.#read(snapshotTensorData);
+  }
+
+  async #read(read: (t: tf.Tensor) => Promise<TensorData>): Promise<Record<string, TensorData>> {
     const out: Record<string, TensorData> = {};
     for (const name of [...this.#shadow.keys()].sort())
-      out[name] = await readTensorData(this.#shadow.get(name) as tf.Tensor);
+      out[name] = await read(this.#shadow.get(name) as tf.Tensor);
     return out;
   }
 

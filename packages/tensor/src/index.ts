@@ -17,7 +17,7 @@ export type {
 export { exp, gelu, sigmoid, softplus, swish, tanh } from './activations.js';
 export { conv2d, dense, groupNorm, matMul, withConvCache } from './layers.js';
 export type { Conv2dOptions } from './layers.js';
-export { fromTensorData, readTensorData, toTensorData } from './convert.js';
+export { fromTensorData, readTensorData, snapshotTensorData, toTensorData } from './convert.js';
 export type { FromTensorDataOptions } from './convert.js';
 export { VariableSet } from './variableSet.js';
 export { constant, glorotUniform, heNormal, zeros } from './init.js';

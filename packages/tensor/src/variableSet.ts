@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { XError, isTensorData, type Component, type TensorData } from '@x/core';
-import { fromTensorData, readTensorData } from './convert.js';
+import { fromTensorData, readTensorData, snapshotTensorData } from './convert.js';
 
 /** Checks a `Record<name, TensorData>` against the expected shapes, naming the first bad leaf. */
 export function assertTensorRecord(
@@ -165,6 +165,14 @@ export class VariableSet implements Component<Record<string, TensorData>> {
   async getState(): Promise<Record<string, TensorData>> {
     const out: Record<string, TensorData> = {};
     for (const n of this.names()) out[n] = await readTensorData(this.#vars.get(n) as tf.Variable);
+    return out;
+  }
+
+  /** The values without a copy where the backend allows (see `snapshotTensorData`). */
+  async snapshot(): Promise<Record<string, TensorData>> {
+    const out: Record<string, TensorData> = {};
+    for (const n of this.names())
+      out[n] = await snapshotTensorData(this.#vars.get(n) as tf.Variable);
     return out;
   }
 

@@ -147,13 +147,12 @@ export class DtModel implements Component<ModelState> {
 
   /** State tree `{ l0: { w, b }, l1: … }` (leaf paths `l0/w`, as the checkpoint names them). */
   async getState(): Promise<ModelState> {
-    const flat = await this.params.getState();
-    const out: ModelState = {};
-    for (const [name, t] of Object.entries(flat)) {
-      const [layer, leaf] = name.split('/') as [string, string];
-      (out[layer] ??= {})[leaf] = t;
-    }
-    return out;
+    return nestLayers(await this.params.getState());
+  }
+
+  /** The weights without a copy where the backend allows (see `Component.snapshot`). */
+  async snapshot(): Promise<ModelState> {
+    return nestLayers(await this.params.snapshot());
   }
 
   setState(state: ModelState): void {
@@ -176,4 +175,13 @@ export class DtModel implements Component<ModelState> {
   dispose(): void {
     this.params.dispose();
   }
+}
+
+function nestLayers(flat: Record<string, TensorData>): ModelState {
+  const out: ModelState = {};
+  for (const [name, t] of Object.entries(flat)) {
+    const [layer, leaf] = name.split('/') as [string, string];
+    (out[layer] ??= {})[leaf] = t;
+  }
+  return out;
 }

@@ -1,0 +1,104 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { isImmutable } from '@x/core';
+import { describeComponentContract } from '@x/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Adam } from './adam.js';
+import { initBackend } from './backend.js';
+import { snapshotTensorData } from './convert.js';
+import { VariableSet } from './variableSet.js';
+
+describe('snapshotTensorData on cpu', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it("hands out the tensor's own storage, marked immutable, which later assigns never touch", async () => {
+    const v = tf.variable(tf.tensor1d([1, 2, 3]));
+    const s = await snapshotTensorData(v);
+    expect(s).toEqual({ dtype: 'float32', shape: [3], data: new Float32Array([1, 2, 3]) });
+    expect(s.data).toBe(v.dataSync());
+    expect(isImmutable(s.data)).toBe(true);
+    v.assign(tf.tensor1d([7, 8, 9]));
+    expect(Array.from(s.data)).toEqual([1, 2, 3]);
+    expect(Array.from((await snapshotTensorData(v)).data)).toEqual([7, 8, 9]);
+    v.dispose();
+  });
+
+  it('keeps int32 and bool dtypes and shapes', async () => {
+    const i = tf.tensor2d([[1, -2]], [1, 2], 'int32');
+    const b = tf.tensor1d([1, 0, 1], 'bool');
+    expect(await snapshotTensorData(i)).toEqual({
+      dtype: 'int32',
+      shape: [1, 2],
+      data: new Int32Array([1, -2]),
+    });
+    expect(await snapshotTensorData(b)).toEqual({
+      dtype: 'bool',
+      shape: [3],
+      data: new Uint8Array([1, 0, 1]),
+    });
+    i.dispose();
+    b.dispose();
+  });
+});
+
+describe('snapshotTensorData on wasm', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+  afterAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it('is a view of the wasm heap (no copy), not marked immutable', async () => {
+    const t = tf.tensor1d([1.5, -2, 3]);
+    const s = await snapshotTensorData(t);
+    expect(Array.from(s.data)).toEqual([1.5, -2, 3]);
+    const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8;
+    expect(s.data.buffer).toBe(heap.buffer);
+    expect(isImmutable(s.data)).toBe(false);
+    t.dispose();
+  });
+
+  it("a VariableSet's and Adam's snapshots equal their getState() after training steps", async () => {
+    const params = new VariableSet();
+    params.add('w', tf.randomNormal([64, 8], 0, 1, 'float32', 3));
+    params.add('b', tf.zeros([8]));
+    const opt = new Adam(params, { learningRate: 0.01 });
+    for (let k = 0; k < 3; k++) {
+      const { grads } = params.valueAndGrads(() =>
+        tf.sum(tf.square(tf.add(params.get('w'), params.get('b')))),
+      );
+      await opt.apply(grads);
+    }
+    expect(await params.snapshot()).toEqual(await params.getState());
+    expect(await opt.snapshot()).toEqual(await opt.getState());
+    params.dispose();
+  });
+});
+
+describe('VariableSet snapshot on cpu', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  describeComponentContract('VariableSet (snapshot after Adam steps)', {
+    create: () => {
+      const params = new VariableSet();
+      params.add(
+        'w',
+        tf.tensor2d([
+          [0.5, -1],
+          [2, 0.25],
+        ]),
+      );
+      return params;
+    },
+    mutate: async (c) => {
+      const params = c as VariableSet;
+      const opt = new Adam(params, { learningRate: 0.1 });
+      const { grads } = params.valueAndGrads(() => tf.sum(tf.square(params.get('w'))));
+      await opt.apply(grads);
+    },
+  });
+});

@@ -131,7 +131,13 @@ export async function runTrainLoop<C extends RunFields>(o: {
       metrics === undefined ? { metadata } : { metrics, metadata },
     );
     const outputs = interrupted ? [] : (plugin.finish?.(log) ?? []);
-    const digest = stateDigest((await captureSnapshot(plugin.components)).state);
+    const snap = await captureSnapshot(plugin.components);
+    let digest: string;
+    try {
+      digest = stateDigest(snap.state);
+    } finally {
+      snap.release();
+    }
     await log.close({ exitCode: 0, preempting: o.signal?.aborted === true });
     return { step, metrics, interrupted, outputs, digest };
   } catch (err) {

@@ -396,6 +396,52 @@ describe('saving components with snapshot()', () => {
   });
 });
 
+describe('arrays pinned for a snapshot', () => {
+  /** A component whose snapshot pins its array until released (as tfjs's threaded wasm does). */
+  function pinned() {
+    const counts = { released: 0 };
+    const data = Float32Array.from({ length: 1 << 12 }, (_, i) => i);
+    const comp: Component = {
+      getState: () => ({ t: tensorData('float32', [data.length], data) }),
+      snapshot: () => ({
+        t: {
+          dtype: 'float32',
+          shape: [data.length],
+          data: markImmutable(data.subarray(0), () => counts.released++),
+        },
+      }),
+      setState: () => undefined,
+    };
+    return { comp, counts };
+  }
+
+  it('are released once the write is done, sync or async', async () => {
+    const sync = pinned();
+    await new CheckpointManager(freshDir()).save(1, { c: sync.comp });
+    expect(sync.counts.released).toBe(1);
+    const bg = pinned();
+    const mgr = new CheckpointManager(freshDir(), { async: true });
+    await mgr.save(1, { c: bg.comp });
+    expect(bg.counts.released).toBe(0); // still being written
+    await mgr.wait();
+    expect(bg.counts.released).toBe(1);
+  });
+
+  it('are released when the save fails', async () => {
+    const fault = { op: 'write' as const, code: 'EIO', pathIncludes: 'step-', active: true };
+    const p = pinned();
+    const sync = new CheckpointManager(freshDir(), { fs: faultyFs(fault) });
+    await expectCode(sync.save(1, { c: p.comp }), 'INTERNAL', /EIO/);
+    expect(p.counts.released).toBe(1);
+    const full = pinned();
+    const noSpace = new CheckpointManager(freshDir(), {
+      fs: faultyFs({ op: 'write', code: 'EIO', pathIncludes: 'never', freeBytes: 10 }),
+    });
+    await expectCode(noSpace.save(1, { c: full.comp }), 'ENVIRONMENT', /disk space/);
+    expect(full.counts.released).toBe(1);
+  });
+});
+
 describe('async save', () => {
   it('captures the state when save returns; later mutations do not leak in', async () => {
     const mgr = new CheckpointManager(freshDir(), { async: true });

@@ -160,30 +160,36 @@ export class CheckpointManager {
       }
       const background = this.#opts.async === true;
       await this.#opts.beforeSave?.(step);
-      const state = await this.#capture(components, background);
-      const need = estimateCheckpointBytes(state) + (this.#opts.minFreeBytes ?? 1 << 20);
-      let free: number;
+      const { state, release } = await this.#capture(components, background);
+      let work: Promise<void>;
       try {
-        free = await this.#fs.freeBytes(this.directory);
+        const need = estimateCheckpointBytes(state) + (this.#opts.minFreeBytes ?? 1 << 20);
+        let free: number;
+        try {
+          free = await this.#fs.freeBytes(this.directory);
+        } catch (err) {
+          throw writeFailure(err, `cannot check free space on ${this.directory}`);
+        }
+        if (free < need) {
+          throw new XError(
+            'ENVIRONMENT',
+            `not enough disk space for checkpoint ${path}: need about ${mib(need)}, ${mib(free)} free; earlier checkpoints are intact`,
+            { details: { need, free } },
+          );
+        }
+        const captured = {
+          step,
+          state,
+          metrics: { ...(options.metrics ?? {}) },
+          metadata: jsonCopy(options.metadata ?? {}, 'metadata'),
+          versions: { ...(this.#opts.versions ?? {}) },
+        };
+        encodeMetrics(captured.metrics);
+        work = this.#commit(captured, path).finally(release);
       } catch (err) {
-        throw writeFailure(err, `cannot check free space on ${this.directory}`);
+        release();
+        throw err;
       }
-      if (free < need) {
-        throw new XError(
-          'ENVIRONMENT',
-          `not enough disk space for checkpoint ${path}: need about ${mib(need)}, ${mib(free)} free; earlier checkpoints are intact`,
-          { details: { need, free } },
-        );
-      }
-      const captured = {
-        step,
-        state,
-        metrics: { ...(options.metrics ?? {}) },
-        metadata: jsonCopy(options.metadata ?? {}, 'metadata'),
-        versions: { ...(this.#opts.versions ?? {}) },
-      };
-      encodeMetrics(captured.metrics);
-      const work = this.#commit(captured, path);
       if (!background) {
         await work;
         return { step, path, pending: false };
@@ -203,21 +209,30 @@ export class CheckpointManager {
   }
 
   /**
-   * The state to write: snapshot views are copied into staging memory (they are valid only until
-   * the components change), `getState()` copies too when the write runs in the background (unless
-   * `copyState: false`); arrays marked immutable are never copied.
+   * The state to write, and the release of what its snapshots pinned (call once written): snapshot
+   * views are copied into staging memory (they are valid only until the components change),
+   * `getState()` results too when the write runs in the background (unless `copyState: false`);
+   * arrays marked immutable are never copied.
    */
-  async #capture(components: ComponentMap, background: boolean): Promise<Record<string, State>> {
-    const { state, viewed } = await captureSnapshot(components);
-    const copyOwned = background && this.#opts.copyState !== false;
-    const keep = new Set<TensorData>();
-    for (const name of Object.keys(state)) {
-      const copy = viewed.has(name) || copyOwned;
-      for (const { value } of walkState(state[name] as State)) {
-        if (isTensorData(value) && (!copy || isImmutable(value.data))) keep.add(value);
+  async #capture(
+    components: ComponentMap,
+    background: boolean,
+  ): Promise<{ state: Record<string, State>; release: () => void }> {
+    const { state, viewed, release } = await captureSnapshot(components);
+    try {
+      const copyOwned = background && this.#opts.copyState !== false;
+      const keep = new Set<TensorData>();
+      for (const name of Object.keys(state)) {
+        const copy = viewed.has(name) || copyOwned;
+        for (const { value } of walkState(state[name] as State)) {
+          if (isTensorData(value) && (!copy || isImmutable(value.data))) keep.add(value);
+        }
       }
+      return { state: await this.#staging.copy(state, (t) => keep.has(t)), release };
+    } catch (err) {
+      release();
+      throw err;
     }
-    return await this.#staging.copy(state, (t) => keep.has(t));
   }
 
   async #commit(captured: Parameters<typeof writeCheckpointFiles>[2], path: string): Promise<void> {

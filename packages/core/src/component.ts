@@ -1,4 +1,4 @@
-import { assertStateMatches, type State } from './state.js';
+import { assertStateMatches, releaseSnapshot, type State } from './state.js';
 
 /**
  * Anything whose state can be saved and restored: models, optimizers, RNG streams, data
@@ -45,11 +45,14 @@ export interface CapturedSnapshot {
   state: Record<string, State>;
   /** Names of the components captured with `snapshot()` (the others with `getState()`). */
   viewed: ReadonlySet<string>;
+  /** Ends the hold on arrays pinned for this snapshot (see `releaseSnapshot`); call when done. */
+  release(): void;
 }
 
 /**
  * Captures every component of a map like {@link captureState}, but through `snapshot()` where a
- * component has one: read the result before the components next change, and never mutate it.
+ * component has one: read the result before the components next change, never mutate it, and
+ * call `release()` when done.
  */
 export async function captureSnapshot(components: ComponentMap): Promise<CapturedSnapshot> {
   const state: Record<string, State> = {};
@@ -62,7 +65,7 @@ export async function captureSnapshot(components: ComponentMap): Promise<Capture
       viewed.add(name);
     }
   }
-  return { state, viewed };
+  return { state, viewed, release: () => releaseSnapshot(state) };
 }
 
 /** A {@link Component} over a plain JSON-like value (counters, cursors, small trainer state). */

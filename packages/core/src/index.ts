@@ -9,6 +9,7 @@ export {
   isTensorData,
   joinPath,
   markImmutable,
+  releaseSnapshot,
   setOwn,
   shapeSize,
   statesEqual,

@@ -113,20 +113,39 @@ export function sharedTensorData<D extends DType>(
 }
 
 const immutable = new WeakSet<ArrayBufferView>();
+const releases = new WeakMap<ArrayBufferView, () => void>();
 
 /**
  * Declares that the bytes of `data` never change from now on (a tfjs `cpu` tensor's storage, a
  * freshly read array nobody else holds), so readers of a component's `snapshot()` may keep it
- * without a copy. Returns `data`. Writing to a marked array afterwards breaks that promise.
+ * without a copy. With `release`, only until the reader is done: `releaseSnapshot` (or a
+ * captured snapshot's `release()`) calls it once (e.g. to unpin a tensor kept alive for the
+ * reader). Returns `data`. Writing to a marked array before then breaks that promise.
  */
-export function markImmutable<T extends ArrayBufferView>(data: T): T {
+export function markImmutable<T extends ArrayBufferView>(data: T, release?: () => void): T {
   immutable.add(data);
+  if (release !== undefined) releases.set(data, release);
   return data;
 }
 
-/** Whether `data` was marked with {@link markImmutable}. */
+/** Whether `data` was marked with {@link markImmutable} (and not released since). */
 export function isImmutable(data: ArrayBufferView): boolean {
   return immutable.has(data);
+}
+
+/**
+ * Ends a reader's hold on a snapshot: calls the `release` of every array in `state` marked
+ * immutable with one (once; they are no longer immutable afterwards). Other leaves are untouched.
+ */
+export function releaseSnapshot(state: State): void {
+  for (const { value } of walkState(state)) {
+    if (!isTensorData(value)) continue;
+    const release = releases.get(value.data);
+    if (release === undefined) continue;
+    releases.delete(value.data);
+    immutable.delete(value.data);
+    release();
+  }
 }
 
 /** Deep copy of a state tree; typed arrays are copied. */

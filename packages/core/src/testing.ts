@@ -127,7 +127,7 @@ export function describeComponentContract<S extends State>(
     it('captureSnapshot reads it through snapshot() where it has one: equal to getState(), immutable arrays stay put', async () => {
       const c = await make();
       await mutate(c);
-      const { state, viewed } = await captureSnapshot({ c });
+      const { state, viewed, release } = await captureSnapshot({ c });
       expect(viewed.has('c')).toBe(c.snapshot !== undefined);
       const snap = state['c'] as State;
       expect(stateDigest(snap)).toBe(stateDigest(await c.getState()));
@@ -138,8 +138,10 @@ export function describeComponentContract<S extends State>(
       );
       await mutate(c);
       for (const k of kept) expect(k.data).toEqual(k.bytes);
-      const again = (await captureSnapshot({ c })).state['c'] as State;
-      expect(stateDigest(again)).toBe(stateDigest(await c.getState()));
+      release();
+      const again = await captureSnapshot({ c });
+      expect(stateDigest(again.state['c'] as State)).toBe(stateDigest(await c.getState()));
+      again.release();
     });
 
     it('does not keep a reference to the state passed to setState', async () => {

@@ -40,17 +40,41 @@ export async function readTensorData(t: tf.Tensor): Promise<TensorData> {
 
 type Backend = tf.KernelBackend & {
   readSync(dataId: tf.DataId): unknown;
+  incRef(dataId: tf.DataId): void;
   typedArrayFromHeap?: (t: tf.Tensor) => unknown;
 };
+
+/** Unpins what a snapshot pinned if its reader drops it without `releaseSnapshot`. */
+const unpinLost = new FinalizationRegistry<tf.Tensor>((pin) => {
+  if (!pin.isDisposed) pin.dispose();
+});
+
+/**
+ * Keeps `t`'s storage alive (another reference to its data, as a variable holds) until the
+ * returned function runs, so a view of it stays valid after the tensor is disposed or reassigned.
+ */
+function pin(t: tf.Tensor, backend: Backend, view: object): () => void {
+  const held = tf
+    .engine()
+    .makeTensorFromTensorInfo({ dataId: t.dataId, shape: [...t.shape], dtype: t.dtype }, backend);
+  backend.incRef(t.dataId);
+  unpinLost.register(view, held, held);
+  return () => {
+    unpinLost.unregister(held);
+    held.dispose();
+  };
+}
 
 const ARRAY_FOR = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
 
 /**
  * A tensor's values for a `Component.snapshot()`, without the copy {@link readTensorData} makes
- * where the backend allows: on `cpu` the tensor's own storage (tfjs never writes a tensor's values
- * after creating it), marked immutable; on `wasm` a view of the wasm heap, valid only until the
- * tensor is disposed (a checkpoint copies it at once); elsewhere the values read from the device,
- * which nobody else holds, marked immutable.
+ * where the backend allows; tfjs never writes a tensor's values after creating it. On `cpu`: the
+ * tensor's own storage, marked immutable. On `wasm` with threads (a shared heap): a view of the
+ * heap, with the storage pinned and marked immutable until `releaseSnapshot`. On single-threaded
+ * `wasm`: a view valid only until the tensor is disposed (the heap may move when it grows; a
+ * checkpoint copies it at once). Elsewhere: the values read from the device, which nobody else
+ * holds, marked immutable.
  */
 export async function snapshotTensorData(t: tf.Tensor): Promise<TensorData> {
   if (t.dtype === 'complex64' || t.dtype === 'string')
@@ -67,6 +91,8 @@ export async function snapshotTensorData(t: tf.Tensor): Promise<TensorData> {
     if (data instanceof Ctor) markImmutable(data);
   } else if (backend?.typedArrayFromHeap !== undefined) {
     data = backend.typedArrayFromHeap(t);
+    if (data instanceof Ctor && data.length === t.size && data.buffer instanceof SharedArrayBuffer)
+      markImmutable(data, pin(t, backend, data));
   } else {
     data = await t.data();
     if (data instanceof Ctor) markImmutable(data);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { isImmutable } from '@x/core';
+import { isImmutable, releaseSnapshot } from '@x/core';
 import { describeComponentContract } from '@x/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Adam } from './adam.js';
@@ -42,37 +42,63 @@ describe('snapshotTensorData on cpu', () => {
   });
 });
 
-describe('snapshotTensorData on wasm', () => {
+describe.each([2, 1])('snapshotTensorData on wasm with %i thread(s)', (threads) => {
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initBackend({ backend: 'wasm', threads });
   });
   afterAll(async () => {
     await initBackend('cpu');
   });
 
-  it('is a view of the wasm heap (no copy), not marked immutable', async () => {
-    const t = tf.tensor1d([1.5, -2, 3]);
-    const s = await snapshotTensorData(t);
-    expect(Array.from(s.data)).toEqual([1.5, -2, 3]);
-    const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8;
-    expect(s.data.buffer).toBe(heap.buffer);
-    expect(isImmutable(s.data)).toBe(false);
-    t.dispose();
-  });
+  it(
+    threads > 1
+      ? 'is a view of the shared heap whose storage stays pinned until releaseSnapshot'
+      : 'is a view of the heap, valid until the tensor changes (the heap is not shared)',
+    async () => {
+      const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8;
+      const before = tf.memory().numTensors;
+      const v = tf.tidy(() => tf.variable(tf.tensor1d([1.5, -2, 3])));
+      const s = await snapshotTensorData(v);
+      expect(Array.from(s.data)).toEqual([1.5, -2, 3]);
+      expect(s.data.buffer).toBe(heap().buffer);
+      expect(s.data.buffer instanceof SharedArrayBuffer).toBe(threads > 1);
+      expect(isImmutable(s.data)).toBe(threads > 1);
+      // A training step: the variable gets new storage and drops its old one; fresh tensors of
+      // the same size would reuse that memory if nothing held it.
+      tf.tidy(() => v.assign(tf.tensor1d([7, 8, 9])));
+      const others = Array.from({ length: 8 }, (_, i) => tf.fill([3], 100 + i));
+      const pins = threads > 1 ? 1 : 0;
+      expect(tf.memory().numTensors).toBe(before + 1 + 8 + pins);
+      if (threads > 1) expect(Array.from(s.data)).toEqual([1.5, -2, 3]);
+      releaseSnapshot({ s });
+      expect(isImmutable(s.data)).toBe(false);
+      expect(tf.memory().numTensors).toBe(before + 1 + 8);
+      releaseSnapshot({ s }); // a second release is a no-op
+      others.forEach((t) => t.dispose());
+      v.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
 
   it("a VariableSet's and Adam's snapshots equal their getState() after training steps", async () => {
     const params = new VariableSet();
-    params.add('w', tf.randomNormal([64, 8], 0, 1, 'float32', 3));
-    params.add('b', tf.zeros([8]));
+    tf.tidy(() => {
+      params.add('w', tf.randomNormal([64, 8], 0, 1, 'float32', 3));
+      params.add('b', tf.zeros([8]));
+    });
     const opt = new Adam(params, { learningRate: 0.01 });
     for (let k = 0; k < 3; k++) {
-      const { grads } = params.valueAndGrads(() =>
+      const { value, grads } = params.valueAndGrads(() =>
         tf.sum(tf.square(tf.add(params.get('w'), params.get('b')))),
       );
       await opt.apply(grads);
+      tf.dispose([value, ...Object.values(grads)]);
     }
-    expect(await params.snapshot()).toEqual(await params.getState());
-    expect(await opt.snapshot()).toEqual(await opt.getState());
+    const snaps = [await params.snapshot(), await opt.snapshot()];
+    expect(snaps[0]).toEqual(await params.getState());
+    expect(snaps[1]).toEqual(await opt.getState());
+    snaps.forEach((s) => releaseSnapshot(s));
+    opt.dispose();
     params.dispose();
   });
 });

@@ -46,7 +46,7 @@ export interface CapturedSnapshot {
   /** Names of the components captured with `snapshot()` (the others with `getState()`). */
   viewed: ReadonlySet<string>;
   /** Ends the hold on arrays pinned for this snapshot (see `releaseSnapshot`); call when done. */
-  release(): void;
+  release: () => void;
 }
 
 /**

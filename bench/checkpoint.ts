@@ -246,6 +246,8 @@ interface TfjsRow {
   blockSnap: number;
   saveGet: number;
   blockGet: number;
+  /** Restore of the sync checkpoint into the live VariableSet (verify + setState). */
+  restore: number;
 }
 
 /** Only getState(): how a model's state was captured before snapshot(). */
@@ -277,6 +279,7 @@ async function benchTfjs(
     blockSnap: [] as number[],
     saveGet: [] as number[],
     blockGet: [] as number[],
+    restore: [] as number[],
   };
   try {
     for (let rep = 0; rep < reps; rep++) {
@@ -288,6 +291,7 @@ async function benchTfjs(
         // staging memory that views are copied into).
         await sync.save(1, comp);
         const saved = await time([], () => sync.save(2, comp));
+        if (via === 'snapshot') r.restore.push(await time([], () => sync.restore(comp)));
         const mgr = new CheckpointManager(join(dir, 'async'), { async: true });
         await asyncSave(mgr, 1, comp);
         const steady = await asyncSave(mgr, 2, comp);
@@ -309,6 +313,7 @@ async function benchTfjs(
     blockSnap: median(r.blockSnap),
     saveGet: median(r.saveGet),
     blockGet: median(r.blockGet),
+    restore: median(r.restore),
   };
 }
 
@@ -403,7 +408,7 @@ export async function main(args: string[]): Promise<void> {
   );
   if (tfRows.length > 0) {
     out(
-      "\nA model state held in tfjs (VariableSet of 4 MiB float32 variables), default copying semantics, a manager's second save (sync and async): captured through snapshot() (now) or getState() alone (before: a deep copy into fresh arrays); share = async block / sync save",
+      "\nA model state held in tfjs (VariableSet of 4 MiB float32 variables), default copying semantics, a manager's second save (sync and async): captured through snapshot() (now) or getState() alone (before: a deep copy into fresh arrays); share = async block / sync save; restore = restore of the sync checkpoint into the same VariableSet (checksums + setState)",
     );
     const h2 = [
       'state',
@@ -414,6 +419,7 @@ export async function main(args: string[]): Promise<void> {
       'before: sync save',
       'before: async block',
       'share',
+      'restore',
     ];
     out(`| ${h2.join(' | ')} |`);
     out(`|${h2.map(() => '---').join('|')}|`);
@@ -428,6 +434,7 @@ export async function main(args: string[]): Promise<void> {
           `${t.saveGet.toFixed(2)} s`,
           `${t.blockGet.toFixed(3)} s`,
           `${((100 * t.blockGet) / t.saveGet).toFixed(1)}%`,
+          `${t.restore.toFixed(2)} s`,
         ].join(' | ')} |`,
       );
     }

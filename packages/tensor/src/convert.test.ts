@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { isXError, tensorData } from '@x/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend.js';
 import { fromTensorData, toTensorData } from './convert.js';
 
@@ -65,5 +65,29 @@ describe('TensorData conversion', () => {
 
   it('toTensorData rejects string tensors', () => {
     expect(() => toTensorData(tf.tensor(['a']))).toThrow(/unsupported tensor dtype string/);
+  });
+});
+
+describe('fromTensorData on wasm (which copies into its heap itself)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+  afterAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it('round-trips every dtype, and later changes to the source do not leak', () => {
+    const cases = [
+      tensorData('float32', [2], [1.5, -2]),
+      tensorData('int32', [2], [7, -8]),
+      tensorData('bool', [3], [1, 0, 1]),
+    ];
+    for (const d of cases) {
+      const want = Array.from(d.data);
+      const t = fromTensorData(d);
+      d.data.fill(0);
+      expect(Array.from(t.dataSync())).toEqual(want);
+      t.dispose();
+    }
   });
 });

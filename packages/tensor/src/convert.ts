@@ -113,15 +113,18 @@ export function fromTensorData(d: TensorData, options: FromTensorDataOptions = {
       `fromTensorData: shape [${shape.join(', ')}] needs ${shapeSize(shape)} elements, got ${d.data.length}`,
     );
   }
+  // The wasm backend copies new values into its heap; the others keep the array they are given,
+  // so those get a copy (a memory copy, not an element loop) and `d` stays the caller's.
+  const copies = tf.getBackend() === 'wasm';
   switch (d.dtype) {
     case 'float32':
-      return tf.tensor(Float32Array.from(d.data), shape, 'float32');
+      return tf.tensor(copies ? d.data : d.data.slice(), shape, 'float32');
     case 'int32':
-      return tf.tensor(Int32Array.from(d.data), shape, 'int32');
+      return tf.tensor(copies ? d.data : d.data.slice(), shape, 'int32');
     case 'uint8':
       return tf.tensor(Int32Array.from(d.data), shape, 'int32');
     case 'bool':
-      return tf.tensor(Uint8Array.from(d.data), shape, 'bool');
+      return tf.tensor(copies ? d.data : d.data.slice(), shape, 'bool');
     case 'float64':
       if (options.allowDowncast === true)
         return tf.tensor(Float32Array.from(d.data), shape, 'float32');

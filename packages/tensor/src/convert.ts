@@ -15,15 +15,23 @@ export function toTensorData(t: tf.Tensor): TensorData {
   const shape = [...t.shape];
   switch (t.dtype) {
     case 'float32':
-      return { dtype: 'float32', shape, data: Float32Array.prototype.slice.call(t.dataSync()) };
+      return { dtype: 'float32', shape, data: copyAs(Float32Array, t.dataSync()) };
     case 'int32':
-      return { dtype: 'int32', shape, data: Int32Array.prototype.slice.call(t.dataSync()) };
+      return { dtype: 'int32', shape, data: copyAs(Int32Array, t.dataSync()) };
     case 'bool':
-      return { dtype: 'bool', shape, data: Uint8Array.prototype.slice.call(t.dataSync()) };
+      return { dtype: 'bool', shape, data: copyAs(Uint8Array, t.dataSync()) };
     case 'complex64':
     case 'string':
       throw new XError('INVALID_INPUT', `toTensorData: unsupported tensor dtype ${t.dtype}`);
   }
+}
+
+/** A copy of `values` as a `Ctor` array: a memory copy when the type matches, else converted. */
+function copyAs<A extends Float32Array | Int32Array | Uint8Array>(
+  Ctor: { new (n: number): A; from(v: ArrayLike<number>): A },
+  values: ArrayLike<number>,
+): A {
+  return values instanceof Ctor ? (values.slice() as A) : Ctor.from(values);
 }
 
 /**
@@ -54,9 +62,12 @@ const unpinLost = new FinalizationRegistry<tf.Tensor>((pin) => {
  * returned function runs, so a view of it stays valid after the tensor is disposed or reassigned.
  */
 function pin(t: tf.Tensor, backend: Backend, view: object): () => void {
-  const held = tf
-    .engine()
-    .makeTensorFromTensorInfo({ dataId: t.dataId, shape: [...t.shape], dtype: t.dtype }, backend);
+  // kept: a tidy() around the snapshot must not end the pin.
+  const held = tf.keep(
+    tf
+      .engine()
+      .makeTensorFromTensorInfo({ dataId: t.dataId, shape: [...t.shape], dtype: t.dtype }, backend),
+  );
   backend.incRef(t.dataId);
   unpinLost.register(view, held, held);
   return () => {

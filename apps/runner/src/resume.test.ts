@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { EpochCursor, loadFrom, openRunCheckpoints } from '@x/checkpoint';
+import { EpochCursor, listCheckpoints, loadFrom, openRunCheckpoints } from '@x/checkpoint';
 import { Rng, RngStreams, ValueComponent, captureState, stateDigest } from '@x/core';
 import { ExperimentLogger } from '@x/logging';
 import { Adam, Ema, VariableSet, dense, glorotUniform, initBackend, zeros } from '@x/tensor';
@@ -10,9 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = mkdtempSync(join(tmpdir(), 'x-resume-'));
 let backend = '';
-beforeAll(async () => {
-  backend = (await initBackend('cpu')).name;
-});
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A tiny MLP regression run where every source of state is a Component. */
@@ -96,36 +93,51 @@ async function train(
   const { rng: _rng, ...withoutRng } = run.components;
   let { step } = await ckpt.resume(skipRng ? withoutRng : run.components);
   let loss = NaN;
+  // The state right after each step's (possibly async) save: the checkpoints must hold exactly
+  // these, though training went on while they were written.
+  const seen = new Map<number, string>();
   while (step < total) {
     loss = await run.step();
     step++;
     await ckpt.maybeSave(step, run.components, { metrics: { loss } });
+    seen.set(step, stateDigest(await captureState(run.components)));
   }
   await ckpt.finish(step, run.components, { metrics: { loss } });
   const digest = stateDigest(await captureState(run.components));
   const modelDigest = stateDigest(await Promise.resolve(run.components.model.getState()));
   await run.dispose();
+  for (const listed of await listCheckpoints(runDir)) {
+    const c = await loadFrom(listed.dir, { verifyDigest: true });
+    if (seen.has(c.step)) expect(c.manifest.stateDigest, `step ${c.step}`).toBe(seen.get(c.step));
+  }
   return { digest, modelDigest };
 }
 
-describe('resume equivalence with a TensorFlow.js model, Adam, EMA, RNG-driven data, data cursor and logger', () => {
-  it('training N, saving, restoring into fresh objects and training M more equals N+M straight', async () => {
-    const { digest: straight } = await train(join(root, 'straight'), 14, false, 100);
-    const dir = join(root, 'resumed');
-    const { digest: atN } = await train(dir, 9, false, 4);
-    expect((await loadFrom(dir)).manifest.stateDigest).toBe(atN);
-    const { digest: resumed } = await train(dir, 14, true, 4);
-    expect(resumed).toBe(straight);
-    const final = await loadFrom(dir);
-    expect(final.step).toBe(14);
-    expect(final.manifest.stateDigest).toBe(straight);
-    expect(final.manifest.versions['backend']).toBe(backend);
-  }, 120_000);
+describe.each(['cpu', 'wasm'] as const)(
+  'on %s: resume equivalence with a TensorFlow.js model, Adam, EMA, RNG-driven data, data cursor and logger',
+  (name) => {
+    beforeAll(async () => {
+      backend = (await initBackend(name)).name;
+    });
 
-  it('is sensitive: a resume that does not restore the RNG streams diverges', async () => {
-    const straight = await train(join(root, 'straight2'), 8, false, 100);
-    const dir = join(root, 'no-rng');
-    await train(dir, 5, false, 5);
-    expect((await train(dir, 8, true, 5, true)).modelDigest).not.toBe(straight.modelDigest);
-  }, 120_000);
-});
+    it('training N, saving, restoring into fresh objects and training M more equals N+M straight', async () => {
+      const { digest: straight } = await train(join(root, `${name}-straight`), 14, false, 100);
+      const dir = join(root, `${name}-resumed`);
+      const { digest: atN } = await train(dir, 9, false, 4);
+      expect((await loadFrom(dir)).manifest.stateDigest).toBe(atN);
+      const { digest: resumed } = await train(dir, 14, true, 4);
+      expect(resumed).toBe(straight);
+      const final = await loadFrom(dir);
+      expect(final.step).toBe(14);
+      expect(final.manifest.stateDigest).toBe(straight);
+      expect(final.manifest.versions['backend']).toBe(backend);
+    }, 120_000);
+
+    it('is sensitive: a resume that does not restore the RNG streams diverges', async () => {
+      const straight = await train(join(root, `${name}-straight2`), 8, false, 100);
+      const dir = join(root, `${name}-no-rng`);
+      await train(dir, 5, false, 5);
+      expect((await train(dir, 8, true, 5, true)).modelDigest).not.toBe(straight.modelDigest);
+    }, 120_000);
+  },
+);

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { isImmutable, type TensorData } from '@x/core';
 import { describe, expect, it } from 'vitest';
 import { initBackend, probeBackends } from './backend.js';
 import { conv2d } from './layers.js';
 import { selfCheck } from './selfCheck.js';
+import { VariableSet } from './variableSet.js';
 import { describeAdapter } from './webgpu.js';
 
 const probe = (await probeBackends({ searchAdapters: true })).find((p) => p.name === 'webgpu');
@@ -49,6 +51,23 @@ describe.skipIf(adapter === undefined)(`webgpu backend ${skip}`, () => {
     expect(info.name).toBe('webgpu');
     expect(info.adapter).toEqual(adapter);
     expect(info.packageName).toBe('@tensorflow/tfjs-backend-webgpu');
+  });
+
+  it("snapshots read the device: values equal getState(), marked immutable, later steps don't touch them", async () => {
+    await initBackend('webgpu');
+    const params = new VariableSet();
+    tf.tidy(() => {
+      params.add('w', tf.reshape(tf.linspace(-1, 1, 12), [3, 4]));
+    });
+    const snap = await params.snapshot();
+    const w = snap['w'] as TensorData;
+    expect(snap).toEqual(await params.getState());
+    expect(isImmutable(w.data)).toBe(true);
+    const before = Array.from(w.data);
+    tf.tidy(() => params.get('w').assign(tf.zeros([3, 4])));
+    await params.get('w').data();
+    expect(Array.from(w.data)).toEqual(before);
+    params.dispose();
   });
 
   it('computes conv2d like the cpu backend (async reads)', async () => {

@@ -103,8 +103,20 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
+/** `100 MB`, `1.0 GB`: how the tables name a state size. */
+function sizeLabel(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / MB).toFixed(0)} MB`;
+}
+
+/** A markdown table on stdout. */
+function printTable(header: string[], rows: string[][]): void {
+  process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
+  for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
+}
+
 interface Row {
   label: string;
+  bytes: number;
   plainW: number;
   saveS: number;
   plainR: number;
@@ -145,12 +157,12 @@ async function benchSize(
   reps: number,
   log: (s: string) => void,
 ): Promise<Row> {
-  const label = bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / MB).toFixed(0)} MB`;
+  const label = sizeLabel(bytes);
   log(`[${label}] building state…`);
   const state = makeState(bytes);
   const comp = { model: new Holder(state) };
   const sharedComp = { model: new Holder(makeState(bytes, true)) };
-  const r: Record<keyof Omit<Row, 'label' | 'cpuSave' | 'cpuRestore'>, number[]> = {
+  const r: Record<keyof Omit<Row, 'label' | 'bytes' | 'cpuSave' | 'cpuRestore'>, number[]> = {
     plainW: [],
     saveS: [],
     plainR: [],
@@ -222,6 +234,7 @@ async function benchSize(
   const ratios = (a: number[], b: number[]) => median(a.map((x, i) => x / (b[i] as number)));
   return {
     label,
+    bytes,
     cpuSave: ratios(cpuOf.saveS, cpuOf.plainW),
     cpuRestore: ratios(cpuOf.restore, cpuOf.plainR),
     plainW: m('plainW'),
@@ -270,7 +283,7 @@ async function benchTfjs(
   const info = await initBackend(backend);
   const threads = info.threads === 1 ? '1 thread' : `${info.threads} threads`;
   const name = info.threads === undefined ? info.name : `${info.name} (${threads})`;
-  const label = bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / MB).toFixed(0)} MB`;
+  const label = sizeLabel(bytes);
   const params = new VariableSet();
   for (const [k, t] of Object.entries(makeState(bytes)))
     params.add(k, tf.tensor(t.data, [...t.shape], 'float32'));
@@ -374,15 +387,11 @@ export async function main(args: string[]): Promise<void> {
     'share',
     'stall copy / no-copy',
   ];
-  out(`| ${hdr.join(' | ')} |`);
-  out(`|${hdr.map(() => '---').join('|')}|`);
-  for (const r of rows) {
-    const bytes = r.label.endsWith('GB')
-      ? Number(r.label.split(' ')[0]) * 1e9
-      : Number(r.label.split(' ')[0]) * MB;
-    const rate = (s: number) => `${(bytes / MB / s).toFixed(0)} MB/s`;
-    out(
-      `| ${[
+  printTable(
+    hdr,
+    rows.map((r) => {
+      const rate = (s: number) => `${(r.bytes / MB / s).toFixed(0)} MB/s`;
+      return [
         r.label,
         `${r.plainW.toFixed(2)} s (${rate(r.plainW)})`,
         `${r.saveS.toFixed(2)} s (${rate(r.saveS)})`,
@@ -400,9 +409,9 @@ export async function main(args: string[]): Promise<void> {
         `${r.asyncBlockNoCopy.toFixed(3)} s`,
         `${((100 * r.asyncBlockNoCopy) / r.saveS).toFixed(1)}%`,
         `${r.stallCopy.toFixed(3)} / ${r.stallNoCopy.toFixed(3)} s`,
-      ].join(' | ')} |`,
-    );
-  }
+      ];
+    }),
+  );
   out(
     '\nasync block = time `save` blocks the caller with async: true on a manager that saved before (first = its first save, which allocates the staging copy); block share = that as a share of a synchronous save (copy: the default, state copied into reusable shared staging memory, on the calling thread because only it can read unshared arrays; shared-state: the same state built with sharedTensorData, so helper threads copy part of it; no-copy: copyState: false). CPU s/p, r/p = CPU seconds of all threads of the process, save over plain write and restore over plain read (what the work costs whatever the load of the machine). stall = longest event-loop delay while the background save finishes (both hashes on worker threads: the staged copy is read in place, an uncopied state is copied through small reused rings)',
   );
@@ -421,22 +430,19 @@ export async function main(args: string[]): Promise<void> {
       'share',
       'restore',
     ];
-    out(`| ${h2.join(' | ')} |`);
-    out(`|${h2.map(() => '---').join('|')}|`);
-    for (const t of tfRows) {
-      out(
-        `| ${[
-          t.label,
-          t.backend,
-          `${t.saveSnap.toFixed(2)} s`,
-          `${t.blockSnap.toFixed(3)} s`,
-          `${((100 * t.blockSnap) / t.saveSnap).toFixed(1)}%`,
-          `${t.saveGet.toFixed(2)} s`,
-          `${t.blockGet.toFixed(3)} s`,
-          `${((100 * t.blockGet) / t.saveGet).toFixed(1)}%`,
-          `${t.restore.toFixed(2)} s`,
-        ].join(' | ')} |`,
-      );
-    }
+    printTable(
+      h2,
+      tfRows.map((t) => [
+        t.label,
+        t.backend,
+        `${t.saveSnap.toFixed(2)} s`,
+        `${t.blockSnap.toFixed(3)} s`,
+        `${((100 * t.blockSnap) / t.saveSnap).toFixed(1)}%`,
+        `${t.saveGet.toFixed(2)} s`,
+        `${t.blockGet.toFixed(3)} s`,
+        `${((100 * t.blockGet) / t.saveGet).toFixed(1)}%`,
+        `${t.restore.toFixed(2)} s`,
+      ]),
+    );
   }
 }

@@ -12,26 +12,20 @@ export interface FromTensorDataOptions {
  * independent of the tensor.
  */
 export function toTensorData(t: tf.Tensor): TensorData {
-  const shape = [...t.shape];
-  switch (t.dtype) {
-    case 'float32':
-      return { dtype: 'float32', shape, data: copyAs(Float32Array, t.dataSync()) };
-    case 'int32':
-      return { dtype: 'int32', shape, data: copyAs(Int32Array, t.dataSync()) };
-    case 'bool':
-      return { dtype: 'bool', shape, data: copyAs(Uint8Array, t.dataSync()) };
-    case 'complex64':
-    case 'string':
-      throw new XError('INVALID_INPUT', `toTensorData: unsupported tensor dtype ${t.dtype}`);
-  }
+  const Ctor = ARRAY_FOR[storedDtype(t, 'toTensorData')];
+  const values = t.dataSync();
+  // A memory copy when the backend hands back the dtype's array type, else a conversion.
+  const data = values instanceof Ctor ? values.slice() : Ctor.from(values);
+  return { dtype: t.dtype, shape: [...t.shape], data } as TensorData;
 }
 
-/** A copy of `values` as a `Ctor` array: a memory copy when the type matches, else converted. */
-function copyAs<A extends Float32Array | Int32Array | Uint8Array>(
-  Ctor: { new (n: number): A; from(v: ArrayLike<number>): A },
-  values: ArrayLike<number>,
-): A {
-  return values instanceof Ctor ? (values.slice() as A) : Ctor.from(values);
+const ARRAY_FOR = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
+
+/** The tensor's dtype if a {@link TensorData} leaf can hold it; `INVALID_INPUT` naming `fn` if not. */
+function storedDtype(t: tf.Tensor, fn: string): keyof typeof ARRAY_FOR {
+  if (t.dtype === 'complex64' || t.dtype === 'string')
+    throw new XError('INVALID_INPUT', `${fn}: unsupported tensor dtype ${t.dtype}`);
+  return t.dtype;
 }
 
 /**
@@ -39,8 +33,7 @@ function copyAs<A extends Float32Array | Int32Array | Uint8Array>(
  * Node (it has no synchronous reads there).
  */
 export async function readTensorData(t: tf.Tensor): Promise<TensorData> {
-  if (t.dtype === 'complex64' || t.dtype === 'string')
-    throw new XError('INVALID_INPUT', `toTensorData: unsupported tensor dtype ${t.dtype}`);
+  storedDtype(t, 'toTensorData');
   await t.data();
   // The backend keeps the values it just read, so the synchronous copy below reads no device.
   return toTensorData(t);
@@ -76,8 +69,6 @@ function pin(t: tf.Tensor, backend: Backend, view: object): () => void {
   };
 }
 
-const ARRAY_FOR = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
-
 /**
  * A tensor's values for a `Component.snapshot()`, without the copy {@link readTensorData} makes
  * where the backend allows; tfjs never writes a tensor's values after creating it. On `cpu`: the
@@ -88,9 +79,7 @@ const ARRAY_FOR = { float32: Float32Array, int32: Int32Array, bool: Uint8Array }
  * holds, marked immutable.
  */
 export async function snapshotTensorData(t: tf.Tensor): Promise<TensorData> {
-  if (t.dtype === 'complex64' || t.dtype === 'string')
-    throw new XError('INVALID_INPUT', `snapshotTensorData: unsupported tensor dtype ${t.dtype}`);
-  const dtype = t.dtype;
+  const dtype = storedDtype(t, 'snapshotTensorData');
   const shape = [...t.shape];
   const Ctor = ARRAY_FOR[dtype];
   const backend = (
@@ -129,13 +118,11 @@ export function fromTensorData(d: TensorData, options: FromTensorDataOptions = {
   const copies = tf.getBackend() === 'wasm';
   switch (d.dtype) {
     case 'float32':
-      return tf.tensor(copies ? d.data : d.data.slice(), shape, 'float32');
     case 'int32':
-      return tf.tensor(copies ? d.data : d.data.slice(), shape, 'int32');
+    case 'bool':
+      return tf.tensor(copies ? d.data : d.data.slice(), shape, d.dtype);
     case 'uint8':
       return tf.tensor(Int32Array.from(d.data), shape, 'int32');
-    case 'bool':
-      return tf.tensor(copies ? d.data : d.data.slice(), shape, 'bool');
     case 'float64':
       if (options.allowDowncast === true)
         return tf.tensor(Float32Array.from(d.data), shape, 'float32');

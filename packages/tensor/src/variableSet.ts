@@ -163,16 +163,17 @@ export class VariableSet implements Component<Record<string, TensorData>> {
   }
 
   async getState(): Promise<Record<string, TensorData>> {
-    const out: Record<string, TensorData> = {};
-    for (const n of this.names()) out[n] = await readTensorData(this.#vars.get(n) as tf.Variable);
-    return out;
+    return await this.#read(readTensorData);
   }
 
   /** The values without a copy where the backend allows (see `snapshotTensorData`). */
   async snapshot(): Promise<Record<string, TensorData>> {
+    return await this.#read(snapshotTensorData);
+  }
+
+  async #read(read: (t: tf.Tensor) => Promise<TensorData>): Promise<Record<string, TensorData>> {
     const out: Record<string, TensorData> = {};
-    for (const n of this.names())
-      out[n] = await snapshotTensorData(this.#vars.get(n) as tf.Variable);
+    for (const n of this.names()) out[n] = await read(this.#vars.get(n) as tf.Variable);
     return out;
   }
 

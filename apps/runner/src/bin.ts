@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './requireNode.js';
 import { existsSync } from 'node:fs';
 import { runCli } from './cli.js';
 import type { Command } from './command.js';

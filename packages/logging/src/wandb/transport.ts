@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { XError } from '@x/core';
 import type { Rng } from '@x/core';
-import { Agent, request } from 'undici';
+import type { Agent, request } from 'undici';
 import { redact } from './redact.js';
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions } from './retry.js';
 import type { ApiKey } from './settings.js';
@@ -24,6 +24,12 @@ export interface TransportOptions {
   notify(notice: TransportNotice): void;
   /** Replaceable for tests; must reject when `signal` aborts. */
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+/** undici's pooled agent and request function, loaded on the first request. */
+interface Client {
+  agent: Agent;
+  request: typeof request;
 }
 
 interface RawResponse {
@@ -74,7 +80,9 @@ function header(h: RawResponse['headers'], name: string): string | undefined {
  */
 export class WandbTransport {
   readonly #o: TransportOptions;
-  readonly #agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 10_000 } });
+  /** undici, imported on the first request: it is a third of `@x/logging`'s import time. */
+  #client: Promise<Client> | undefined;
+  #closed = false;
   readonly #origin: string;
   #abort = new AbortController();
   #notBefore = 0;
@@ -93,8 +101,31 @@ export class WandbTransport {
     return this.#abort.signal.aborted;
   }
 
+  /** Closes the connection pool; a request after this fails at once. */
   async close(): Promise<void> {
-    await this.#agent.close().catch(() => undefined);
+    this.#closed = true;
+    const client = await this.#client?.catch(() => undefined);
+    await client?.agent.close().catch(() => undefined);
+  }
+
+  #loadClient(): Promise<Client> {
+    if (this.#closed && this.#client === undefined) {
+      return Promise.reject(new WandbRequestError('the W&B transport is closed', undefined, false));
+    }
+    this.#client ??= import('undici').then(
+      (u) => ({
+        agent: new u.Agent({ keepAliveTimeout: 10_000, connect: { timeout: 10_000 } }),
+        request: u.request,
+      }),
+      (err: unknown) => {
+        throw new WandbRequestError(
+          `cannot load undici, W&B's HTTP client (it needs Node.js 22.19 or newer, this is ${process.versions.node}): ${(err as Error).message}`,
+          undefined,
+          false,
+        );
+      },
+    );
+    return this.#client;
   }
 
   #rateLimit(headers: RawResponse['headers']): void {
@@ -122,11 +153,12 @@ export class WandbTransport {
       h['authorization'] =
         `Basic ${Buffer.from(`api:${this.#o.apiKey.reveal()}`).toString('base64')}`;
     }
-    const res = await request(url, {
+    const client = await this.#loadClient();
+    const res = await client.request(url, {
       method,
       headers: h,
       body,
-      dispatcher: this.#agent,
+      dispatcher: client.agent,
       signal: this.#abort.signal,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

@@ -16,6 +16,7 @@ import {
   IredTrainer,
   lowestEnergyRestart,
   sampleBoards,
+  voteAnswers,
   SATNET_GIVENS,
   scoreBoard,
   gridFromString,
@@ -264,6 +265,8 @@ export interface TtcCell {
   optSteps: number;
   noise: number;
   restarts: number;
+  /** How the restarts' answers became one: the lowest final energy, or a per-cell vote (rows with 2+ restarts). */
+  select: 'energy' | 'vote';
   boards: number;
   blankCells: number;
   blankCorrect: number;
@@ -372,11 +375,22 @@ export function armCells(
     baseline === undefined
       ? undefined
       : puzzles.map((p, b) => scoreBoard(p.quiz, p.solution, baseline[b] as Grid));
-  return prefixes.map((k) => {
-    const chosen = lowestEnergyRestart(arm.energies, k);
-    const scores = puzzles.map((p, b) =>
-      scoreBoard(p.quiz, p.solution, (arm.answers[chosen[b] as number] as Grid[])[b] as Grid),
-    );
+  const rows = prefixes.flatMap((k) =>
+    k > 1
+      ? [
+          { k, select: 'energy' as const },
+          { k, select: 'vote' as const },
+        ]
+      : [{ k, select: 'energy' as const }],
+  );
+  return rows.map(({ k, select }) => {
+    let picked: Grid[];
+    if (select === 'vote') picked = voteAnswers(arm.answers, arm.energies, k);
+    else {
+      const chosen = lowestEnergyRestart(arm.energies, k);
+      picked = puzzles.map((_, b) => (arm.answers[chosen[b] as number] as Grid[])[b] as Grid);
+    }
+    const scores = puzzles.map((p, b) => scoreBoard(p.quiz, p.solution, picked[b] as Grid));
     const blanks = scores.map((s) => s.blanks);
     const correct = scores.map((s) => s.blanksCorrect);
     const acc = ratioCi(correct, blanks);
@@ -410,6 +424,7 @@ export function armCells(
       optSteps: arm.optSteps,
       noise: arm.noise,
       restarts: k,
+      select,
       boards: N,
       blankCells: blanks.reduce((a, c) => a + c, 0),
       blankCorrect: correct.reduce((a, c) => a + c, 0),
@@ -432,13 +447,13 @@ const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}`;
 /** The markdown table of a report. */
 export function ttcTable(r: TtcReport): string {
   const lines = [
-    '| opt steps | noise | restarts | blank-cell acc % (95% CI) | Δ blank vs 1 det. (pp, 95% CI) | strict boards (95% CI) | gained/lost | distinct answers | any-restart solved |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| opt steps | noise | restarts | select | blank-cell acc % (95% CI) | Δ blank vs 1 det. (pp, 95% CI) | strict boards (95% CI) | gained/lost | distinct answers | any-restart solved |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of r.cells) {
     const d = c.deltaBlankVsDeterministic;
     lines.push(
-      `| ${c.optSteps} | ${c.noise} | ${c.restarts} | ${pct(c.blankCellAccuracy)} (${pct(c.blankCellCi95[0])}–${pct(c.blankCellCi95[1])}) | ${
+      `| ${c.optSteps} | ${c.noise} | ${c.restarts} | ${c.select} | ${pct(c.blankCellAccuracy)} (${pct(c.blankCellCi95[0])}–${pct(c.blankCellCi95[1])}) | ${
         d === null
           ? '—'
           : `${d.value >= 0 ? '+' : ''}${pct(d.value, 2)} (${pct(d.ci95[0], 2)} to ${pct(d.ci95[1], 2)})`

@@ -49,7 +49,7 @@ export {
   sinusoidalFeatures,
 } from './model.js';
 export type { Params } from './model.js';
-export { lowestEnergyRestart, reverseNoiseStd, sampleBoards } from './sampler.js';
+export { lowestEnergyRestart, reverseNoiseStd, sampleBoards, voteAnswers } from './sampler.js';
 export type { SampleOptions, SampleResult, SamplerHooks, StepEvent } from './sampler.js';
 export { cosineSchedule } from './schedule.js';
 export type { Schedule } from './schedule.js';

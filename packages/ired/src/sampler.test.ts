@@ -4,7 +4,13 @@ import { initBackend } from '@x/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BOARD_SIZE } from './encoding.js';
 import { generatePuzzles, SATNET_GIVENS } from './generator.js';
-import { lowestEnergyRestart, reverseNoiseStd, sampleBoards, type StepEvent } from './sampler.js';
+import {
+  lowestEnergyRestart,
+  reverseNoiseStd,
+  sampleBoards,
+  type StepEvent,
+  voteAnswers,
+} from './sampler.js';
 import { cosineSchedule } from './schedule.js';
 import { randomParams, tinyConfig } from './testing.js';
 
@@ -210,5 +216,34 @@ describe('lowestEnergyRestart', () => {
   it('rejects a k outside 1..restarts', () => {
     expect(() => lowestEnergyRestart(e, 0)).toThrow(/k must be/);
     expect(() => lowestEnergyRestart(e, 4)).toThrow(/k must be/);
+  });
+});
+
+describe('voteAnswers', () => {
+  /** A board whose first cells are `head` and the rest 5. */
+  const board = (...head: number[]) => Uint8Array.from({ length: 81 }, (_, i) => head[i] ?? 5);
+  // [restart][board]: one board, four restarts.
+  const preds = [[board(1, 2, 3)], [board(1, 4, 6)], [board(7, 4, 3)], [board(8, 9, 6)]];
+  it('takes each cell by plurality over the first k restarts, whatever their energies', () => {
+    const e = [Float32Array.of(9), Float32Array.of(8), Float32Array.of(7), Float32Array.of(0)];
+    const [g] = voteAnswers(preds, e);
+    // cell 0: 1 twice; cell 1: 4 twice; cell 2: 3 and 6 twice each, tie to restart 3's 6 (lowest energy).
+    expect(Array.from((g as Uint8Array).subarray(0, 4))).toEqual([1, 4, 6, 5]);
+    expect(g).not.toEqual(preds[lowestEnergyRestart(e)[0] as number]?.[0]);
+  });
+  it('breaks a tie by the lowest-energy restart among the tied ones, NaN last, then the earlier', () => {
+    const two = [Float32Array.of(NaN), Float32Array.of(3)];
+    expect(Array.from((voteAnswers(preds, two, 2)[0] as Uint8Array).subarray(0, 3))).toEqual([
+      1, 4, 6,
+    ]);
+    const equal = [Float32Array.of(1), Float32Array.of(1)];
+    expect(Array.from((voteAnswers(preds, equal, 2)[0] as Uint8Array).subarray(0, 3))).toEqual([
+      1, 2, 3,
+    ]);
+  });
+  it('with one restart is that restart, and rejects a k outside 1..restarts', () => {
+    expect(voteAnswers(preds, [Float32Array.of(0)], 1)).toEqual(preds[0]);
+    expect(() => voteAnswers(preds, [Float32Array.of(0)], 2)).toThrow(/k must be/);
+    expect(() => voteAnswers(preds, [Float32Array.of(0)], 0)).toThrow(/k must be/);
   });
 });

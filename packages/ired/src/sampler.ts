@@ -117,6 +117,62 @@ export function lowestEnergyRestart(
   return out;
 }
 
+/**
+ * Restart order by final energy for one board: lowest first, NaN last, ties by restart index (the
+ * order {@link lowestEnergyRestart} prefers).
+ */
+function energyOrder(energies: readonly Float32Array[], k: number, b: number): number[] {
+  const e = (r: number) => (energies[r] as Float32Array)[b] as number;
+  return Array.from({ length: k }, (_, r) => r).sort((x, y) => {
+    const [ex, ey] = [e(x), e(y)];
+    if (Number.isNaN(ex) || Number.isNaN(ey))
+      return Number(Number.isNaN(ex)) - Number(Number.isNaN(ey)) || x - y;
+    return ex - ey || x - y;
+  });
+}
+
+/**
+ * Per board, each cell's digit by plurality over the decoded answers of the first `k` restarts
+ * (default all): self-consistency voting, an alternative to {@link lowestEnergyRestart} that does
+ * not trust the energy to rank answers. A tie goes to the tied digit of the lowest-energy restart
+ * among those that voted for one. `predictions` and `energies` are `[restarts][B]` as in
+ * {@link SampleResult.restartPredictions} and {@link SampleResult.restartEnergies}. The result
+ * need not be any restart's answer.
+ */
+export function voteAnswers(
+  predictions: readonly (readonly Grid[])[],
+  energies: readonly Float32Array[],
+  k = predictions.length,
+): Grid[] {
+  if (!Number.isInteger(k) || k < 1 || k > predictions.length || energies.length < k)
+    throw new XError(
+      'INVALID_INPUT',
+      `voteAnswers: k must be an integer in 1..${Math.min(predictions.length, energies.length)}, got ${k}`,
+    );
+  const B = (predictions[0] as readonly Grid[]).length;
+  const out: Grid[] = [];
+  const counts = new Int32Array(10);
+  for (let b = 0; b < B; b++) {
+    const order = energyOrder(energies, k, b);
+    const answers = order.map((r) => (predictions[r] as readonly Grid[])[b] as Grid);
+    const g = new Uint8Array(81);
+    for (let i = 0; i < 81; i++) {
+      counts.fill(0);
+      let top = 0;
+      for (const a of answers) {
+        const d = a[i] as number;
+        const c = (counts[d] as number) + 1;
+        counts[d] = c;
+        if (c > top) top = c;
+      }
+      // The first answer in energy order whose digit has the top count.
+      g[i] = answers.find((a) => counts[a[i] as number] === top)?.[i] as number;
+    }
+    out.push(g);
+  }
+  return out;
+}
+
 function validFlags(quizzes: readonly Grid[], state: Float32Array): Uint8Array {
   return Uint8Array.from(quizzes, (q, b) => {
     const g = decodeBoard(state, b * BOARD_SIZE);

@@ -14,6 +14,7 @@ interface Cell {
   optSteps: number;
   noise: number;
   restarts: number;
+  select: 'energy' | 'vote';
   boards: number;
   blankCells: number;
   blankCorrect: number;
@@ -57,7 +58,7 @@ describe('pnpm bench ired_ttc (tiny model, real process)', () => {
     );
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\| opt steps \| noise \| restarts \|/);
+    expect(r.stdout).toMatch(/\| opt steps \| noise \| restarts \| select \|/);
     expect(r.stdout).toMatch(/~\d+ s left/);
     expect(readdirSync(cache)).toHaveLength(1);
     const key = readdirSync(cache)[0] as string;
@@ -98,11 +99,13 @@ describe('pnpm bench ired_ttc (tiny model, real process)', () => {
       [1, 1, 12],
     ]);
     for (const a of report.arms) expect(a.cpuSeconds).toBeGreaterThan(0);
-    expect(report.cells.map((c) => [c.optSteps, c.noise, c.restarts])).toEqual([
-      [1, 0, 1],
-      [1, 0, 4],
-      [1, 1, 1],
-      [1, 1, 4],
+    expect(report.cells.map((c) => [c.optSteps, c.noise, c.restarts, c.select])).toEqual([
+      [1, 0, 1, 'energy'],
+      [1, 0, 4, 'energy'],
+      [1, 0, 4, 'vote'],
+      [1, 1, 1, 'energy'],
+      [1, 1, 4, 'energy'],
+      [1, 1, 4, 'vote'],
     ]);
     for (const c of report.cells) {
       expect(c.boards).toBe(3);

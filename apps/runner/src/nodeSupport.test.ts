@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot, tsArgs } from '@x/test-utils';
+import { repoRoot, systemNode, tsArgs } from '@x/test-utils';
 import { describe, expect, it } from 'vitest';
 import { unsupportedNode } from './nodeSupport.js';
 
@@ -23,15 +23,7 @@ describe('unsupportedNode', () => {
 });
 
 /** A Node.js older than the runner supports on this machine (Debian's, say), if any. */
-function oldNode(): string | undefined {
-  for (const bin of ['/usr/bin/node', '/usr/local/bin/node']) {
-    const r = spawnSync(bin, ['-p', 'process.versions.node'], { encoding: 'utf8' });
-    if (r.status === 0 && unsupportedNode(r.stdout.trim()) !== undefined) return bin;
-  }
-  return undefined;
-}
-
-const old = oldNode();
+const old = systemNode((v) => unsupportedNode(v) !== undefined);
 
 describe.skipIf(old === undefined)(`the runner on an old Node (${old ?? 'none found'})`, () => {
   it('refuses at start-up with exit 2 and one line naming both versions', () => {

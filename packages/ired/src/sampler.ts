@@ -104,31 +104,24 @@ export function lowestEnergyRestart(
   const B = (energies[0] as Float32Array).length;
   const out = new Array<number>(B).fill(0);
   for (let b = 0; b < B; b++) {
-    let best = (energies[0] as Float32Array)[b] as number;
-    for (let r = 1; r < k; r++) {
-      const e = (energies[r] as Float32Array)[b] as number;
-      // NaN never wins; a NaN first restart loses to any number.
-      if (e < best || (Number.isNaN(best) && !Number.isNaN(e))) {
-        best = e;
-        out[b] = r;
-      }
-    }
+    const before = byEnergy(energies, b);
+    for (let r = 1; r < k; r++) if (before(r, out[b] as number) < 0) out[b] = r;
   }
   return out;
 }
 
 /**
- * Restart order by final energy for one board: lowest first, NaN last, ties by restart index (the
- * order {@link lowestEnergyRestart} prefers).
+ * Compares two restarts of board `b` by final energy: the lower first, NaN after any number, ties
+ * to the earlier restart (the order {@link lowestEnergyRestart} and {@link voteAnswers} prefer).
  */
-function energyOrder(energies: readonly Float32Array[], k: number, b: number): number[] {
+function byEnergy(energies: readonly Float32Array[], b: number): (x: number, y: number) => number {
   const e = (r: number) => (energies[r] as Float32Array)[b] as number;
-  return Array.from({ length: k }, (_, r) => r).sort((x, y) => {
+  return (x, y) => {
     const [ex, ey] = [e(x), e(y)];
     if (Number.isNaN(ex) || Number.isNaN(ey))
       return Number(Number.isNaN(ex)) - Number(Number.isNaN(ey)) || x - y;
     return ex - ey || x - y;
-  });
+  };
 }
 
 /**
@@ -153,7 +146,7 @@ export function voteAnswers(
   const out: Grid[] = [];
   const counts = new Int32Array(10);
   for (let b = 0; b < B; b++) {
-    const order = energyOrder(energies, k, b);
+    const order = Array.from({ length: k }, (_, r) => r).sort(byEnergy(energies, b));
     const answers = order.map((r) => (predictions[r] as readonly Grid[])[b] as Grid);
     const g = new Uint8Array(81);
     for (let i = 0; i < 81; i++) {

@@ -1,18 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { tsEvalArgs } from '@x/test-utils';
+import { systemNode, tsEvalArgs } from '@x/test-utils';
 import { describe, expect, it } from 'vitest';
 
 /** A Node.js older than undici 8 supports (Debian 12's 20, say), if this machine has one. */
-function oldNode(): string | undefined {
-  for (const bin of ['/usr/bin/node', '/usr/local/bin/node']) {
-    const r = spawnSync(bin, ['-p', 'process.versions.node'], { encoding: 'utf8' });
-    if (r.status === 0 && Number(r.stdout.split('.')[0]) < 22) return bin;
-  }
-  return undefined;
-}
-
-const old = oldNode();
+const old = systemNode((v) => Number(v.split('.')[0]) < 22);
 const transport = join(import.meta.dirname, 'transport.ts');
 const index = join(import.meta.dirname, '..', 'index.ts');
 

@@ -101,7 +101,7 @@ export class WandbTransport {
     return this.#abort.signal.aborted;
   }
 
-  /** Closes the connection pool; a request after this fails at once. */
+  /** Closes the connection pool (a transport closed before its first request never loads undici). */
   async close(): Promise<void> {
     this.#closed = true;
     const client = await this.#client?.catch(() => undefined);
